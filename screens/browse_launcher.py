@@ -1,0 +1,35 @@
+"""Opening the row browser for a version: finding its Parquet file can take a conversion,
+so it happens in a worker of the screen that asked."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.screen import Screen
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
+    from storage.records import DatasetVersionRecord
+
+
+def browse_version(screen: Screen[object], ws: Workspace, version: DatasetVersionRecord) -> None:
+    def locate() -> None:
+        from pipelines.datasets import browsable_path
+
+        path = browsable_path(ws, version)
+        screen.app.call_from_thread(open_browser, path)
+
+    def open_browser(path: object) -> None:
+        from screens.row_browser import RowBrowserScreen
+
+        title = f"{version.ref} · {version.row_count:,} rows · {version.sha256[:12]}"
+        screen.app.push_screen(RowBrowserScreen(path, title))  # type: ignore[arg-type]
+
+    screen.run_worker(
+        locate,
+        thread=True,
+        exclusive=True,
+        group="browse",
+        exit_on_error=False,
+        description=f"opening rows of {version.ref}",
+    )

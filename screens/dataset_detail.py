@@ -1,0 +1,140 @@
+"""One dataset version: schema, profile with sparkline histograms, and its validation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from screens.formatting import number, size, sparkline, status_text
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
+    from storage.records import DatasetVersionRecord
+
+TABS = ("schema", "profile", "validation")
+
+
+class DatasetDetailScreen(Screen[None]):
+    """Everything recorded about a version; it is all in the record, so nothing to query."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="detail.back"),
+        Binding("1", "tab('schema')", "Schema", id="detail.schema"),
+        Binding("2", "tab('profile')", "Profile", id="detail.profile"),
+        Binding("3", "tab('validation')", "Validation", id="detail.validation"),
+        Binding("b", "browse", "Browse rows", id="detail.browse"),
+    ]
+
+    def __init__(self, ws: Workspace, version: DatasetVersionRecord, tab: str = "schema") -> None:
+        super().__init__()
+        self.workspace = ws
+        self.version = version
+        self.initial_tab = tab if tab in TABS else "schema"
+
+    def compose(self) -> ComposeResult:
+        version = self.version
+        yield Header()
+        kept = "kept by reference" if version.is_reference else "frozen copy"
+        yield Static(
+            f"[b]{version.ref}[/b]  {version.row_count:,} rows × {version.column_count} columns"
+            f" · {version.file_format} · {size(version.size_bytes)} · {kept}"
+            f" · target {version.target or '–'}\nsha256 {version.sha256} · source "
+            f"{version.source_path}",
+            id="detail-header",
+        )
+        with TabbedContent(initial=self.initial_tab, id="detail-tabs"):
+            with TabPane("Schema", id="schema"):
+                yield self.schema_table()
+            with TabPane("Profile", id="profile"):
+                yield self.profile_table()
+            with TabPane("Validation", id="validation"):
+                yield self.validation_summary()
+                yield self.validation_table()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Dataset {self.version.ref}"
+        self.query_one(f"#{self.initial_tab}-table", DataTable).focus()
+
+    def schema_table(self) -> DataTable[object]:
+        table: DataTable[object] = DataTable(
+            id="schema-table", cursor_type="row", zebra_stripes=True
+        )
+        table.add_columns("column", "type", "arrow type", "nullable", "distinct")
+        for column in self.version.schema:
+            table.add_row(
+                column.name + (" (target)" if column.name == self.version.target else ""),
+                column.logical_type,
+                column.physical_type,
+                "yes" if column.nullable else "no",
+                number(column.cardinality),
+            )
+        return table
+
+    def profile_table(self) -> DataTable[object]:
+        table: DataTable[object] = DataTable(
+            id="profile-table", cursor_type="row", zebra_stripes=True
+        )
+        table.add_columns(
+            "column",
+            "missing %",
+            "min",
+            "p25",
+            "median",
+            "p75",
+            "max",
+            "mean",
+            "std",
+            "histogram / top values",
+        )
+        for column in self.version.profile.columns:
+            if column.histogram:
+                shape = sparkline(column.histogram)
+            else:
+                shape = ", ".join(f"{value} ({count:,})" for value, count in column.top_values[:4])
+            table.add_row(
+                column.name,
+                f"{column.missing_pct:.1f}",
+                number(column.min),
+                number(column.quantiles.get("p25")),
+                number(column.quantiles.get("p50")),
+                number(column.quantiles.get("p75")),
+                number(column.max),
+                number(column.mean),
+                number(column.std),
+                shape,
+            )
+        return table
+
+    def validation_summary(self) -> Static:
+        result = self.version.validation
+        against = f"against {result.against}" if result.against else "(first version)"
+        counts = {s: sum(c.status == s for c in result.checks) for s in ("fail", "warn", "pass")}
+        return Static(
+            f"validation of {self.version.label} {against}: [b]{result.status}[/b] — "
+            f"{counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass",
+            id="validation-summary",
+        )
+
+    def validation_table(self) -> DataTable[object]:
+        table: DataTable[object] = DataTable(id="validation-table", cursor_type="row")
+        table.add_columns("status", "check", "column", "reason")
+        for check in self.version.validation.checks:
+            table.add_row(status_text(check.status), check.check, check.column or "", check.reason)
+        return table
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one(f"#{tab}-table", DataTable).focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_browse(self) -> None:
+        from screens.browse_launcher import browse_version
+
+        browse_version(self, self.workspace, self.version)

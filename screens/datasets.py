@@ -1,0 +1,307 @@
+"""The Datasets screen: every dataset, its versions, and the actions on them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+
+from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
+from screens.formatting import number, size, status_text
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
+    from storage.records import DatasetSummary, DatasetVersionRecord
+
+
+class DatasetsScreen(Screen[None]):
+    """Datasets on the left, the selected dataset's versions on the right."""
+
+    BINDINGS = [
+        Binding("enter", "open_version", "Details", id="datasets.open", show=False),
+        Binding("b", "browse", "Browse rows", id="datasets.browse"),
+        Binding("a", "add", "Add", id="datasets.add"),
+        Binding("v", "validation", "Validation", id="datasets.validation"),
+        Binding("x,delete", "remove", "Remove", id="datasets.remove"),
+        Binding("r", "refresh", "Refresh", id="datasets.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.workspace: Workspace | None = None
+        self.summaries: list[DatasetSummary] = []
+        self.versions: list[DatasetVersionRecord] = []
+        self.selected_dataset: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="datasets-body"):
+            with Vertical(id="datasets-pane", classes="pane"):
+                yield Static("Datasets", classes="pane-title")
+                table: DataTable[object] = DataTable(id="datasets-table", cursor_type="row")
+                table.add_columns("name", "versions", "rows", "cols", "target", "validation")
+                yield table
+            with Vertical(id="versions-pane", classes="pane"):
+                yield Static("Versions", classes="pane-title", id="versions-title")
+                versions: DataTable[object] = DataTable(id="versions-table", cursor_type="row")
+                versions.add_columns(
+                    "version", "sha256", "rows", "cols", "size", "registered", "kept", "validation"
+                )
+                yield versions
+                yield Static("", id="version-summary")
+        yield ProgressBar(id="datasets-progress", show_eta=False)
+        yield Static("opening workspace …", id="datasets-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#datasets-progress").display = False
+
+    # --- data in ---------------------------------------------------------------------
+
+    def workspace_opened(self, workspace: Workspace) -> None:
+        """Called by the App once the workspace is open (attributes down)."""
+        self.workspace = workspace
+        self.sub_title = str(workspace.root)
+        self.set_status(f"workspace {workspace.root}")
+        self.load_datasets()
+
+    def workspace_failed(self, reason: str) -> None:
+        self.set_status(reason, error=True)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="datasets",
+        exit_on_error=False,
+        description="loading datasets",
+    )
+    def load_datasets(self, select: str | None = None) -> None:
+        from pipelines.datasets import list_datasets
+
+        assert self.workspace is not None
+        summaries = list_datasets(self.workspace)
+        self.app.call_from_thread(self.show_datasets, summaries, select)
+
+    def show_datasets(self, summaries: list[DatasetSummary], select: str | None) -> None:
+        self.summaries = summaries
+        table = self.query_one("#datasets-table", DataTable)
+        table.clear()
+        for summary in summaries:
+            latest = summary.latest
+            table.add_row(
+                summary.name,
+                str(summary.version_count),
+                number(latest.row_count) if latest else "–",
+                str(latest.column_count) if latest else "–",
+                (latest.target if latest else None) or "–",
+                status_text(latest.validation.status) if latest else "–",
+                key=summary.name,
+            )
+        if not summaries:
+            self.set_status("no datasets yet — press a to add a file, or run `workbench demo`")
+            self.show_versions(None, [])
+            return
+        names = [s.name for s in summaries]
+        wanted = select if select in names else self.selected_dataset
+        row = names.index(wanted) if wanted in names else 0
+        table.move_cursor(row=row)
+        self.select_dataset(names[row])
+        if self.focused is None:
+            table.focus()
+
+    @on(DataTable.RowHighlighted, "#datasets-table")
+    def dataset_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value and event.row_key.value != self.selected_dataset:
+            self.select_dataset(str(event.row_key.value))
+
+    def select_dataset(self, name: str) -> None:
+        self.selected_dataset = name
+        self.load_versions(name)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="versions",
+        exit_on_error=False,
+        description="loading versions",
+    )
+    def load_versions(self, name: str) -> None:
+        from pipelines.datasets import list_versions
+
+        assert self.workspace is not None
+        versions = list_versions(self.workspace, name)
+        self.app.call_from_thread(self.show_versions, name, versions)
+
+    def show_versions(self, name: str | None, versions: list[DatasetVersionRecord]) -> None:
+        self.versions = list(reversed(versions))  # newest first
+        self.query_one("#versions-title", Static).update(
+            f"Versions of {name}" if name else "Versions"
+        )
+        table = self.query_one("#versions-table", DataTable)
+        table.clear()
+        for version in self.versions:
+            table.add_row(
+                version.label,
+                version.sha256[:12],
+                number(version.row_count),
+                str(version.column_count),
+                size(version.size_bytes),
+                f"{version.created_at:%Y-%m-%d %H:%M}",
+                "reference" if version.is_reference else "copy",
+                status_text(version.validation.status),
+                key=version.label,
+            )
+        self.show_summary()
+
+    @on(DataTable.RowHighlighted, "#versions-table")
+    def show_summary(self) -> None:
+        version = self.current_version()
+        summary = self.query_one("#version-summary", Static)
+        if version is None:
+            summary.update("")
+            return
+        problems = [c for c in version.validation.checks if c.status != "pass"]
+        lines = [
+            f"[b]{version.ref}[/b]  target: {version.target or '–'}  source: {version.source_path}",
+            f"validation {version.validation.status}"
+            + (f" against {version.validation.against}" if version.validation.against else ""),
+        ]
+        lines += [f"  {c.status}: {c.check} — {c.reason}" for c in problems[:6]]
+        if len(problems) > 6:
+            lines.append(f"  … {len(problems) - 6} more (press v)")
+        summary.update("\n".join(lines))
+
+    @on(DataTable.RowSelected, "#datasets-table")
+    def dataset_selected(self) -> None:
+        self.query_one("#versions-table").focus()
+
+    @on(DataTable.RowSelected, "#versions-table")
+    def version_selected(self) -> None:
+        self.action_open_version()
+
+    # --- actions ---------------------------------------------------------------------
+
+    def current_version(self) -> DatasetVersionRecord | None:
+        """The highlighted version, or the newest version of the highlighted dataset."""
+        if not self.versions:
+            return None
+        table = self.query_one("#versions-table", DataTable)
+        if table.has_focus and 0 <= table.cursor_row < len(self.versions):
+            return self.versions[table.cursor_row]
+        return self.versions[min(max(table.cursor_row, 0), len(self.versions) - 1)]
+
+    def action_open_version(self, tab: str = "schema") -> None:
+        from screens.dataset_detail import DatasetDetailScreen
+
+        version = self.current_version()
+        if version is None or self.workspace is None:
+            self.notify("no dataset version selected", severity="warning")
+            return
+        self.app.push_screen(DatasetDetailScreen(self.workspace, version, tab=tab))
+
+    def action_validation(self) -> None:
+        self.action_open_version(tab="validation")
+
+    def action_browse(self) -> None:
+        from screens.browse_launcher import browse_version
+
+        version = self.current_version()
+        if version is None or self.workspace is None:
+            self.notify("no dataset version selected", severity="warning")
+            return
+        browse_version(self, self.workspace, version)
+
+    def action_refresh(self) -> None:
+        if self.workspace is not None:
+            self.load_datasets()
+
+    def action_add(self) -> None:
+        if self.workspace is None:
+            self.notify("the workspace is not open yet", severity="warning")
+            return
+        self.app.push_screen(AddDatasetScreen(), self.add_requested)
+
+    def add_requested(self, request: AddDatasetRequest | None) -> None:
+        if request is not None:
+            self.register(request)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="register",
+        exit_on_error=False,
+        description="adding dataset",
+    )
+    def register(self, request: AddDatasetRequest) -> None:
+        from pipelines.datasets import register_dataset
+
+        assert self.workspace is not None
+        self.app.call_from_thread(self.show_progress, f"adding {request.path}", 0.0)
+        try:
+            result = register_dataset(
+                self.workspace,
+                request.path,
+                name=request.name,
+                target=request.target,
+                reference=request.reference,
+                progress=lambda stage, fraction: self.app.call_from_thread(
+                    self.show_progress, stage, fraction
+                ),
+            )
+        except Exception as exc:
+            self.app.call_from_thread(self.hide_progress, str(exc), True)
+            raise
+        self.app.call_from_thread(self.hide_progress, result.message, False)
+        self.app.call_from_thread(self.load_datasets, result.version.dataset_name)
+
+    def action_remove(self) -> None:
+        version = self.current_version()
+        if version is None:
+            return
+        versions_focused = self.query_one("#versions-table").has_focus
+        ref = version.ref if versions_focused else version.dataset_name
+        what = f"version {ref}" if versions_focused else f"dataset {ref} and all its versions"
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self.remove(ref)
+
+        self.app.push_screen(ConfirmScreen(f"Remove {what}?"), confirmed)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="register",
+        exit_on_error=False,
+        description="removing dataset",
+    )
+    def remove(self, ref: str) -> None:
+        from pipelines.datasets import remove
+
+        assert self.workspace is not None
+        removed = remove(self.workspace, ref)
+        message = "removed " + ", ".join(v.ref for v in removed)
+        self.app.call_from_thread(self.set_status, message)
+        self.app.call_from_thread(self.load_datasets)
+
+    # --- status ----------------------------------------------------------------------
+
+    def set_status(self, message: str, error: bool = False) -> None:
+        status = self.query_one("#datasets-status", Static)
+        status.update(message)
+        status.set_class(error, "error")
+
+    def show_progress(self, stage: str, fraction: float | None) -> None:
+        bar = self.query_one("#datasets-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None if fraction is None else 1.0, progress=fraction or 0.0)
+        self.set_status(stage)
+
+    def hide_progress(self, message: str, error: bool) -> None:
+        self.query_one("#datasets-progress").display = False
+        self.set_status(message, error=error)

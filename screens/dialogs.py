@@ -1,0 +1,94 @@
+"""Modal forms: add a dataset, confirm a removal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+
+@dataclass(frozen=True)
+class AddDatasetRequest:
+    path: Path
+    name: str | None
+    target: str | None
+    reference: bool
+
+
+class AddDatasetScreen(ModalScreen[AddDatasetRequest | None]):
+    """Asks for a file, a name and a target; checks the path before closing."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="add.cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="add-box", classes="dialog"):
+            yield Static("[b]Add a dataset version[/b]")
+            yield Label("File (CSV, TSV, Parquet, JSON Lines, .csv.gz)")
+            yield Input(placeholder="path/to/data.csv", id="add-path")
+            yield Label("Name (default: the file name)")
+            yield Input(placeholder="e.g. churn", id="add-name")
+            yield Label("Target column (optional)")
+            yield Input(placeholder="e.g. churned", id="add-target")
+            yield Checkbox("Keep by reference (no frozen copy)", id="add-reference")
+            yield Static("", id="add-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Add", variant="primary", id="add-ok")
+                yield Button("Cancel", id="add-cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#add-ok")
+    def submit(self) -> None:
+        raw = self.query_one("#add-path", Input).value.strip()
+        error = self.query_one("#add-error", Static)
+        if not raw:
+            error.update("give the path of a file")
+            return
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            error.update(f"{raw}: {'is a directory' if path.is_dir() else 'no such file'}")
+            return
+        self.dismiss(
+            AddDatasetRequest(
+                path=path,
+                name=self.query_one("#add-name", Input).value.strip() or None,
+                target=self.query_one("#add-target", Input).value.strip() or None,
+                reference=self.query_one("#add-reference", Checkbox).value,
+            )
+        )
+
+    @on(Button.Pressed, "#add-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; y confirms, n or escape declines."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm-box"):
+            yield Static(self.question, id="confirm-question")
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", variant="error", id="confirm-yes")
+                yield Button("No (n)", id="confirm-no")
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)

@@ -1,0 +1,117 @@
+"""Frozen records that repositories return: safe to hand across threads and to the UI.
+
+This module imports nothing heavy, so screens can use the types at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+CheckStatus = Literal["pass", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    """One column as Workbench understands it."""
+
+    name: str
+    logical_type: str  # integer | float | boolean | string | categorical | datetime | other
+    physical_type: str  # the Arrow type, e.g. int64, large_string
+    nullable: bool
+    cardinality: int  # distinct non-null values (approximate on large data)
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """Summary statistics of one column; numeric fields are None where they do not apply."""
+
+    name: str
+    missing: int
+    missing_pct: float
+    distinct: int
+    min: float | str | None = None
+    max: float | str | None = None
+    mean: float | None = None
+    std: float | None = None
+    quantiles: dict[str, float] = field(default_factory=dict)  # "p05", "p25", "p50", ...
+    top_values: list[tuple[str, int]] = field(default_factory=list)
+    categories: list[str] | None = None  # every distinct value, when there are few
+    histogram: list[int] = field(default_factory=list)  # counts per equal-width bin
+    histogram_edges: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DatasetProfile:
+    rows: int
+    columns: list[ColumnProfile]
+
+    def column(self, name: str) -> ColumnProfile | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class ValidationCheck:
+    """One check of a new version against the previous one."""
+
+    check: str  # e.g. "columns removed", "type changed"
+    status: CheckStatus
+    column: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    against: str | None  # label of the version compared against, e.g. "D0"; None for the first
+    checks: list[ValidationCheck]
+
+    @property
+    def status(self) -> CheckStatus:
+        states = {c.status for c in self.checks}
+        return "fail" if "fail" in states else "warn" if "warn" in states else "pass"
+
+
+@dataclass(frozen=True)
+class DatasetVersionRecord:
+    """A content-addressed version of a dataset (D0, D1, ...)."""
+
+    id: int
+    dataset_name: str
+    index: int
+    sha256: str
+    source_path: str
+    stored_path: str | None  # frozen Parquet copy inside the workspace; None for --reference
+    file_format: str
+    read_options: dict[str, Any]
+    size_bytes: int
+    row_count: int
+    column_count: int
+    target: str | None
+    created_at: datetime
+    schema: list[ColumnSchema]
+    profile: DatasetProfile
+    validation: ValidationResult
+
+    @property
+    def label(self) -> str:
+        return f"D{self.index}"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset_name}@{self.label}"
+
+    @property
+    def is_reference(self) -> bool:
+        return self.stored_path is None
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """A dataset with its newest version, for listings."""
+
+    id: int
+    name: str
+    created_at: datetime
+    version_count: int
+    latest: DatasetVersionRecord | None

@@ -1,0 +1,130 @@
+"""The Textual App: only a shell. Global keys, the command palette, one error router,
+and opening the workspace in a worker so the first frame never waits for the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from screens.datasets import DatasetsScreen
+from screens.help import HelpScreen
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+THEMES = ("textual-dark", "textual-light", "nord", "gruvbox", "tokyo-night")
+
+
+class WorkbenchApp(App[None]):
+    CSS_PATH = ASSETS / "app.tcss"
+    TITLE = "Workbench"
+    BINDINGS = [
+        Binding("d", "show_datasets", "Datasets", id="app.datasets"),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("ctrl+t", "next_theme", "Theme", id="app.theme"),
+        Binding("ctrl+s", "save_screen", "Save SVG", id="app.screenshot", show=False),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(self, workspace_root: Path, *, database_url: str | None = None) -> None:
+        super().__init__()
+        self.workspace_root = workspace_root
+        self.database_url = database_url
+        self.workspace: Workspace | None = None
+        self.datasets_screen = DatasetsScreen()
+
+    def on_mount(self) -> None:
+        self.push_screen(self.datasets_screen)
+        self.open_workspace()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="workspace",
+        exit_on_error=False,
+        description="opening workspace",
+    )
+    def open_workspace(self) -> None:
+        from storage.handle import open_workspace
+
+        try:
+            workspace = open_workspace(self.workspace_root, database_url=self.database_url)
+        except Exception as exc:
+            self.call_from_thread(self.datasets_screen.workspace_failed, str(exc))
+            raise
+        self.call_from_thread(self.workspace_opened, workspace)
+
+    def workspace_opened(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.sub_title = str(workspace.root)
+        self.datasets_screen.workspace_opened(workspace)
+
+    # --- the one error router -----------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def route_worker_failure(self, event: Worker.StateChanged) -> None:
+        """Every failed worker, anywhere, becomes one readable notification."""
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        what = event.worker.description or event.worker.name or "background work"
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        self.notify(text, title=f"{what} failed", severity="error", timeout=10)
+
+    # --- global actions ------------------------------------------------------------------
+
+    def action_show_datasets(self) -> None:
+        while len(self.screen_stack) > 2 and self.screen is not self.datasets_screen:
+            self.pop_screen()
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        keys: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.description in seen:
+                continue
+            seen.add(binding.description)
+            keys.append((self.get_key_display(binding), binding.description))
+        keys.append(("ctrl+p", "Command palette"))
+        self.push_screen(HelpScreen(screen.title or self.title, keys))
+
+    def action_next_theme(self) -> None:
+        current = THEMES.index(self.theme) if self.theme in THEMES else -1
+        self.theme = THEMES[(current + 1) % len(THEMES)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def action_save_screen(self) -> None:
+        folder = self.workspace.paths.reports if self.workspace else Path.cwd()
+        path = self.save_screenshot(path=str(folder))
+        self.notify(f"screen saved to {path}", title="screenshot")
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every key of the current screen is also a palette command."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding, node = active.binding, active.node
+            if not binding.description or binding.description in seen or not active.enabled:
+                continue
+            seen.add(binding.description)
+            yield SystemCommand(
+                binding.description,
+                f"key: {self.get_key_display(binding)}",
+                lambda action=binding.action, node=node: self.run_action(action, node),
+            )
+
+    def on_unmount(self) -> None:
+        if self.workspace is not None:
+            self.workspace.close()

@@ -1,0 +1,118 @@
+"""`workbench`: the TUI with no arguments, and every TUI action as a headless command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from storage.errors import WorkbenchError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="A keyboard-driven terminal workbench for tabular ML. "
+        "With no command it opens the TUI.",
+    )
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="workspace folder (default: $WORKBENCH_WORKSPACE or the platform's user-data folder)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="metadata database URL (default: the workspace's SQLite file)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="open a demo workspace, filled on first use")
+    demo.add_argument("--no-tui", action="store_true", help="only fill the demo workspace")
+
+    db = commands.add_parser("db", help="the metadata database").add_subparsers(
+        dest="verb", metavar="VERB", required=True
+    )
+    db.add_parser("upgrade", help="upgrade the database schema to this Workbench's version")
+    db.add_parser("current", help="print the schema revision of the database")
+
+    data = commands.add_parser("data", help="datasets and their versions").add_subparsers(
+        dest="verb", metavar="VERB", required=True
+    )
+    add = data.add_parser("add", help="register a CSV/TSV/Parquet/JSON Lines file as a version")
+    add.add_argument("path", type=Path)
+    add.add_argument("--name", help="dataset name (default: the file name)")
+    add.add_argument("--target", help="the column to predict")
+    add.add_argument(
+        "--reference", action="store_true", help="keep only path + hash instead of a frozen copy"
+    )
+    add.add_argument("--json", action="store_true")
+    ls = data.add_parser("ls", help="list datasets")
+    ls.add_argument("--json", action="store_true")
+    show = data.add_parser("show", help="a version's schema, profile and validation")
+    show.add_argument("ref", metavar="NAME[@Dn]")
+    show.add_argument("--json", action="store_true")
+    validate = data.add_parser(
+        "validate", help="a version's validation against the previous one (exit 1 on fail)"
+    )
+    validate.add_argument("ref", metavar="NAME[@Dn]")
+    validate.add_argument(
+        "--file", type=Path, help="check this file against the newest version, without adding it"
+    )
+    validate.add_argument("--json", action="store_true")
+    rows = data.add_parser("rows", help="print rows of a version (filter and sort with SQL)")
+    rows.add_argument("ref", metavar="NAME[@Dn]")
+    rows.add_argument("--where", default="", help='SQL condition, e.g. "age > 30"')
+    rows.add_argument("--order-by", default="", help='SQL ORDER BY list, e.g. "age DESC"')
+    rows.add_argument("--limit", type=int, default=20)
+    rows.add_argument("--offset", type=int, default=0)
+    rows.add_argument("--json", action="store_true")
+    rm = data.add_parser("rm", help="remove a dataset, or one version with NAME@Dn")
+    rm.add_argument("ref", metavar="NAME[@Dn]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except WorkbenchError as exc:
+        print(f"workbench: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("workbench: interrupted", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    from storage.workspace import resolve_workspace_root
+
+    if args.command is None:
+        return open_tui(resolve_workspace_root(args.workspace), args.database_url)
+    if args.command == "demo":
+        from workbench.cli_data import fill_demo_workspace
+
+        root = Path(args.workspace) if args.workspace else demo_workspace_root()
+        fill_demo_workspace(root.expanduser().resolve(), args.database_url)
+        return 0 if args.no_tui else open_tui(root.expanduser().resolve(), args.database_url)
+    if args.command == "db":
+        from workbench.cli_data import run_db
+
+        return run_db(args, resolve_workspace_root(args.workspace))
+    from workbench.cli_data import run_data
+
+    return run_data(args, resolve_workspace_root(args.workspace))
+
+
+def demo_workspace_root() -> Path:
+    from storage.workspace import default_workspace_root
+
+    return default_workspace_root() / "demo"
+
+
+def open_tui(root: Path, database_url: str | None) -> int:
+    from workbench.app import WorkbenchApp
+
+    WorkbenchApp(root, database_url=database_url).run()
+    return 0
