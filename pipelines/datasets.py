@@ -131,7 +131,7 @@ def register_dataset(
                 name=name,
                 sha256=digest,
                 source_path=str(path.resolve()),
-                stored_path=None if reference else str(final_path),
+                stored_path=None if reference else str(final_path.relative_to(ws.root)),
                 file_format=ingested.file_format,
                 read_options=ingested.read_options,
                 size_bytes=size,
@@ -205,7 +205,7 @@ def browsable_path(ws: Workspace, version: DatasetVersionRecord) -> Path:
     from pipelines.ingest import convert_to_parquet
 
     if version.stored_path is not None:
-        stored = Path(version.stored_path)
+        stored = ws.root / version.stored_path
         if not stored.is_file():
             raise WorkbenchError(
                 f"{version.ref}: frozen copy {stored} is missing from the workspace"
@@ -231,7 +231,7 @@ def remove(ws: Workspace, ref: str) -> list[DatasetVersionRecord]:
     )
     for stored in {v.stored_path for v in removed if v.stored_path}:
         if not repo.stored_path_in_use(ws.db, stored):
-            Path(stored).unlink(missing_ok=True)
+            (ws.root / stored).unlink(missing_ok=True)
     return removed
 
 

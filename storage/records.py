@@ -81,7 +81,7 @@ class DatasetVersionRecord:
     index: int
     sha256: str
     source_path: str
-    stored_path: str | None  # frozen Parquet copy inside the workspace; None for --reference
+    stored_path: str | None  # frozen Parquet copy, relative to the workspace; None for --reference
     file_format: str
     read_options: dict[str, Any]
     size_bytes: int
