@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from screens.formatting import number, size, sparkline, status_text
+from screens.routing import ForwardsWorkerFailures
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 TABS = ("schema", "profile", "validation")
 
 
-class DatasetDetailScreen(Screen[None]):
+class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
     """Everything recorded about a version; it is all in the record, so nothing to query."""
 
     BINDINGS = [

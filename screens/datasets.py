@@ -13,13 +13,14 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 
 from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
 from screens.formatting import number, size, status_text
+from screens.routing import ForwardsWorkerFailures
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
     from storage.records import DatasetSummary, DatasetVersionRecord
 
 
-class DatasetsScreen(Screen[None]):
+class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
     """Datasets on the left, the selected dataset's versions on the right."""
 
     BINDINGS = [

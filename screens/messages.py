@@ -30,3 +30,11 @@ class DatasetsChanged(Message):
     """A dataset version was added or removed."""
 
     ref: str
+
+
+@dataclass
+class WorkerFailed(Message):
+    """A worker of some screen or widget failed; the App's one error router shows it."""
+
+    what: str
+    error: BaseException

@@ -48,7 +48,9 @@ def make_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
 
 
 def describe_url(engine: Engine) -> str:
-    """The URL without its password, for messages."""
+    """The SQLite file, or the URL without its password, for messages."""
+    if engine.url.get_backend_name() == "sqlite":
+        return engine.url.database or "in-memory SQLite"
     return engine.url.render_as_string(hide_password=True)
 
 

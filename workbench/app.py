@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from screens.datasets import DatasetsScreen
 from screens.help import HelpScreen
+from screens.messages import WorkerFailed
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -70,14 +71,17 @@ class WorkbenchApp(App[None]):
     # --- the one error router -----------------------------------------------------------
 
     @on(Worker.StateChanged)
-    def route_worker_failure(self, event: Worker.StateChanged) -> None:
+    def app_worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            what = event.worker.description or event.worker.name or "background work"
+            self.post_message(WorkerFailed(what, event.worker.error))
+
+    @on(WorkerFailed)
+    def route_worker_failure(self, event: WorkerFailed) -> None:
         """Every failed worker, anywhere, becomes one readable notification."""
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
-        what = event.worker.description or event.worker.name or "background work"
+        error = event.error
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        self.notify(text, title=f"{what} failed", severity="error", timeout=10)
+        self.notify(text, title=f"{event.what} failed", severity="error", timeout=10)
 
     # --- global actions ------------------------------------------------------------------
 

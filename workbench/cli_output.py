@@ -39,7 +39,9 @@ def print_json(value: Any) -> None:
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 160  # pipes and captures get a wide table, not 80
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def print_datasets(summaries: list[DatasetSummary]) -> None:
@@ -97,6 +99,7 @@ def print_version(version: DatasetVersionRecord, versions: list[DatasetVersionRe
         "std",
     ):
         schema.add_column(column, justify="left" if column in ("column", "type") else "right")
+    schema.columns[0].no_wrap = True
     for column in version.schema:
         profile = version.profile.column(column.name)
         schema.add_row(

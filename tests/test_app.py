@@ -1,0 +1,182 @@
+"""The TUI as a person uses it: keys pressed, what the screen shows asserted."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.app_helpers import build_demo_workspace, screen_text, settle
+from workbench.app import WorkbenchApp
+
+SIZE = (150, 45)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("demo")
+    return build_demo_workspace(base / "ws", base / "data")
+
+
+@pytest.fixture
+def demo_root(demo_template: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    shutil.copytree(demo_template, root)
+    return root
+
+
+async def test_opens_on_datasets_and_shows_versions_of_the_highlighted_one(demo_root: Path) -> None:
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(pilot)
+        for name in ("wine", "diabetes", "breast_cancer", "churn"):
+            assert name in text
+        assert "Versions of breast_cancer" in text  # the first dataset, alphabetically
+        await pilot.press("down")  # churn
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "Versions of churn" in text and "D1" in text and "D0" in text
+        assert "time_spent_on_video_tutorials" in text  # the summary of D1's validation
+
+
+async def test_detail_tabs_show_schema_profile_and_validation(demo_root: Path) -> None:
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "tab", "enter")  # churn, its versions, open D1
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "churn@D1" in text and "monthly_charges" in text and "categorical" in text
+        await pilot.press("2")
+        text = screen_text(pilot)
+        assert "histogram" in text and any(bar in text for bar in "▂▃▄▅▆▇█")
+        await pilot.press("3")
+        text = screen_text(pilot)
+        assert "against D0" in text and "columns added" in text and "new missing values" in text
+        await pilot.press("escape")
+        assert "Versions of churn" in screen_text(pilot)
+
+
+async def test_v_opens_the_validation_of_the_newest_version(demo_root: Path) -> None:
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "v")
+        await settle(pilot)
+        assert "validation of D1 against D0" in screen_text(pilot)
+
+
+async def test_help_lists_the_keys_of_the_current_screen(demo_root: Path) -> None:
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        text = screen_text(pilot)
+        assert "Browse rows" in text and "Add" in text and "Remove" in text and "ctrl+p" in text
+        await pilot.press("escape")
+        await pilot.press("down", "enter")  # enter on a dataset moves to its versions
+        await settle(pilot)
+        await pilot.press("enter")  # enter on a version opens it
+        await settle(pilot)
+        await pilot.press("question_mark")
+        text = screen_text(pilot)
+        assert "Schema" in text and "Profile" in text and "Validation" in text
+
+
+async def test_add_a_file_from_the_form(demo_root: Path, tmp_path: Path) -> None:
+    extra = tmp_path / "prices.tsv"
+    extra.write_text("sku\tprice\nA1\t9.5\nB2\t12.0\nC3\t7.25\n")
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.click("#add-path")
+        await pilot.press(*str(tmp_path / "nothing.csv"), "enter")
+        assert "no such file" in screen_text(pilot)
+        app.screen.query_one("#add-path").value = str(extra)
+        await pilot.press("enter")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "prices" in text and "added prices@D0" in text
+
+
+async def test_a_bad_file_from_the_form_is_a_notification_and_writes_nothing(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "ragged.csv"
+    bad.write_text("a,b\n1,2\n3,4,5\n")
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        app.screen.query_one("#add-path").value = str(bad)
+        await pilot.press("enter")
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("ragged.csv" in m and "line 3" in m for m in messages)
+        assert "ragged" not in [s.name for s in app.datasets_screen.summaries]
+        assert not list((demo_root / "datasets").glob(".incoming-*"))
+
+
+async def test_remove_asks_first(demo_root: Path) -> None:
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        assert "Remove dataset breast_cancer and all its versions?" in screen_text(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert "breast_cancer" in [s.name for s in app.datasets_screen.summaries]
+        await pilot.press("x", "y")
+        await settle(pilot)
+        assert "breast_cancer" not in [s.name for s in app.datasets_screen.summaries]
+        assert "removed breast_cancer@D0" in screen_text(pilot)
+
+
+async def test_theme_switch_and_screenshot_into_reports(demo_root: Path) -> None:
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = app.theme
+        await pilot.press("ctrl+t")
+        assert app.theme != before
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        saved = list((demo_root / "reports").glob("*.svg"))
+        assert len(saved) == 1 and "<svg" in saved[0].read_text()
+
+
+async def test_palette_runs_screen_actions(demo_root: Path) -> None:
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Validation")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "validation of D0" in screen_text(pilot)
+
+
+async def test_an_old_database_shows_the_upgrade_command(tmp_path: Path) -> None:
+    from storage.database import Database
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    old = Database(f"sqlite:///{root / 'workbench.db'}")
+    old.upgrade("0001")
+    old.dispose()
+    app = WorkbenchApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "workbench db upgrade" in screen_text(pilot)
+        assert any("workbench db upgrade" in n.message for n in app._notifications)
+
+
+async def test_an_empty_workspace_says_how_to_start(tmp_path: Path) -> None:
+    app = WorkbenchApp(tmp_path / "new")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "no datasets yet" in screen_text(pilot)
