@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -95,10 +96,11 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
         for column in self.version.profile.columns:
             if column.histogram:
                 shape = sparkline(column.histogram)
+            elif column.distinct == self.version.row_count and column.missing == 0:
+                shape = f"all {column.distinct:,} values distinct (an id?)"
             else:
                 shape = ", ".join(f"{value} ({count:,})" for value, count in column.top_values[:4])
-            table.add_row(
-                column.name,
+            figures = [
                 f"{column.missing_pct:.1f}",
                 number(column.min),
                 number(column.quantiles.get("p25")),
@@ -107,8 +109,8 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
                 number(column.max),
                 number(column.mean),
                 number(column.std),
-                shape,
-            )
+            ]
+            table.add_row(column.name, *(Text(f, justify="right") for f in figures), shape)
         return table
 
     def validation_summary(self) -> Static:

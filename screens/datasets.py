@@ -45,7 +45,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
             with Vertical(id="datasets-pane", classes="pane"):
                 yield Static("Datasets", classes="pane-title")
                 table: DataTable[object] = DataTable(id="datasets-table", cursor_type="row")
-                table.add_columns("name", "versions", "rows", "cols", "target", "validation")
+                table.add_columns("name", "versions", "rows", "target", "validation")
                 yield table
             with Vertical(id="versions-pane", classes="pane"):
                 yield Static("Versions", classes="pane-title", id="versions-title")
@@ -60,6 +60,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.title = "Datasets"
         self.query_one("#datasets-progress").display = False
 
     # --- data in ---------------------------------------------------------------------
@@ -98,7 +99,6 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
                 summary.name,
                 str(summary.version_count),
                 number(latest.row_count) if latest else "–",
-                str(latest.column_count) if latest else "–",
                 (latest.target if latest else None) or "–",
                 status_text(latest.validation.status) if latest else "–",
                 key=summary.name,
@@ -172,7 +172,10 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
             f"validation {version.validation.status}"
             + (f" against {version.validation.against}" if version.validation.against else ""),
         ]
-        lines += [f"  {c.status}: {c.check} — {c.reason}" for c in problems[:6]]
+        lines += [
+            f"  {c.status}: {c.check}{f' [{c.column}]' if c.column else ''} — {c.reason}"
+            for c in problems[:6]
+        ]
         if len(problems) > 6:
             lines.append(f"  … {len(problems) - 6} more (press v)")
         summary.update("\n".join(lines))

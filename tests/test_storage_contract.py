@@ -135,8 +135,8 @@ def test_same_content_twice_in_one_dataset_is_refused_and_nothing_is_written(db:
 
 def test_a_failed_transaction_leaves_no_half_written_dataset(db: Database) -> None:
     with pytest.raises(RuntimeError), db.session_scope() as session:
-        from storage.models import DatasetRow
         from storage.datasets import utcnow
+        from storage.models import DatasetRow
 
         session.add(DatasetRow(name="half", created_at=utcnow()))
         session.flush()

@@ -95,7 +95,10 @@ class WorkbenchApp(App[None]):
             return
         keys: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for active in screen.active_bindings.values():
+        # The screen's own keys first, then the global ones, then the focused widget's.
+        rank = {screen: 0, self: 1}
+        actives = sorted(screen.active_bindings.values(), key=lambda a: rank.get(a.node, 2))
+        for active in actives:
             binding = active.binding
             if not binding.description or binding.description in seen:
                 continue
