@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
@@ -42,10 +43,10 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
         yield Header()
         kept = "kept by reference" if version.is_reference else "frozen copy"
         yield Static(
-            f"[b]{version.ref}[/b]  {version.row_count:,} rows × {version.column_count} columns"
-            f" · {version.file_format} · {size(version.size_bytes)} · {kept}"
-            f" · target {version.target or '–'}\nsha256 {version.sha256} · source "
-            f"{version.source_path}",
+            f"[b]{escape(version.ref)}[/b] · {version.row_count:,} rows × {version.column_count}"
+            f" columns · {version.file_format} · {size(version.size_bytes)} · {kept}"
+            f" · target {escape(version.target or '–')}\nsha256 {version.sha256} · source "
+            f"{escape(version.source_path)}",
             id="detail-header",
         )
         with TabbedContent(initial=self.initial_tab, id="detail-tabs"):
@@ -118,7 +119,7 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
         against = f"against {result.against}" if result.against else "(first version)"
         counts = {s: sum(c.status == s for c in result.checks) for s in ("fail", "warn", "pass")}
         return Static(
-            f"validation of {self.version.label} {against}: [b]{result.status}[/b] — "
+            f"validation of {self.version.label} {against}: [b]{result.status}[/b] · "
             f"{counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass",
             id="validation-summary",
         )

@@ -8,6 +8,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 
@@ -45,7 +46,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
             with Vertical(id="datasets-pane", classes="pane"):
                 yield Static("Datasets", classes="pane-title")
                 table: DataTable[object] = DataTable(id="datasets-table", cursor_type="row")
-                table.add_columns("name", "versions", "rows", "target", "validation")
+                table.add_columns("name", "versions", "rows", "validation")
                 yield table
             with Vertical(id="versions-pane", classes="pane"):
                 yield Static("Versions", classes="pane-title", id="versions-title")
@@ -56,7 +57,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
                 yield versions
                 yield Static("", id="version-summary")
         yield ProgressBar(id="datasets-progress", show_eta=False)
-        yield Static("opening workspace …", id="datasets-status")
+        yield Static("opening workspace …", id="datasets-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -99,7 +100,6 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
                 summary.name,
                 str(summary.version_count),
                 number(latest.row_count) if latest else "–",
-                (latest.target if latest else None) or "–",
                 status_text(latest.validation.status) if latest else "–",
                 key=summary.name,
             )
@@ -139,6 +139,8 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
         self.app.call_from_thread(self.show_versions, name, versions)
 
     def show_versions(self, name: str | None, versions: list[DatasetVersionRecord]) -> None:
+        if name is not None and name != self.selected_dataset:
+            return  # a superseded fetch: exclusive workers are cancelled, threads run on
         self.versions = list(reversed(versions))  # newest first
         self.query_one("#versions-title", Static).update(
             f"Versions of {name}" if name else "Versions"
@@ -168,12 +170,14 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
             return
         problems = [c for c in version.validation.checks if c.status != "pass"]
         lines = [
-            f"[b]{version.ref}[/b]  target: {version.target or '–'}  source: {version.source_path}",
+            f"[b]{escape(version.ref)}[/b] · target: {escape(version.target or '–')}"
+            f" · source: {escape(version.source_path)}",
             f"validation {version.validation.status}"
             + (f" against {version.validation.against}" if version.validation.against else ""),
         ]
         lines += [
-            f"  {c.status}: {c.check}{f' [{c.column}]' if c.column else ''} — {c.reason}"
+            f"  {c.status}: {c.check}{escape(f' [{c.column}]') if c.column else ''}"
+            f" — {escape(c.reason)}"
             for c in problems[:6]
         ]
         if len(problems) > 6:

@@ -36,7 +36,7 @@ class AddDatasetScreen(ModalScreen[AddDatasetRequest | None]):
             yield Label("Target column (optional)")
             yield Input(placeholder="e.g. churned", id="add-target")
             yield Checkbox("Keep by reference (no frozen copy)", id="add-reference")
-            yield Static("", id="add-error", classes="error")
+            yield Static("", id="add-error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Add", variant="primary", id="add-ok")
                 yield Button("Cancel", id="add-cancel")

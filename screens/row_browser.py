@@ -13,13 +13,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from screens.routing import ForwardsWorkerFailures
 from screens.widgets.lazy_table import LazyTable
 
 if TYPE_CHECKING:
     from pipelines.browse import RowSource, RowView
 
 
-class RowBrowserScreen(Screen[None]):
+class RowBrowserScreen(ForwardsWorkerFailures, Screen[None]):
     """A file's rows in a LazyTable; opening and querying run in thread workers."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -97,10 +98,6 @@ class RowBrowserScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(LazyTable).focus()
         self._start_query("", "")
-
-    def on_unmount(self) -> None:
-        # Workers may still hold the source; dropping the reference lets them finish cleanly.
-        self._source = None
 
     # -- queries ----------------------------------------------------------------------------
 

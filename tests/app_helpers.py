@@ -43,6 +43,10 @@ async def settle(pilot: Pilot[object]) -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         if not any(w.is_running for w in app.workers):
+            # One more frame so layout changes made by the last results are painted
+            # (a modal pushed next freezes the screen behind it as last drawn).
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause(0.05)
             return
     raise AssertionError("workers did not settle")
 

@@ -180,3 +180,24 @@ async def test_an_empty_workspace_says_how_to_start(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "no datasets yet" in screen_text(pilot)
+
+
+async def test_browse_rows_of_a_version_and_filter_them(demo_root: Path) -> None:
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(3):  # wine is the last dataset
+            await pilot.press("down")
+        await pilot.press("b")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "wine@D0" in text and "178 of 178 rows" in text and "alcohol" in text
+        await pilot.press("slash", *"alcohol > 14.5", "enter")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert " of 178 rows" in text and "178 of 178" not in text
+        await pilot.press("slash", "ctrl+a", "ctrl+k", *"nope > 1", "enter")
+        await settle(pilot)
+        assert "nope" in screen_text(pilot) and "Binder Error" in screen_text(pilot)
+        await pilot.press("escape", "escape")
+        assert "Versions of wine" in screen_text(pilot)

@@ -50,5 +50,5 @@ def test_dataset_detail_validation(snap_compare, fixed_demo: Path) -> None:
 
 
 def test_help_screen(snap_compare, fixed_demo: Path) -> None:
-    keys = after("question_mark")
+    keys = after("down", "v", "question_mark")  # over the detail screen: its tables are static
     assert snap_compare(WorkbenchApp(fixed_demo), terminal_size=SIZE, run_before=keys)

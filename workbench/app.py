@@ -44,7 +44,8 @@ class WorkbenchApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.datasets_screen)
-        self.open_workspace()
+        # After the first frame: the worker's imports would compete with it for the GIL.
+        self.call_after_refresh(self.open_workspace)
 
     @work(
         thread=True,

@@ -227,10 +227,16 @@ class LazyTable(ScrollView, can_focus=True):
         self.move_cursor(self._cursor_row + 1)
 
     def action_page_up(self) -> None:
-        self.move_cursor(self._cursor_row - self._body_height())
+        self._move_page(-1)
 
     def action_page_down(self) -> None:
-        self.move_cursor(self._cursor_row + self._body_height())
+        self._move_page(1)
+
+    def _move_page(self, direction: int) -> None:
+        """Scroll a screenful and move the cursor with it, so it keeps its place on screen."""
+        step = direction * self._body_height()
+        self.scroll_to(y=round(self.scroll_y) + step, animate=False)
+        self.move_cursor(self._cursor_row + step)
 
     def action_first_row(self) -> None:
         self.move_cursor(0)
