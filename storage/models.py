@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 TABLE_PREFIX = "wb_"
@@ -45,8 +45,8 @@ class DatasetVersionRow(Base):
     stored_path: Mapped[str | None] = mapped_column(String(4096))
     file_format: Mapped[str] = mapped_column(String(20))
     read_options: Mapped[dict[str, Any]]
-    size_bytes: Mapped[int]
-    row_count: Mapped[int]
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    row_count: Mapped[int] = mapped_column(BigInteger)
     column_count: Mapped[int]
     target: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]

@@ -115,3 +115,60 @@ class DatasetSummary:
     created_at: datetime
     version_count: int
     latest: DatasetVersionRecord | None
+
+
+SweepStatus = Literal["created", "running", "stopping", "stopped", "finished", "failed"]
+RunStatus = Literal["running", "complete", "pruned", "failed"]
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """A sweep: one Optuna study over one dataset version, with its resolved definition."""
+
+    id: int
+    name: str
+    dataset_ref: str  # e.g. "churn@D1"
+    dataset_sha: str
+    target: str
+    task: str  # classification | regression
+    model: str  # a registered model family name
+    metric: str
+    direction: str  # minimize | maximize
+    spec: dict[str, Any]  # the resolved sweep definition (everything defaulted filled in)
+    study_name: str
+    optuna_storage: str  # journal file path or RDB URL
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    error: str | None
+    trials_requested: int | None
+    counts: dict[str, int] = field(default_factory=dict)  # runs by status
+    best_value: float | None = None
+    best_run_id: int | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One trial of a sweep, with everything needed to reproduce it."""
+
+    id: int
+    sweep_id: int
+    trial_number: int
+    status: str
+    params: dict[str, Any]
+    value: float | None  # the sweep metric, mean over folds
+    value_std: float | None
+    fold_scores: list[float]
+    metrics: dict[str, float]  # every metric of the task, mean over folds
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    seed: int
+    dataset_sha: str
+    environment: dict[str, Any]
+    error: str | None
+    artifact_sha: str | None  # fitted pipeline in the artifact store, when kept
+    worker: str | None = None  # host:pid of the process that ran it

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     rows.add_argument("--json", action="store_true")
     rm = data.add_parser("rm", help="remove a dataset, or one version with NAME@Dn")
     rm.add_argument("ref", metavar="NAME[@Dn]")
+    from workbench.cli_sweeps import add_parsers
+
+    add_parsers(commands)
     return parser
 
 
@@ -100,9 +103,26 @@ def run(args: argparse.Namespace) -> int:
         from workbench.cli_data import run_db
 
         return run_db(args, resolve_workspace_root(args.workspace))
+    if args.command in ("sweep", "runs", "worker"):
+        return run_sweeps(args, resolve_workspace_root(args.workspace))
     from workbench.cli_data import run_data
 
     return run_data(args, resolve_workspace_root(args.workspace))
+
+
+def run_sweeps(args: argparse.Namespace, root: Path) -> int:
+    from storage.handle import open_workspace
+    from workbench import cli_sweeps
+
+    ws = open_workspace(root, database_url=args.database_url)
+    try:
+        if args.command == "sweep":
+            return cli_sweeps.run_sweep_command(args, ws)
+        if args.command == "runs":
+            return cli_sweeps.run_runs_command(args, ws)
+        return cli_sweeps.run_worker_command(args, ws)
+    finally:
+        ws.close()
 
 
 def demo_workspace_root() -> Path:

@@ -1,0 +1,56 @@
+"""Runs: listing, details with their curves, and exact reproduction of a recorded run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage import sweeps as repo
+from storage.datasets import get_version
+from storage.errors import WorkbenchError
+from storage.handle import Workspace
+from storage.records import RunRecord
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    run: RunRecord
+    value: float
+    difference: float
+    fold_differences: list[float]
+
+
+def reproduce_run(ws: Workspace, run_id: int) -> Reproduction:
+    """Re-execute a run from its recorded definition: same data (checked by hash), same
+    parameters, folds and seed; report how far the metric moved."""
+    from pipelines.datasets import browsable_path
+    from pipelines.families import get_family
+    from pipelines.training import evaluate, load_frame
+
+    run = repo.get_run(ws.db, run_id)
+    if run.status != "complete" or run.value is None:
+        raise WorkbenchError(f"run {run_id} is {run.status}: only complete runs can be reproduced")
+    sweep = repo.get_sweep(ws.db, run.sweep_id)
+    version = get_version(ws.db, sweep.dataset_ref)
+    if version.sha256 != run.dataset_sha:
+        raise WorkbenchError(
+            f"run {run_id} used data {run.dataset_sha[:12]} but {sweep.dataset_ref} is now "
+            f"{version.sha256[:12]}"
+        )
+    X, y = load_frame(browsable_path(ws, version), sweep.target)
+    result = evaluate(
+        X,
+        y,
+        task=sweep.task,
+        family=get_family(sweep.model),
+        params=run.params,
+        metric=sweep.metric,
+        folds=int(sweep.spec.get("folds") or 5),
+        holdout=sweep.spec.get("holdout"),
+        seed=run.seed,
+    )
+    return Reproduction(
+        run=run,
+        value=result.value,
+        difference=result.value - run.value,
+        fold_differences=[a - b for a, b in zip(result.fold_scores, run.fold_scores, strict=False)],
+    )

@@ -1,0 +1,363 @@
+"""Sweep and run repository: ids and plain values in, frozen records out.
+
+Metric points are written with one executemany per run, inside the same transaction as
+the run's final state, so a run is either fully recorded or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from storage.database import Database
+from storage.datasets import utcnow
+from storage.errors import NotFoundError
+from storage.models_sweeps import MetricPointRow, RunRow, SweepRow, SweepWorkerRow
+from storage.records import RunRecord, SweepRecord
+
+RUN_SORT_COLUMNS = {
+    "id": RunRow.id,
+    "trial": RunRow.trial_number,
+    "value": RunRow.value,
+    "status": RunRow.status,
+    "duration": RunRow.duration_s,
+    "started": RunRow.started_at,
+    "sweep": RunRow.sweep_id,
+}
+
+
+def create_sweep(db: Database, **fields: Any) -> SweepRecord:
+    with db.session_scope() as session:
+        row = SweepRow(created_at=utcnow(), status="created", **fields)
+        session.add(row)
+        session.flush()
+        sweep_id = row.id
+    return get_sweep(db, sweep_id)
+
+
+def get_sweep(db: Database, sweep_id: int) -> SweepRecord:
+    records = _sweep_records(db, [sweep_id])
+    if not records:
+        raise NotFoundError(f"no sweep with id {sweep_id}")
+    return records[0]
+
+
+def list_sweeps(db: Database) -> list[SweepRecord]:
+    return _sweep_records(db, None)
+
+
+def set_sweep_state(db: Database, sweep_id: int, status: str, **fields: Any) -> None:
+    """Change status (and started_at/finished_at/error/...) in one statement."""
+    with db.session_scope() as session:
+        session.execute(
+            update(SweepRow).where(SweepRow.id == sweep_id).values(status=status, **fields)
+        )
+
+
+def sweep_status(db: Database, sweep_id: int) -> str:
+    with db.session_scope() as session:
+        status = session.scalar(select(SweepRow.status).where(SweepRow.id == sweep_id))
+    if status is None:
+        raise NotFoundError(f"no sweep with id {sweep_id}")
+    return status
+
+
+# --- workers and heartbeats -----------------------------------------------------------
+
+
+def register_worker(db: Database, sweep_id: int, host: str, pid: int) -> int:
+    now = utcnow()
+    with db.session_scope() as session:
+        row = SweepWorkerRow(
+            sweep_id=sweep_id, host=host, pid=pid, started_at=now, heartbeat_at=now
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def beat(db: Database, worker_id: int, sweep_id: int) -> None:
+    now = utcnow()
+    with db.session_scope() as session:
+        session.execute(
+            update(SweepWorkerRow).where(SweepWorkerRow.id == worker_id).values(heartbeat_at=now)
+        )
+        session.execute(update(SweepRow).where(SweepRow.id == sweep_id).values(heartbeat_at=now))
+
+
+def finish_worker(db: Database, worker_id: int) -> None:
+    with db.session_scope() as session:
+        session.execute(
+            update(SweepWorkerRow)
+            .where(SweepWorkerRow.id == worker_id)
+            .values(finished_at=utcnow())
+        )
+
+
+def live_workers(db: Database, sweep_id: int, stale_after_s: float) -> list[tuple[int, str, int]]:
+    """(worker id, host, pid) of workers not finished whose heartbeat is recent."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    with db.session_scope() as session:
+        rows = session.execute(
+            select(SweepWorkerRow.id, SweepWorkerRow.host, SweepWorkerRow.pid).where(
+                SweepWorkerRow.sweep_id == sweep_id,
+                SweepWorkerRow.finished_at.is_(None),
+                SweepWorkerRow.heartbeat_at >= cutoff,
+            )
+        ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+# --- runs --------------------------------------------------------------------------------
+
+
+def start_run(
+    db: Database,
+    *,
+    sweep_id: int,
+    trial_number: int,
+    params: dict[str, Any],
+    seed: int,
+    dataset_sha: str,
+    environment: dict[str, Any],
+    worker: str,
+) -> int:
+    with db.session_scope() as session:
+        row = RunRow(
+            sweep_id=sweep_id,
+            trial_number=trial_number,
+            status="running",
+            params=params,
+            fold_scores=[],
+            metrics={},
+            started_at=utcnow(),
+            seed=seed,
+            dataset_sha=dataset_sha,
+            environment=environment,
+            worker=worker,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def finish_run(
+    db: Database,
+    run_id: int,
+    *,
+    status: str,
+    value: float | None = None,
+    value_std: float | None = None,
+    fold_scores: Sequence[float] = (),
+    metrics: dict[str, float] | None = None,
+    error: str | None = None,
+    points: Iterable[tuple[str, int, float]] = (),
+    params: dict[str, Any] | None = None,
+) -> None:
+    """The run's final state and all its metric points, in one transaction."""
+    now = utcnow()
+    with db.session_scope() as session:
+        started = session.scalar(select(RunRow.started_at).where(RunRow.id == run_id))
+        if started is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        values: dict[str, Any] = {
+            "status": status,
+            "value": value,
+            "value_std": value_std,
+            "fold_scores": list(fold_scores),
+            "metrics": metrics or {},
+            "error": error,
+            "finished_at": now,
+            "duration_s": (now - started).total_seconds(),
+        }
+        if params is not None:
+            values["params"] = params
+        session.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+        batch = [{"run_id": run_id, "key": k, "step": s, "value": v} for k, s, v in points]
+        if batch:
+            session.execute(insert(MetricPointRow), batch)
+
+
+def log_points(db: Database, points: Iterable[tuple[int, str, int, float]]) -> int:
+    """Bulk-write (run_id, key, step, value) points; returns how many."""
+    batch = [{"run_id": r, "key": k, "step": s, "value": v} for r, k, s, v in points]
+    if batch:
+        with db.session_scope() as session:
+            session.execute(insert(MetricPointRow), batch)
+    return len(batch)
+
+
+def set_run_artifact(db: Database, run_id: int, artifact_sha: str | None) -> None:
+    with db.session_scope() as session:
+        session.execute(update(RunRow).where(RunRow.id == run_id).values(artifact_sha=artifact_sha))
+
+
+def fail_runs(db: Database, run_ids: Sequence[int], error: str) -> None:
+    if not run_ids:
+        return
+    with db.session_scope() as session:
+        session.execute(
+            update(RunRow)
+            .where(RunRow.id.in_(run_ids), RunRow.status == "running")
+            .values(status="failed", error=error, finished_at=utcnow())
+        )
+
+
+def get_run(db: Database, run_id: int) -> RunRecord:
+    with db.session_scope() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        return _run_record(row)
+
+
+def find_run(db: Database, sweep_id: int, trial_number: int) -> RunRecord | None:
+    with db.session_scope() as session:
+        row = session.scalar(
+            select(RunRow).where(RunRow.sweep_id == sweep_id, RunRow.trial_number == trial_number)
+        )
+        return _run_record(row) if row else None
+
+
+def list_runs(
+    db: Database,
+    *,
+    sweep_id: int | None = None,
+    status: str | None = None,
+    order_by: str = "id",
+    descending: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[RunRecord]:
+    column = RUN_SORT_COLUMNS.get(order_by)
+    if column is None:
+        raise NotFoundError(f"cannot sort runs by {order_by!r} (use {', '.join(RUN_SORT_COLUMNS)})")
+    query = select(RunRow)
+    if sweep_id is not None:
+        query = query.where(RunRow.sweep_id == sweep_id)
+    if status is not None:
+        query = query.where(RunRow.status == status)
+    ordering = column.desc() if descending else column.asc()
+    query = query.order_by(column.is_(None), ordering, RunRow.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with db.session_scope() as session:
+        return [_run_record(r) for r in session.scalars(query)]
+
+
+def count_runs(db: Database, *, sweep_id: int | None = None, status: str | None = None) -> int:
+    query = select(func.count()).select_from(RunRow)
+    if sweep_id is not None:
+        query = query.where(RunRow.sweep_id == sweep_id)
+    if status is not None:
+        query = query.where(RunRow.status == status)
+    with db.session_scope() as session:
+        return int(session.scalar(query) or 0)
+
+
+def metric_points(db: Database, run_id: int) -> dict[str, list[tuple[int, float]]]:
+    with db.session_scope() as session:
+        rows = session.execute(
+            select(MetricPointRow.key, MetricPointRow.step, MetricPointRow.value)
+            .where(MetricPointRow.run_id == run_id)
+            .order_by(MetricPointRow.key, MetricPointRow.step)
+        ).all()
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for key, step, value in rows:
+        curves.setdefault(key, []).append((step, value))
+    return curves
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+def _sweep_records(db: Database, ids: list[int] | None) -> list[SweepRecord]:
+    """Sweeps with run counts by status and their best run, in three indexed queries."""
+    with db.session_scope() as session:
+        query = select(SweepRow).order_by(SweepRow.id.desc())
+        if ids is not None:
+            query = query.where(SweepRow.id.in_(ids))
+        sweeps = list(session.scalars(query))
+        if not sweeps:
+            return []
+        wanted = [s.id for s in sweeps]
+        counts: dict[int, dict[str, int]] = {}
+        for sweep_id, status, count in session.execute(
+            select(RunRow.sweep_id, RunRow.status, func.count())
+            .where(RunRow.sweep_id.in_(wanted))
+            .group_by(RunRow.sweep_id, RunRow.status)
+        ):
+            counts.setdefault(sweep_id, {})[status] = count
+        best: dict[int, tuple[int, float, dict[str, Any]]] = {}
+        for sweep in sweeps:
+            if not counts.get(sweep.id, {}).get("complete"):
+                continue
+            ordering = RunRow.value.desc() if sweep.direction == "maximize" else RunRow.value.asc()
+            row = session.execute(
+                select(RunRow.id, RunRow.value, RunRow.params)
+                .where(
+                    RunRow.sweep_id == sweep.id,
+                    RunRow.status == "complete",
+                    RunRow.value.is_not(None),
+                )
+                .order_by(ordering, RunRow.id)
+                .limit(1)
+            ).first()
+            if row is not None:
+                best[sweep.id] = (row[0], row[1], row[2])
+        return [_sweep_record(s, counts.get(s.id, {}), best.get(s.id)) for s in sweeps]
+
+
+def _sweep_record(
+    row: SweepRow, counts: dict[str, int], best: tuple[int, float, dict[str, Any]] | None
+) -> SweepRecord:
+    return SweepRecord(
+        id=row.id,
+        name=row.name,
+        dataset_ref=row.dataset_ref,
+        dataset_sha=row.dataset_sha,
+        target=row.target,
+        task=row.task,
+        model=row.model,
+        metric=row.metric,
+        direction=row.direction,
+        spec=dict(row.spec),
+        study_name=row.study_name,
+        optuna_storage=row.optuna_storage,
+        status=row.status,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        heartbeat_at=row.heartbeat_at,
+        error=row.error,
+        trials_requested=row.trials_requested,
+        counts=dict(counts),
+        best_value=best[1] if best else None,
+        best_run_id=best[0] if best else None,
+        best_params=dict(best[2]) if best else {},
+    )
+
+
+def _run_record(row: RunRow) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        sweep_id=row.sweep_id,
+        trial_number=row.trial_number,
+        status=row.status,
+        params=dict(row.params),
+        value=row.value,
+        value_std=row.value_std,
+        fold_scores=list(row.fold_scores),
+        metrics=dict(row.metrics),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_s=row.duration_s,
+        seed=row.seed,
+        dataset_sha=row.dataset_sha,
+        environment=dict(row.environment),
+        error=row.error,
+        artifact_sha=row.artifact_sha,
+        worker=row.worker,
+    )

@@ -1,0 +1,248 @@
+"""`workbench sweep`, `runs` and `worker`: thin calls into pipelines/."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from storage.handle import Workspace
+from storage.records import RunRecord, SweepRecord
+from workbench import cli_output as out
+from workbench.cli_data import progress_bar
+
+
+def add_parsers(commands: Any) -> None:
+    sweep = commands.add_parser("sweep", help="Optuna sweeps").add_subparsers(
+        dest="verb", metavar="VERB", required=True
+    )
+    start = sweep.add_parser("start", help="create a sweep from a TOML file and run it")
+    start.add_argument("file", type=Path)
+    start.add_argument("--workers", type=int, help="local worker processes (default: the file's)")
+    start.add_argument("--wait", action="store_true", help="follow it to the end")
+    start.add_argument("--json", action="store_true")
+    sweep.add_parser("ls", help="list sweeps").add_argument("--json", action="store_true")
+    show = sweep.add_parser("show", help="status, trial counts, best value and parameters")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    sweep.add_parser("stop", help="finish running trials, then stop").add_argument("id", type=int)
+    resume = sweep.add_parser("resume", help="fail dead workers' trials and continue")
+    resume.add_argument("id", type=int)
+    resume.add_argument("--workers", type=int)
+    resume.add_argument("--wait", action="store_true")
+
+    runs = commands.add_parser("runs", help="the runs of sweeps").add_subparsers(
+        dest="verb", metavar="VERB", required=True
+    )
+    ls = runs.add_parser("ls", help="list runs")
+    ls.add_argument("--sweep", type=int)
+    ls.add_argument("--status", choices=["running", "complete", "pruned", "failed"])
+    ls.add_argument("--sort", default="id", help="id, trial, value, status, duration, started")
+    ls.add_argument("--desc", action="store_true")
+    ls.add_argument("--limit", type=int)
+    ls.add_argument("--json", action="store_true")
+    show_run = runs.add_parser("show", help="everything recorded about a run")
+    show_run.add_argument("id", type=int)
+    show_run.add_argument("--json", action="store_true")
+    runs.add_parser("reproduce", help="re-execute a run and compare").add_argument("id", type=int)
+
+    worker = commands.add_parser("worker", help="work on a sweep in this process")
+    worker.add_argument("sweep", type=int)
+    worker.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
+    from pipelines import sweeps
+    from storage import sweeps as repo
+
+    if args.verb == "start":
+        created = sweeps.read_and_create(ws, args.file)
+        sweep = created.sweep
+        if args.json and not args.wait:
+            out.print_json({"id": sweep.id, "choices": created.choices, "sweep": sweep})
+        else:
+            print(f"sweep {sweep.id}: {sweep.name}")
+            for line in created.choices:
+                print(f"  {line}")
+        sweeps.start_sweep(ws, sweep.id, args.workers)
+        if not args.wait:
+            print(
+                f"started in the background: `workbench sweep show {sweep.id}` follows it",
+                file=sys.stderr,
+            )
+            return 0
+        return follow(ws, sweep.id, args.json)
+    if args.verb == "ls":
+        listed = repo.list_sweeps(ws.db)
+        out.print_json(listed) if args.json else print_sweeps(listed)
+        return 0
+    if args.verb == "show":
+        sweep = repo.get_sweep(ws.db, args.id)
+        if args.json:
+            out.print_json(
+                {**out.jsonable(sweep), "live_workers": sweeps.live_worker_count(ws, sweep.id)}
+            )
+        else:
+            print_sweep(sweep)
+        return 0
+    if args.verb == "stop":
+        sweep = sweeps.stop_sweep(ws, args.id)
+        print(f"sweep {sweep.id}: {sweep.status}")
+        return 0
+    if args.verb == "resume":
+        failed, pids = sweeps.resume_sweep(ws, args.id, args.workers)
+        print(
+            f"sweep {args.id}: {failed} stale trial(s) marked failed; {len(pids)} worker(s) started"
+        )
+        return follow(ws, args.id, False) if args.wait else 0
+    raise AssertionError(args.verb)
+
+
+def follow(ws: Workspace, sweep_id: int, as_json: bool) -> int:
+    from pipelines import sweeps
+
+    with progress_bar(f"sweep {sweep_id}") as report:
+        sweep = sweeps.wait_for_sweep(ws, sweep_id, report)
+    out.print_json(sweep) if as_json else print_sweep(sweep)
+    return 0 if sweep.status in ("finished", "stopped") else 1
+
+
+def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
+    from storage import sweeps as repo
+
+    if args.verb == "ls":
+        runs = repo.list_runs(
+            ws.db,
+            sweep_id=args.sweep,
+            status=args.status,
+            order_by=args.sort,
+            descending=args.desc,
+            limit=args.limit,
+        )
+        out.print_json(runs) if args.json else print_runs(runs)
+        return 0
+    if args.verb == "show":
+        run = repo.get_run(ws.db, args.id)
+        curves = repo.metric_points(ws.db, run.id)
+        if args.json:
+            out.print_json({**out.jsonable(run), "curves": curves})
+        else:
+            print_run(run, curves)
+        return 0
+    if args.verb == "reproduce":
+        from pipelines.runs import reproduce_run
+
+        result = reproduce_run(ws, args.id)
+        print(
+            f"run {args.id}: recorded {result.run.value:.6g}, reproduced {result.value:.6g}, "
+            f"difference {result.difference:+.3g}"
+        )
+        return 0
+    raise AssertionError(args.verb)
+
+
+def run_worker_command(args: argparse.Namespace, ws: Workspace) -> int:
+    from pipelines.sweep_worker import run_worker
+
+    run_worker(ws, args.sweep, args.index)
+    return 0
+
+
+def print_sweeps(sweeps: list[SweepRecord]) -> None:
+    from rich.table import Table
+
+    if not sweeps:
+        out.console().print("no sweeps yet: start one with `workbench sweep start FILE`")
+        return
+    table = Table(title="sweeps", title_justify="left")
+    for column in (
+        "id",
+        "name",
+        "dataset",
+        "model",
+        "metric",
+        "status",
+        "done",
+        "pruned",
+        "failed",
+        "best",
+    ):
+        table.add_column(column)
+    for s in sweeps:
+        table.add_row(
+            str(s.id),
+            s.name,
+            s.dataset_ref,
+            s.model,
+            s.metric,
+            s.status,
+            f"{s.counts.get('complete', 0)}/{s.trials_requested or '∞'}",
+            str(s.counts.get("pruned", 0)),
+            str(s.counts.get("failed", 0)),
+            "-" if s.best_value is None else f"{s.best_value:.4g}",
+        )
+    out.console().print(table)
+
+
+def print_sweep(s: SweepRecord) -> None:
+    console = out.console()
+    console.print(f"[bold]sweep {s.id}[/] {s.name} · {s.status}")
+    console.print(
+        f"{s.dataset_ref} → {s.target} · {s.task} · {s.model} · {s.metric} ({s.direction})"
+    )
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items())) or "no trials yet"
+    console.print(f"trials: {counts} of {s.trials_requested or 'unlimited'}")
+    if s.best_value is not None:
+        console.print(f"best {s.metric}: {s.best_value:.6g} (run {s.best_run_id}) {s.best_params}")
+    if s.error:
+        console.print(f"[red]error: {s.error}[/]")
+
+
+def print_runs(runs: list[RunRecord]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{len(runs)} runs", title_justify="left")
+    for column in ("run", "sweep", "trial", "status", "value", "± std", "duration", "params"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(
+            str(r.id),
+            str(r.sweep_id),
+            str(r.trial_number),
+            r.status,
+            "-" if r.value is None else f"{r.value:.4g}",
+            "-" if r.value_std is None else f"{r.value_std:.3g}",
+            "-" if r.duration_s is None else f"{r.duration_s:.2f}s",
+            ", ".join(f"{k}={_short(v)}" for k, v in r.params.items()),
+        )
+    out.console().print(table)
+
+
+def print_run(r: RunRecord, curves: dict[str, list[tuple[int, float]]]) -> None:
+    console = out.console()
+    console.print(f"[bold]run {r.id}[/] sweep {r.sweep_id} trial {r.trial_number} · {r.status}")
+    if r.value is not None:
+        console.print(
+            f"value {r.value:.6g} ± {r.value_std or 0:.3g}; folds "
+            + ", ".join(f"{s:.4g}" for s in r.fold_scores)
+        )
+    console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in r.metrics.items()))
+    console.print("params: " + ", ".join(f"{k}={_short(v)}" for k, v in r.params.items()))
+    console.print(
+        f"seed {r.seed} · data {r.dataset_sha[:12]} · worker {r.worker} · "
+        f"model {'kept ' + r.artifact_sha[:12] if r.artifact_sha else 'not kept'}"
+    )
+    git = r.environment.get("git", {})
+    console.print(
+        f"python {r.environment.get('python')} · git {git.get('commit') or '-'}"
+        f"{' (dirty)' if git.get('dirty') else ''} · {r.environment.get('platform')}"
+    )
+    for key, points in curves.items():
+        console.print(f"curve {key}: {len(points)} points")
+    if r.error:
+        console.print(f"[red]error: {r.error}[/]")
+
+
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
