@@ -19,3 +19,7 @@ class NotFoundError(WorkbenchError):
 
 class DatasetInputError(WorkbenchError):
     """A file offered as a dataset cannot be read; the message names the file and where."""
+
+
+class SweepInputError(WorkbenchError):
+    """A sweep definition or its data cannot be used; the message names the field."""
