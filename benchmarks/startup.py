@@ -43,13 +43,18 @@ def main() -> None:
         workspace = Path(folder) / "ws"
         subprocess.run(
             [sys.executable, "-m", "workbench", "--workspace", str(workspace), "demo", "--no-tui"],
-            cwd=ROOT, check=True, capture_output=True,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
         )
         runs = []
         for _ in range(5):
             out = subprocess.run(
                 [sys.executable, "-c", PROBE, str(workspace)],
-                cwd=ROOT, check=True, capture_output=True, text=True,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.split()
             runs.append([float(x) for x in out])
     imports, frames, ready = zip(*runs, strict=True)

@@ -54,3 +54,15 @@ def reproduce_run(ws: Workspace, run_id: int) -> Reproduction:
         difference=result.value - run.value,
         fold_differences=[a - b for a, b in zip(result.fold_scores, run.fold_scores, strict=False)],
     )
+
+
+def get_run(ws: Workspace, run_id: int) -> RunRecord:
+    return repo.get_run(ws.db, run_id)
+
+
+def run_curves(ws: Workspace, run_id: int) -> dict[str, list[tuple[int, float]]]:
+    return repo.metric_points(ws.db, run_id)
+
+
+def list_runs(ws: Workspace, **filters: object) -> list[RunRecord]:
+    return repo.list_runs(ws.db, **filters)  # type: ignore[arg-type]

@@ -219,3 +219,16 @@ def kill_workers(ws: Workspace, sweep_id: int) -> int:
             os.kill(pid, signal.SIGKILL)
             killed += 1
     return killed
+
+
+def list_sweeps(ws: Workspace) -> list[SweepRecord]:
+    return repo.list_sweeps(ws.db)
+
+
+def get_sweep(ws: Workspace, sweep_id: int) -> SweepRecord:
+    return repo.get_sweep(ws.db, sweep_id)
+
+
+def trial_history(ws: Workspace, sweep_id: int) -> list[Any]:
+    """The sweep's runs in trial order (for live tables and best-so-far curves)."""
+    return repo.list_runs(ws.db, sweep_id=sweep_id, order_by="trial")

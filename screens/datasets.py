@@ -30,7 +30,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("a", "add", "Add", id="datasets.add"),
         Binding("v", "validation", "Validation", id="datasets.validation"),
         Binding("x,delete", "remove", "Remove", id="datasets.remove"),
-        Binding("r", "refresh", "Refresh", id="datasets.refresh"),
+        Binding("ctrl+r,f5", "refresh", "Refresh", id="datasets.refresh"),
     ]
 
     def __init__(self) -> None:

@@ -29,6 +29,8 @@ class WorkbenchApp(App[None]):
     TITLE = "Workbench"
     BINDINGS = [
         Binding("d", "show_datasets", "Datasets", id="app.datasets"),
+        Binding("s", "show_sweeps", "Sweeps", id="app.sweeps"),
+        Binding("r", "show_runs", "Runs", id="app.runs"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("ctrl+t", "next_theme", "Theme", id="app.theme"),
         Binding("ctrl+s", "save_screen", "Save SVG", id="app.screenshot", show=False),
@@ -89,6 +91,26 @@ class WorkbenchApp(App[None]):
     def action_show_datasets(self) -> None:
         while len(self.screen_stack) > 2 and self.screen is not self.datasets_screen:
             self.pop_screen()
+
+    def action_show_sweeps(self) -> None:
+        from screens.sweeps import SweepsScreen
+
+        self._show_top_level(SweepsScreen)
+
+    def action_show_runs(self) -> None:
+        from screens.runs import RunsScreen
+
+        self._show_top_level(RunsScreen)
+
+    def _show_top_level(self, screen_type: type[Screen[None]]) -> None:
+        """Top-level screens sit directly on the datasets screen: back to it, then push."""
+        if self.workspace is None:
+            self.notify("the workspace is not open yet", severity="warning")
+            return
+        if isinstance(self.screen, screen_type):
+            return
+        self.action_show_datasets()
+        self.push_screen(screen_type(self.workspace))  # type: ignore[call-arg]
 
     def action_help(self) -> None:
         screen = self.screen

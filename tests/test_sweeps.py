@@ -1,0 +1,281 @@
+"""Real sweeps: Optuna studies over real models on bundled data, run in this process and in
+background worker processes; a worker killed mid-trial; the sweep resumed."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines import sweeps
+from pipelines.sweep_worker import run_worker
+from storage import sweeps as repo
+from storage.artifacts import ArtifactStore
+from storage.handle import Workspace, open_workspace
+from tests.conftest import POSTGRES_URL
+from tests.sweep_helpers import add_sample, write_sweep
+from workbench.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(capsys: pytest.CaptureFixture[str], ws: Workspace, *args: str) -> tuple[int, str, str]:
+    code = main(["--workspace", str(ws.root), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_an_inline_sweep_records_every_trial_as_a_run_and_keeps_the_top_models(
+    workspace: Workspace,
+) -> None:
+    add_sample(workspace, "wine", "cultivar")
+    created = sweeps.create_sweep(
+        workspace,
+        {
+            "dataset": "wine",
+            "model": "random_forest",
+            "metric": "accuracy",
+            "trials": 6,
+            "folds": 3,
+            "keep_top": 2,
+            "pruner": "none",
+        },
+    )
+    assert any("task: classification" in line for line in created.choices)
+    run_worker(workspace, created.sweep.id)
+
+    sweep = repo.get_sweep(workspace.db, created.sweep.id)
+    assert sweep.status == "finished" and sweep.counts == {"complete": 6}
+    assert sweep.best_value is not None and sweep.best_value > 0.85
+    runs = repo.list_runs(workspace.db, sweep_id=sweep.id, order_by="trial")
+    assert [r.trial_number for r in runs] == list(range(6))
+    first = runs[0]
+    assert len(first.fold_scores) == 3 and set(first.params) >= {"n_estimators"}
+    assert {"accuracy", "f1"} <= set(first.metrics)
+    assert first.environment["python"] and "git" in first.environment
+    assert first.environment["libraries"]["scikit-learn"] != "not installed"
+    assert first.dataset_sha == sweep.dataset_sha and first.seed == 0
+
+    kept = [r for r in runs if r.artifact_sha]
+    assert len(kept) == 2 and sweep.best_run_id in {r.id for r in kept}
+    import joblib
+
+    best = next(r for r in kept if r.id == sweep.best_run_id)
+    model = joblib.load(
+        io.BytesIO(ArtifactStore(workspace.paths.artifacts).get_bytes(best.artifact_sha))
+    )
+    from pipelines.datasets import browsable_path
+    from pipelines.training import load_frame
+    from storage.datasets import get_version
+
+    X, y = load_frame(browsable_path(workspace, get_version(workspace.db, "wine")), "cultivar")
+    assert (model.predict(X.head(20)) == y.head(20).to_numpy()).mean() > 0.8
+
+
+def test_lightgbm_reports_per_iteration_and_bad_trials_are_pruned(workspace: Workspace) -> None:
+    add_sample(workspace, "breast_cancer", "diagnosis")
+    created = sweeps.create_sweep(
+        workspace,
+        {
+            "dataset": "breast_cancer",
+            "model": "lightgbm",
+            "metric": "log_loss",
+            "trials": 14,
+            "folds": 3,
+            "pruner": "median",
+            "seed": 3,
+        },
+    )
+    run_worker(workspace, created.sweep.id)
+    sweep = repo.get_sweep(workspace.db, created.sweep.id)
+    assert sweep.status == "finished"
+    assert sweep.counts.get("pruned", 0) >= 1, sweep.counts
+    complete = repo.list_runs(workspace.db, sweep_id=sweep.id, status="complete")
+    curves = repo.metric_points(workspace.db, complete[0].id)
+    iteration_keys = [
+        k
+        for k in curves
+        if k not in ("fold_score", "intermediate") and not k.startswith("importance:")
+    ]
+    assert iteration_keys and len(curves[iteration_keys[0]]) > 5
+
+
+def test_cli_start_wait_show_and_runs_with_two_background_workers(
+    capsys: pytest.CaptureFixture[str], workspace: Workspace, tmp_path: Path
+) -> None:
+    add_sample(workspace, "diabetes", "disease_progression")
+    path = write_sweep(
+        tmp_path,
+        'dataset = "diabetes"\nmodel = "linear"\nmetric = "rmse"\ntrials = 16\nfolds = 3\n',
+    )
+    code, out, err = cli(capsys, workspace, "sweep", "start", str(path), "--workers", "2", "--wait")
+    assert code == 0, err
+    assert "task: regression" in out and "finished" in out
+    code, out, _ = cli(capsys, workspace, "sweep", "show", "1", "--json")
+    shown = json.loads(out)
+    assert shown["status"] == "finished" and shown["direction"] == "minimize"
+    assert sum(shown["counts"].values()) == 16 and shown["best_params"]
+    code, out, _ = cli(capsys, workspace, "runs", "ls", "--sweep", "1", "--json")
+    runs = json.loads(out)
+    assert len(runs) == 16 and len({r["worker"] for r in runs}) == 2  # both workers worked
+    logs = "".join(p.read_text() for p in (workspace.root / "logs").glob("*.log"))
+    assert "database is locked" not in logs and "Traceback" not in logs
+    code, out, _ = cli(capsys, workspace, "runs", "reproduce", str(runs[0]["id"]))
+    assert code == 0 and "difference +0" in out
+
+
+def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_the_study_resumes(
+    capsys: pytest.CaptureFixture[str], workspace: Workspace, tmp_path: Path
+) -> None:
+    add_sample(workspace, "breast_cancer", "diagnosis")
+    path = write_sweep(
+        tmp_path,
+        'dataset = "breast_cancer"\nmodel = "random_forest"\nmetric = "accuracy"\n'
+        'trials = 5\nfolds = 3\npruner = "none"\n[params]\nn_estimators = 400\n',
+    )
+    code, out, err = cli(capsys, workspace, "sweep", "start", str(path))
+    assert code == 0, err
+    deadline = time.monotonic() + 60
+    while not repo.list_runs(workspace.db, sweep_id=1, status="running"):
+        assert time.monotonic() < deadline, "no trial started"
+        time.sleep(0.2)
+    assert sweeps.kill_workers(workspace, 1) == 1
+    code, out, _ = cli(capsys, workspace, "sweep", "resume", "1", "--wait")
+    assert code == 0 and "1 stale trial(s) marked failed" in out
+    sweep = repo.get_sweep(workspace.db, 1)
+    assert sweep.status == "finished" and sweep.counts.get("failed") == 1
+    assert sum(sweep.counts.values()) == 5
+    [failed] = repo.list_runs(workspace.db, sweep_id=1, status="failed")
+    assert "worker died" in (failed.error or "")
+
+
+def test_stop_finishes_running_trials_then_stops(
+    capsys: pytest.CaptureFixture[str], workspace: Workspace, tmp_path: Path
+) -> None:
+    add_sample(workspace, "wine", "cultivar")
+    path = write_sweep(
+        tmp_path, 'dataset = "wine"\nmodel = "extra_trees"\ntrials = 200\nfolds = 3\n'
+    )
+    cli(capsys, workspace, "sweep", "start", str(path))
+    deadline = time.monotonic() + 60
+    while not repo.list_runs(workspace.db, sweep_id=1, status="complete"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    code, out, _ = cli(capsys, workspace, "sweep", "stop", "1")
+    assert code == 0 and "stopping" in out
+    sweep = sweeps.wait_for_sweep(workspace, 1)
+    assert sweep.status == "stopped" and sweep.counts.get("running", 0) == 0
+    assert sum(sweep.counts.values()) < 200
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ('dataset = "wine"\nmodel = "random_forest"\ntrails = 5\n', "unknown key 'trails'"),
+        ('dataset = "wine"\nmodel = "random_forest"\ntarget = "nope"\n', "target"),
+        ('dataset = "wine"\nmodel = "random_forest"\nmetric = "rmse"\n', "metric"),
+        ('dataset = "wine"\nmodel = "xgb"\n', "model"),
+        (
+            'dataset = "wine"\nmodel = "lightgbm"\n'
+            "[params]\nlearning_rate = { low = 0.5, high = 0.1 }\n",
+            "low 0.5 > high 0.1",
+        ),
+        ('dataset = "wine"\nmodel = "random_forest"\nfolds = 500\n', "folds"),
+        ('dataset = "nothing"\nmodel = "random_forest"\n', "no dataset named 'nothing'"),
+    ],
+)
+def test_bad_sweep_files_are_refused_before_anything_starts(
+    capsys: pytest.CaptureFixture[str], workspace: Workspace, tmp_path: Path, text: str, phrase: str
+) -> None:
+    add_sample(workspace, "wine", "cultivar")
+    code, _, err = cli(capsys, workspace, "sweep", "start", str(write_sweep(tmp_path, text)))
+    assert code == 1 and phrase in err and err.count("\n") == 1
+    assert repo.list_sweeps(workspace.db) == []
+
+
+def test_optuna_dashboard_opens_the_workspace_studies(workspace: Workspace) -> None:
+    """The studies are ordinary Optuna studies: optuna-dashboard, pointed at the workspace's
+    journal file, serves them over HTTP on 127.0.0.1."""
+    import socket
+    import urllib.request
+
+    from pipelines.optuna_storage import dashboard_target
+
+    add_sample(workspace, "wine", "cultivar")
+    created = sweeps.create_sweep(
+        workspace, {"dataset": "wine", "model": "linear", "trials": 3, "folds": 3}
+    )
+    run_worker(workspace, created.sweep.id)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dashboard = Path(sys.executable).parent / "optuna-dashboard"
+    target = dashboard_target(workspace, created.sweep.optuna_storage)
+    server = subprocess.Popen(
+        [str(dashboard), target, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as r:
+                    studies = json.load(r)["studies"]
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "optuna-dashboard did not answer"
+                time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    [study] = [s for s in studies if s["study_name"] == created.sweep.study_name]
+    assert study["directions"] == ["maximize"]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs WORKBENCH_TEST_POSTGRES_URL (CI starts one)")
+def test_distributed_sweep_on_postgresql_with_a_joining_worker(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:  # a clean database: ours and Optuna's tables
+        for table in inspect(connection).get_table_names():
+            connection.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    engine.dispose()
+    ws = open_workspace(tmp_path / "ws", database_url=POSTGRES_URL)
+    try:
+        add_sample(ws, "wine", "cultivar")
+        created = sweeps.create_sweep(
+            ws, {"dataset": "wine", "model": "random_forest", "trials": 10, "folds": 3}
+        )
+        assert created.sweep.optuna_storage == "rdb:workspace"
+        joiner = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workbench",
+                "--workspace",
+                str(tmp_path / "other"),
+                "--database-url",
+                POSTGRES_URL,
+                "worker",
+                str(created.sweep.id),
+            ],
+            cwd=ROOT,
+            env={**os.environ},
+        )
+        sweeps.start_sweep(ws, created.sweep.id, workers=1)
+        sweep = sweeps.wait_for_sweep(ws, created.sweep.id)
+        assert joiner.wait(timeout=120) == 0
+        assert sweep.status == "finished" and sum(sweep.counts.values()) == 10
+        names = inspect(ws.db.engine).get_table_names()
+        assert "studies" in names and "wb_run" in names  # Optuna's and ours, side by side
+    finally:
+        ws.close()
