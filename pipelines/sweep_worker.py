@@ -22,18 +22,23 @@ HEARTBEAT_S = 5.0
 
 
 def suggest_params(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Ask Optuna for one value per searched parameter; fixed ones pass through."""
     params: dict[str, Any] = {}
     for name, dist in space.items():
-        kind = dist["kind"]
+        kind, log, step = dist["kind"], bool(dist.get("log")), dist.get("step")
         if kind == "fixed":
             params[name] = dist["value"]
         elif kind == "float":
             params[name] = trial.suggest_float(
-                name, dist["low"], dist["high"], log=bool(dist.get("log"))
+                name, dist["low"], dist["high"], log=log, step=None if log else step
             )
         elif kind == "int":
             params[name] = trial.suggest_int(
-                name, int(dist["low"]), int(dist["high"]), log=bool(dist.get("log"))
+                name,
+                int(dist["low"]),
+                int(dist["high"]),
+                log=log,
+                step=1 if log or not step else int(step),
             )
         else:
             params[name] = trial.suggest_categorical(name, list(dist["choices"]))
@@ -43,10 +48,13 @@ def suggest_params(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, An
 class SweepWorker:
     """One process's share of a sweep."""
 
-    def __init__(self, ws: Workspace, sweep_id: int, index: int = 0) -> None:
+    def __init__(
+        self, ws: Workspace, sweep_id: int, index: int = 0, trials: int | None = None
+    ) -> None:
         self.ws = ws
         self.sweep: SweepRecord = repo.get_sweep(ws.db, sweep_id)
         self.index = index
+        self.share = trials  # this worker's exact share of the budget, when the launcher split it
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._stopped = threading.Event()
 
@@ -60,6 +68,15 @@ class SweepWorker:
         from storage.datasets import get_version
 
         sweep, spec = self.sweep, self.sweep.spec
+        if sweep.status in ("created", "stopped", "failed"):  # run in this process directly
+            repo.set_sweep_state(
+                self.ws.db,
+                sweep.id,
+                "running",
+                error=None,
+                finished_at=None,
+                started_at=sweep.started_at or repo.utcnow(),
+            )
         worker_id = repo.register_worker(self.ws.db, sweep.id, socket.gethostname(), os.getpid())
         beater = threading.Thread(target=self._beat, args=(worker_id,), daemon=True)
         beater.start()
@@ -91,15 +108,15 @@ class SweepWorker:
                         ),
                     )
                 )
-            if not self._budget_left(study):
-                return
-            study.optimize(
-                lambda trial: self._objective(trial, X, y, family),
-                timeout=spec.get("timeout"),
-                callbacks=callbacks,
-                catch=(Exception,),
-                gc_after_trial=False,
-            )
+            if self._budget_left(study):  # else only finalize (e.g. resumed after a kill)
+                study.optimize(
+                    lambda trial: self._objective(trial, X, y, family),
+                    n_trials=self.share,
+                    timeout=spec.get("timeout"),
+                    callbacks=callbacks,
+                    catch=(Exception,),
+                    gc_after_trial=False,
+                )
         except Exception as exc:
             repo.set_sweep_state(
                 self.ws.db, sweep.id, "failed", error=_one_line(exc), finished_at=repo.utcnow()
@@ -196,15 +213,26 @@ class SweepWorker:
                 continue
 
     def _finish_if_last(self, X: Any, y: Any) -> None:
+        """Whoever finds no live worker left claims finalization (one wins), refits the top
+        trials and sets the final status; followers see 'finalizing' meanwhile."""
         from pipelines.sweeps import live_worker_count
 
         if live_worker_count(self.ws, self.sweep.id):
             return
-        status = repo.sweep_status(self.ws.db, self.sweep.id)
-        final = "stopped" if status == "stopping" else "finished"
-        if status not in ("running", "stopping"):
+        final = repo.claim_finalization(self.ws.db, self.sweep.id)
+        if final is None:
             return
-        keep_top_models(self.ws, repo.get_sweep(self.ws.db, self.sweep.id), X, y)
+        try:
+            keep_top_models(self.ws, repo.get_sweep(self.ws.db, self.sweep.id), X, y)
+        except Exception as exc:
+            repo.set_sweep_state(
+                self.ws.db,
+                self.sweep.id,
+                "failed",
+                finished_at=repo.utcnow(),
+                error=f"keeping the top models failed: {_one_line(exc)}",
+            )
+            raise
         repo.set_sweep_state(self.ws.db, self.sweep.id, final, finished_at=repo.utcnow())
 
 
@@ -235,8 +263,8 @@ def keep_top_models(ws: Workspace, sweep: SweepRecord, X: Any, y: Any) -> list[i
     return [r.id for r in runs]
 
 
-def run_worker(ws: Workspace, sweep_id: int, index: int = 0) -> None:
-    SweepWorker(ws, sweep_id, index).run()
+def run_worker(ws: Workspace, sweep_id: int, index: int = 0, trials: int | None = None) -> None:
+    SweepWorker(ws, sweep_id, index, trials).run()
 
 
 def _one_line(exc: BaseException) -> str:

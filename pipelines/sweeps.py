@@ -87,17 +87,21 @@ def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:
         sweep_id,
         "running",
         started_at=sweep.started_at or repo.utcnow(),
+        heartbeat_at=repo.utcnow(),
         finished_at=None,
         error=None,
     )
     logs = ws.root / "logs"
     logs.mkdir(exist_ok=True)
+    shares = split_budget(ws, sweep, max(1, workers))
     pids = []
-    for index in range(max(1, workers)):
+    for index, share in enumerate(shares):
         command = [sys.executable, "-m", "workbench", "--workspace", str(ws.root)]
         if ws.settings.database_url:
             command += ["--database-url", ws.settings.database_url]
         command += ["worker", str(sweep_id), "--index", str(index)]
+        if share is not None:
+            command += ["--trials", str(share)]
         with (logs / f"sweep-{sweep_id}-worker-{index}.log").open("ab") as log:
             process = subprocess.Popen(
                 command,
@@ -111,6 +115,17 @@ def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:
     return pids
 
 
+def split_budget(ws: Workspace, sweep: SweepRecord, workers: int) -> list[int | None]:
+    """Exact shares of the trials left, so N workers run exactly the requested number
+    (Optuna's MaxTrialsCallback alone lets concurrent workers overshoot)."""
+    if not sweep.trials_requested:
+        return [None] * workers
+    done = sum(n for status, n in sweep.counts.items() if status != "running")
+    left = max(0, sweep.trials_requested - done)
+    shares = [left // workers + (1 if i < left % workers else 0) for i in range(workers)]
+    return [s for s in shares if s > 0] or [0]
+
+
 def start_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> list[int]:
     sweep = repo.get_sweep(ws.db, sweep_id)
     return launch_workers(ws, sweep_id, workers or int(sweep.spec.get("workers", 1)))
@@ -119,7 +134,7 @@ def start_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> lis
 def stop_sweep(ws: Workspace, sweep_id: int) -> SweepRecord:
     """Ask workers to finish their running trials and stop (cooperative: study.stop())."""
     sweep = repo.get_sweep(ws.db, sweep_id)
-    if sweep.status in DONE:
+    if sweep.status in DONE or sweep.status == "finalizing":
         raise WorkbenchError(f"sweep {sweep_id} is already {sweep.status}")
     if not live_worker_count(ws, sweep_id):
         repo.set_sweep_state(ws.db, sweep_id, "stopped", finished_at=repo.utcnow())
@@ -135,13 +150,23 @@ def resume_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> tu
 
 
 def process_alive(pid: int) -> bool:
+    """A local process that still runs; a zombie (killed, not yet reaped) counts as dead."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that has exited: reap it
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def live_worker_count(ws: Workspace, sweep_id: int) -> int:
@@ -198,11 +223,12 @@ def wait_for_sweep(
         if sweep.status in DONE:
             return sweep
         if sweep.status in ("running", "stopping") and not live_worker_count(ws, sweep_id):
+            # 'finalizing' (the last worker refitting the top models) is work in progress.
             time.sleep(poll_s)  # a worker may be just starting or just finishing
             sweep = repo.get_sweep(ws.db, sweep_id)
             if sweep.status not in DONE and not live_worker_count(ws, sweep_id):
-                grace = (repo.utcnow() - (sweep.started_at or repo.utcnow())).total_seconds()
-                if grace > 20:
+                last_sign = sweep.heartbeat_at or sweep.started_at or repo.utcnow()
+                if (repo.utcnow() - last_sign).total_seconds() > STALE_AFTER_S:
                     raise WorkbenchError(
                         f"sweep {sweep_id} has no live worker (see {ws.root / 'logs'}); "
                         f"`workbench sweep resume {sweep_id}` continues it"

@@ -361,3 +361,18 @@ def _run_record(row: RunRow) -> RunRecord:
         artifact_sha=row.artifact_sha,
         worker=row.worker,
     )
+
+
+def claim_finalization(db: Database, sweep_id: int) -> str | None:
+    """Atomically move a running/stopping sweep to 'finalizing'; only one caller wins.
+    Returns the final status the winner should set ('finished' or 'stopped'), else None."""
+    for before, final in (("running", "finished"), ("stopping", "stopped")):
+        with db.session_scope() as session:
+            result = session.execute(
+                update(SweepRow)
+                .where(SweepRow.id == sweep_id, SweepRow.status == before)
+                .values(status="finalizing")
+            )
+            if result.rowcount == 1:
+                return final
+    return None

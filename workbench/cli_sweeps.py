@@ -50,6 +50,7 @@ def add_parsers(commands: Any) -> None:
     worker = commands.add_parser("worker", help="work on a sweep in this process")
     worker.add_argument("sweep", type=int)
     worker.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
+    worker.add_argument("--trials", type=int, help=argparse.SUPPRESS)
 
 
 def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
@@ -145,7 +146,7 @@ def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
 def run_worker_command(args: argparse.Namespace, ws: Workspace) -> int:
     from pipelines.sweep_worker import run_worker
 
-    run_worker(ws, args.sweep, args.index)
+    run_worker(ws, args.sweep, args.index, args.trials)
     return 0
 
 

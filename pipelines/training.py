@@ -1,0 +1,389 @@
+"""Training and evaluation of one trial: K-fold (or holdout) scores for every metric of the
+task, per-iteration curves for LightGBM, and intermediate values reported for pruning.
+
+Preprocessing is part of the fitted pipeline (see pipelines.preprocessing), so what a trial
+measures is exactly what serving runs. Pruning: `report(step, value)` gets intermediate
+values in the sweep metric's own terms (same scale and direction as the final value):
+- LightGBM: the sweep metric on the first fold's validation rows after every boosting
+  iteration (step = 0-based iteration), computed by a cheap numpy scorer;
+- other families: after each fold, the running mean of the fold scores (step = fold index).
+`report` may raise (optuna.TrialPruned); that exception propagates untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipelines.iteration_metrics import iteration_scorer
+from pipelines.preprocessing import build_pipeline, feature_importances
+from storage.errors import SweepInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipelines.families import ModelFamily
+
+__all__ = [
+    "METRICS",
+    "MetricSpec",
+    "TrialResult",
+    "build_pipeline",
+    "evaluate",
+    "fit_final",
+    "infer_task",
+    "load_frame",
+    "metrics_for",
+    "score",
+]
+
+Report = Callable[[int, float], None]
+MAX_CLASSES = 20  # a numeric target with at most this many integer-like values is a label
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric the sweeps can optimise, and which way is better."""
+
+    name: str
+    task: str
+    direction: str  # "maximize" | "minimize"
+    needs_proba: bool
+
+
+METRICS: dict[str, MetricSpec] = {
+    m.name: m
+    for m in (
+        MetricSpec("accuracy", "classification", "maximize", False),
+        MetricSpec("f1", "classification", "maximize", False),
+        MetricSpec("roc_auc", "classification", "maximize", True),
+        MetricSpec("log_loss", "classification", "minimize", True),
+        MetricSpec("rmse", "regression", "minimize", False),
+        MetricSpec("mae", "regression", "minimize", False),
+        MetricSpec("r2", "regression", "maximize", False),
+    )
+}
+
+
+def metrics_for(task: str) -> list[str]:
+    return [m.name for m in METRICS.values() if m.task == task]
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What one parameter set scored; curves and importances feed the compare screens."""
+
+    value: float  # the chosen metric, mean over folds
+    value_std: float
+    fold_scores: list[float]
+    metrics: dict[str, float]  # every metric of the task computable on every fold
+    curves: dict[str, list[float]]  # per-iteration validation values (LightGBM), else {}
+    importances: dict[str, float]  # by input column, summing to 1; {} when the model has none
+    duration_s: float
+
+
+def infer_task(target: pd.Series) -> str:
+    """Labels (text, bool, or a few integer-like numbers) mean classification."""
+    import pandas as pd
+
+    values = target.dropna()
+    if values.empty:
+        raise SweepInputError(f"target: {target.name!r} has no values")
+    if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(values.dtype):
+        return "classification"
+    numbers = values.astype(float)
+    if numbers.nunique() <= MAX_CLASSES and bool((numbers == numbers.round()).all()):
+        return "classification"
+    return "regression"
+
+
+def load_frame(parquet_path: Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Features (every other column) and target; rows whose target is missing are dropped."""
+    import pandas as pd
+
+    frame = pd.read_parquet(parquet_path)
+    if target not in frame.columns:
+        shown = ", ".join(map(str, list(frame.columns)[:12]))
+        more = ", ..." if len(frame.columns) > 12 else ""
+        raise SweepInputError(
+            f"target: no column {target!r} in {Path(parquet_path).name} (columns: {shown}{more})"
+        )
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    return frame.drop(columns=[target]), frame[target]
+
+
+def prepare_target(y: pd.Series, task: str) -> pd.Series:
+    """The target in a form every family accepts: floats for regression; bools, integers
+    or plain strings for classification. Predictions come back in these labels."""
+    import pandas as pd
+
+    name = y.name if y.name is not None else "target"
+    missing = int(y.isna().sum())
+    if missing:
+        raise SweepInputError(f"target: {name!r} is missing in {missing} rows; drop them first")
+    numeric = pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
+    if task == "regression":
+        if not numeric:
+            raise SweepInputError(
+                f"target: {name!r} is {y.dtype}; regression needs a numeric target"
+            )
+        return y.astype(float)
+    if y.nunique() < 2:
+        raise SweepInputError(f"target: {name!r} has a single class; nothing to learn")
+    if pd.api.types.is_bool_dtype(y.dtype):
+        return y.astype(bool)
+    if numeric:
+        numbers = y.astype(float)
+        whole = bool((numbers == numbers.round()).all())
+        return numbers.astype("int64") if whole else numbers
+    return y.astype(str).astype(object)
+
+
+def score(metric: str, y_true: Any, y_pred: Any, proba: Any, classes: Any) -> float:
+    """One metric with scikit-learn; `classes` is the fitted model's `classes_` (sorted)."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    binary = len(classes) == 2
+    if metric == "accuracy":
+        return float(skm.accuracy_score(y_true, y_pred))
+    if metric == "f1":
+        if binary:
+            return float(skm.f1_score(y_true, y_pred, average="binary", pos_label=classes[1]))
+        return float(skm.f1_score(y_true, y_pred, average="macro"))
+    if metric == "roc_auc":
+        if binary:
+            return float(skm.roc_auc_score(np.asarray(y_true) == classes[1], proba[:, 1]))
+        return float(
+            skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes)
+        )
+    if metric == "log_loss":
+        return float(skm.log_loss(y_true, proba, labels=classes))
+    if metric == "rmse":
+        return float(np.sqrt(skm.mean_squared_error(y_true, y_pred)))
+    if metric == "mae":
+        return float(skm.mean_absolute_error(y_true, y_pred))
+    if metric == "r2":
+        return float(skm.r2_score(y_true, y_pred))
+    raise SweepInputError(f"metric: unknown {metric!r} (known: {', '.join(METRICS)})")
+
+
+def evaluate(
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    task: str,
+    family: ModelFamily,
+    params: dict[str, Any],
+    metric: str,
+    folds: int = 5,
+    holdout: float | None = None,
+    seed: int = 0,
+    report: Report | None = None,
+    n_jobs: int = 1,
+) -> TrialResult:
+    """Cross-validate (or hold out) one parameter set; see the module docstring for what
+    `report` receives. Errors from the model library propagate as they are."""
+    import numpy as np
+
+    started = time.perf_counter()
+    _check(task, family, metric, folds, holdout)
+    if len(X) != len(y):
+        raise SweepInputError(f"features: {len(X)} rows but the target has {len(y)}")
+    y = prepare_target(y, task)
+    fold_scores: list[float] = []
+    fold_metrics: list[dict[str, float]] = []
+    fold_curves: list[dict[str, list[float]]] = []
+    fold_importances: list[dict[str, float]] = []
+    for index, (train, valid) in enumerate(_splits(y, task, folds, holdout, seed)):
+        X_train, X_valid = X.iloc[train], X.iloc[valid]
+        y_train, y_valid = y.iloc[train], y.iloc[valid]
+        pipeline = build_pipeline(X_train, task, family, params, seed, n_jobs)
+        boosted = family.has_iterations and _is_lightgbm(pipeline)
+        with _thread_limit(n_jobs):
+            if boosted:
+                fold_report = report if index == 0 else None
+                fold_curves.append(
+                    _fit_boosted(pipeline, X_train, y_train, X_valid, y_valid, metric, fold_report)
+                )
+            else:
+                pipeline.fit(X_train, y_train)
+            values = _score_all(pipeline, X_valid, y_valid, task, metric)
+        fold_metrics.append(values)
+        fold_scores.append(values[metric])
+        fold_importances.append(feature_importances(pipeline))
+        if report is not None and not boosted:
+            report(index, float(np.mean(fold_scores)))
+    common = [k for k in fold_metrics[0] if all(k in m for m in fold_metrics)]
+    return TrialResult(
+        value=float(np.mean(fold_scores)),
+        value_std=float(np.std(fold_scores)),
+        fold_scores=fold_scores,
+        metrics={k: float(np.mean([m[k] for m in fold_metrics])) for k in common},
+        curves=_mean_curves(fold_curves),
+        importances=_mean_importances(fold_importances),
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def fit_final(
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    task: str,
+    family: ModelFamily,
+    params: dict[str, Any],
+    seed: int,
+    n_jobs: int = 1,
+) -> Any:
+    """The whole pipeline refit on every row: what gets stored, registered and served."""
+    if task not in family.tasks:
+        raise SweepInputError(f"model: {family.name!r} does not do {task}")
+    y = prepare_target(y, task)
+    pipeline = build_pipeline(X, task, family, params, seed, n_jobs)
+    with _thread_limit(n_jobs):
+        pipeline.fit(X, y)
+    return pipeline
+
+
+def _thread_limit(n_jobs: int) -> Any:
+    """OpenMP threads capped at n_jobs while fitting: HistGradientBoosting has no n_jobs of
+    its own, and on small data (or beside other sweep workers) extra threads only slow it."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n_jobs if n_jobs > 0 else None, user_api="openmp")
+
+
+def _check(task: str, family: ModelFamily, metric: str, folds: int, holdout: float | None) -> None:
+    if task not in ("classification", "regression"):
+        raise SweepInputError(f"task: unknown {task!r} (known: classification, regression)")
+    if task not in family.tasks:
+        raise SweepInputError(f"model: {family.name!r} does not do {task}")
+    spec = METRICS.get(metric)
+    if spec is None or spec.task != task:
+        known = ", ".join(metrics_for(task))
+        raise SweepInputError(f"metric: {metric!r} is not a {task} metric (use one of: {known})")
+    if holdout:
+        if not 0 < holdout < 1:
+            raise SweepInputError(f"holdout: must be a fraction between 0 and 1, got {holdout}")
+    elif not isinstance(folds, int) or folds < 2:
+        raise SweepInputError(f"folds: must be a whole number of at least 2, got {folds!r}")
+
+
+def _splits(
+    y: pd.Series, task: str, folds: int, holdout: float | None, seed: int
+) -> list[tuple[Any, Any]]:
+    """Stratified for classification; shuffled with the seed so a run can be repeated."""
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    rows = np.arange(len(y))
+    if holdout:
+        stratify = y if task == "classification" else None
+        train, valid = train_test_split(
+            rows, test_size=holdout, random_state=seed, shuffle=True, stratify=stratify
+        )
+        return [(train, valid)]
+    kind = StratifiedKFold if task == "classification" else KFold
+    return list(kind(n_splits=folds, shuffle=True, random_state=seed).split(rows, y))
+
+
+def _score_all(
+    pipeline: Any, X_valid: Any, y_valid: Any, task: str, metric: str
+) -> dict[str, float]:
+    """Every metric of the task; the sweep's own metric must compute, the others may not
+    (e.g. roc_auc on a fold that lacks a class)."""
+    proba, classes = None, []
+    if task == "classification":
+        import numpy as np
+
+        # Every built-in classifier predicts its most probable class: one pass, not two.
+        classes = list(pipeline.classes_)
+        proba = pipeline.predict_proba(X_valid)
+        predictions = np.asarray(pipeline.classes_)[proba.argmax(axis=1)]
+    else:
+        predictions = pipeline.predict(X_valid)
+    values = {metric: score(metric, y_valid, predictions, proba, classes)}
+    for name in metrics_for(task):
+        if name == metric:
+            continue
+        try:
+            values[name] = score(name, y_valid, predictions, proba, classes)
+        except ValueError:
+            continue
+    return {name: values[name] for name in metrics_for(task) if name in values}
+
+
+def _is_lightgbm(pipeline: Any) -> bool:
+    return type(pipeline.named_steps["model"]).__module__.startswith("lightgbm")
+
+
+def _fit_boosted(
+    pipeline: Any,
+    X_train: Any,
+    y_train: Any,
+    X_valid: Any,
+    y_valid: Any,
+    metric: str,
+    report: Report | None,
+) -> dict[str, list[float]]:
+    """Fit the pipeline's steps with a validation set so LightGBM records, per iteration,
+    its own eval metric and the sweep metric; the sweep metric goes to `report`."""
+    import inspect
+
+    preprocess, model = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
+    train = preprocess.fit_transform(X_train, y_train)
+    valid = preprocess.transform(X_valid)
+    callbacks = []
+    if report is not None:
+
+        def reporter(env: Any) -> None:
+            for _data, name, value, _higher in env.evaluation_result_list:
+                if name == metric and math.isfinite(value):
+                    report(env.iteration, float(value))
+
+        callbacks.append(reporter)
+    fit_args: dict[str, Any] = {
+        "eval_names": ["valid"],
+        "eval_metric": iteration_scorer(metric, METRICS[metric].direction == "maximize"),
+        "callbacks": callbacks,
+    }
+    with warnings.catch_warnings():
+        # LightGBM 4.7 deprecates eval_set for eval_X/eval_y, but LGBMClassifier encodes
+        # the labels of eval_set only: string (or non 0..k-1) labels need eval_set.
+        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
+        if "eval_set" in inspect.signature(model.fit).parameters:
+            model.fit(train, y_train, eval_set=[(valid, y_valid)], **fit_args)
+        else:
+            model.fit(train, y_train, eval_X=(valid,), eval_y=(y_valid,), **fit_args)
+    recorded = getattr(model, "evals_result_", {}).get("valid", {})
+    return {f"valid_{name}": [float(v) for v in values] for name, values in recorded.items()}
+
+
+def _mean_curves(per_fold: list[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Mean over folds where the lengths agree, the first fold's otherwise; curves with
+    non-finite values (a metric undefined on some iteration) are left out."""
+    if not per_fold:
+        return {}
+    merged: dict[str, list[float]] = {}
+    for key, first in per_fold[0].items():
+        runs = [fold.get(key) for fold in per_fold]
+        if all(r is not None and len(r) == len(first) for r in runs):
+            curve = [sum(r[i] for r in runs) / len(runs) for i in range(len(first))]  # type: ignore[index]
+        else:
+            curve = list(first)
+        if curve and all(math.isfinite(v) for v in curve):
+            merged[key] = curve
+    return merged
+
+
+def _mean_importances(per_fold: list[dict[str, float]]) -> dict[str, float]:
+    if not per_fold or not any(per_fold):
+        return {}
+    keys = sorted({k for fold in per_fold for k in fold})
+    return {k: sum(fold.get(k, 0.0) for fold in per_fold) / len(per_fold) for k in keys}
