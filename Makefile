@@ -24,6 +24,9 @@ test: $(STAMP)           ## install and run the whole test suite (lint included)
 bench: $(STAMP)          ## print the performance figures
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/browse_10m.py
+	$(BIN)/python benchmarks/sweep_overhead.py
+	$(BIN)/python benchmarks/runs_table.py
+	$(BIN)/python benchmarks/metric_points.py
 
 screenshot: $(STAMP)     ## re-export the README picture from the app itself
 	$(BIN)/python scripts/readme_screenshot.py

@@ -68,15 +68,16 @@ class SweepWorker:
         from storage.datasets import get_version
 
         sweep, spec = self.sweep, self.sweep.spec
-        if sweep.status in ("created", "stopped", "failed"):  # run in this process directly
+        if sweep.status == "created":  # run in this process directly (demo, tests)
             repo.set_sweep_state(
                 self.ws.db,
                 sweep.id,
                 "running",
-                error=None,
-                finished_at=None,
-                started_at=sweep.started_at or repo.utcnow(),
+                started_at=repo.utcnow(),
+                heartbeat_at=repo.utcnow(),
             )
+        elif sweep.status != "running":  # stopped (or finished) before this worker came up
+            return
         worker_id = repo.register_worker(self.ws.db, sweep.id, socket.gethostname(), os.getpid())
         beater = threading.Thread(target=self._beat, args=(worker_id,), daemon=True)
         beater.start()

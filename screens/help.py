@@ -23,12 +23,12 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
             yield Static(f"[b]{escape(self.help_title)}[/b] · keys", id="help-title")
+            yield Static("ctrl+p opens the command palette · escape closes this", id="help-hint")
             table: DataTable[str] = DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
             table.add_columns("key", "action")
             for key, description in self.keys:
                 table.add_row(key, description)
             yield table
-            yield Static("ctrl+p opens the command palette · escape closes this", id="help-hint")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -252,9 +252,10 @@ def test_distributed_sweep_on_postgresql_with_a_joining_worker(tmp_path: Path) -
     try:
         add_sample(ws, "wine", "cultivar")
         created = sweeps.create_sweep(
-            ws, {"dataset": "wine", "model": "random_forest", "trials": 10, "folds": 3}
+            ws, {"dataset": "wine", "model": "random_forest", "trials": 20, "folds": 3}
         )
         assert created.sweep.optuna_storage == "rdb:workspace"
+        sweeps.start_sweep(ws, created.sweep.id, workers=1)
         # Another machine mounts the same workspace folder (the frozen data lives there) and
         # points at the same database: `workbench worker SWEEP --database-url URL`.
         command = [
@@ -271,13 +272,12 @@ def test_distributed_sweep_on_postgresql_with_a_joining_worker(tmp_path: Path) -
         joiner = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        sweeps.start_sweep(ws, created.sweep.id, workers=1)
         sweep = sweeps.wait_for_sweep(ws, created.sweep.id)
         output, _ = joiner.communicate(timeout=120)
         assert joiner.returncode == 0, output
         # A joining worker has no share of the budget: Optuna's MaxTrialsCallback stops it,
         # which can overshoot by at most one trial per joiner.
-        assert sweep.status == "finished" and 10 <= sum(sweep.counts.values()) <= 11
+        assert sweep.status == "finished" and 20 <= sum(sweep.counts.values()) <= 21
         assert len({r.worker for r in repo.list_runs(ws.db, sweep_id=created.sweep.id)}) == 2
         names = inspect(ws.db.engine).get_table_names()
         assert "studies" in names and "wb_run" in names  # Optuna's and ours, side by side

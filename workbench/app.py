@@ -118,16 +118,19 @@ class WorkbenchApp(App[None]):
             return
         keys: list[tuple[str, str]] = []
         seen: set[str] = set()
-        # The screen's own keys first, then the global ones, then the focused widget's.
+        # Our own keys (they carry ids) first, the screen's before the global ones; then
+        # generic widget keys (cursor movement, focus).
         rank = {screen: 0, self: 1}
-        actives = sorted(screen.active_bindings.values(), key=lambda a: rank.get(a.node, 2))
+        actives = sorted(
+            screen.active_bindings.values(),
+            key=lambda a: (a.binding.id is None, rank.get(a.node, 2)),
+        )
         for active in actives:
             binding = active.binding
             if not binding.description or binding.description in seen:
                 continue
             seen.add(binding.description)
             keys.append((self.get_key_display(binding), binding.description))
-        keys.append(("ctrl+p", "Command palette"))
         self.push_screen(HelpScreen(screen.title or self.title, keys))
 
     def action_next_theme(self) -> None:

@@ -1,0 +1,221 @@
+"""One run, everything recorded: value and folds, metrics, parameters, the environment that
+made it (so it can be trusted and reproduced), its kept model, per-iteration curves and
+feature importances."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from screens.formatting import number
+from screens.routing import ForwardsWorkerFailures
+from screens.sweep_detail import RUN_STATUS_STYLE, bar_list, value_text, whole_ticks
+from screens.sweeps import duration_text
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
+    from storage.records import RunRecord, SweepRecord
+
+Curves = dict[str, list[tuple[int, float]]]
+NOT_CURVES = ("fold_score",)
+IMPORTANCE_PREFIX = "importance:"
+MAX_CURVES = 4
+MAX_IMPORTANCES = 15
+
+
+def iteration_curves(curves: Curves) -> Curves:
+    """Per-iteration curves worth a plot: the model's own (LightGBM's valid_* …) first;
+    the pruning reports ("intermediate") when the model records nothing else."""
+    own = {
+        key: points
+        for key, points in curves.items()
+        if key not in (*NOT_CURVES, "intermediate")
+        and not key.startswith(IMPORTANCE_PREFIX)
+        and len(points) > 1
+    }
+    if own:
+        return dict(list(own.items())[:MAX_CURVES])
+    intermediate = curves.get("intermediate", [])
+    return {"intermediate": intermediate} if len(intermediate) > 1 else {}
+
+
+def feature_importances(curves: Curves) -> dict[str, float]:
+    """The ``importance:<column>`` points, the largest MAX_IMPORTANCES of them."""
+    values = {
+        key.removeprefix(IMPORTANCE_PREFIX): points[-1][1]
+        for key, points in curves.items()
+        if key.startswith(IMPORTANCE_PREFIX) and points
+    }
+    top = sorted(values.items(), key=lambda kv: kv[1], reverse=True)[:MAX_IMPORTANCES]
+    return dict(top)
+
+
+def environment_lines(environment: dict[str, Any]) -> list[str]:
+    """Interpreter, platform, libraries, git state and GPUs, one fact per line."""
+    if not environment:
+        return ["  not recorded"]
+    lines = [
+        f"  python {environment.get('python', '?')} ({environment.get('implementation', '?')})",
+        f"  platform {environment.get('platform', '?')} · {environment.get('machine', '?')}"
+        f" · host {environment.get('host', '?')}",
+    ]
+    libraries = environment.get("libraries") or {}
+    if libraries:
+        lines.append("  " + ", ".join(f"{name} {v}" for name, v in libraries.items()))
+    git = environment.get("git") or {}
+    if git.get("commit"):
+        dirty = " (dirty: uncommitted changes)" if git.get("dirty") else " (clean)"
+        lines.append(f"  git {git['commit'][:12]}{dirty}")
+    else:
+        lines.append(f"  git: {git.get('note') or 'no commit recorded'}")
+    gpu = environment.get("gpu") or {}
+    gpus = gpu.get("gpus") or []
+    lines.append(f"  gpu: {', '.join(gpus)}" if gpus else f"  gpu: {gpu.get('note') or 'none'}")
+    return [escape(line) for line in lines]
+
+
+class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
+    """Facts on the left; curves and feature importances on the right."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="run_detail.back"),
+        Binding("ctrl+r,f5", "refresh", "Refresh", id="run_detail.refresh"),
+    ]
+
+    def __init__(self, ws: Workspace, run_id: int) -> None:
+        super().__init__()
+        self.workspace = ws
+        self.run_id = run_id
+        self.run: RunRecord | None = None
+
+    def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot  # plotext loads when a run is opened
+
+        yield Header()
+        yield Static(f"loading run {self.run_id} …", id="run-header")
+        with Horizontal(id="run-body"):
+            with VerticalScroll(id="run-facts-pane", classes="pane"):
+                yield Static("", id="run-facts")
+            with Vertical(id="run-side", classes="pane"):
+                yield PlotextPlot(id="run-curves")
+                yield Static("", id="run-curves-note")
+                yield Static("", id="run-importances")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Run {self.run_id}"
+        self.query_one("#run-facts-pane").focus()
+        self.load()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="run-detail",
+        exit_on_error=False,
+        description="loading run",
+    )
+    def load(self) -> None:
+        from pipelines.runs import get_run, run_curves
+        from pipelines.sweeps import get_sweep
+
+        run = get_run(self.workspace, self.run_id)
+        sweep = get_sweep(self.workspace, run.sweep_id)
+        curves = run_curves(self.workspace, self.run_id)
+        self.app.call_from_thread(self.show, run, sweep, curves)
+
+    def show(self, run: RunRecord, sweep: SweepRecord, curves: Curves) -> None:
+        if not self.is_attached:  # the screen was closed while the worker ran
+            return
+        self.run = run
+        self.title = f"Run {run.id} · trial {run.trial_number} of sweep {sweep.id}"
+        value = number(run.value)
+        if run.value_std is not None:
+            value += f" ± {number(run.value_std)}"
+        self.query_one("#run-header", Static).update(
+            Text.assemble(
+                (f"run {run.id}", "bold"),
+                f" · sweep {sweep.id} ({sweep.name}) · trial {run.trial_number} · ",
+                Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
+                f" · {sweep.metric} {value}",
+            )
+        )
+        self.query_one("#run-facts", Static).update("\n".join(self.fact_lines(run, sweep)))
+        self.draw_curves(iteration_curves(curves), sweep)
+        importances = feature_importances(curves)
+        self.query_one("#run-importances", Static).update(
+            "[b]Feature importance[/b]\n" + bar_list(importances)
+            if importances
+            else "[b]Feature importance[/b]\nnot recorded for this run"
+        )
+
+    def fact_lines(self, run: RunRecord, sweep: SweepRecord) -> list[str]:
+        finished = f"{run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else "–"
+        folds = " · ".join(number(score) for score in run.fold_scores) or "none recorded"
+        artifact = (
+            f"kept model: artifact {run.artifact_sha[:16]}…"
+            if run.artifact_sha
+            else f"no model kept (a sweep refits and keeps its top {sweep.spec.get('keep_top', 5)})"
+        )
+        lines = [
+            "[b]Run[/b]",
+            f"  status {run.status} · {escape(sweep.metric)} {number(run.value)}"
+            + (f" ± {number(run.value_std)}" if run.value_std is not None else ""),
+            f"  started {run.started_at:%Y-%m-%d %H:%M:%S} · finished {finished}"
+            f" · duration {duration_text(run.duration_s)}",
+            f"  seed {run.seed} · worker {escape(run.worker or '–')}",
+            f"  dataset {escape(sweep.dataset_ref)} (target {escape(sweep.target)})",
+            f"  data sha256 {run.dataset_sha}",
+            f"  {escape(artifact)}",
+            "",
+            f"[b]Fold scores[/b] ({len(run.fold_scores)})",
+            f"  {folds}",
+            "",
+            "[b]Metrics[/b] (mean over folds)",
+        ]
+        lines += [f"  {escape(k)} = {number(v)}" for k, v in sorted(run.metrics.items())] or [
+            "  none recorded"
+        ]
+        lines += ["", "[b]Parameters[/b]"]
+        lines += [f"  {escape(k)} = {escape(value_text(v))}" for k, v in run.params.items()]
+        lines += ["", "[b]Environment[/b]", *environment_lines(run.environment)]
+        if run.error:
+            lines += ["", "[b red]Error[/b red]", f"  {escape(run.error)}"]
+        return lines
+
+    def draw_curves(self, curves: Curves, sweep: SweepRecord) -> None:
+        from textual_plotext import PlotextPlot
+
+        plot = self.query_one("#run-curves", PlotextPlot)
+        plt = plot.plt
+        plt.clear_figure()
+        note = self.query_one("#run-curves-note", Static)
+        plot.display = bool(curves)
+        note.display = not curves
+        if not curves:
+            note.update(f"no per-iteration curves: {sweep.model} records none")
+            return
+        if list(curves) == ["intermediate"]:
+            plt.title(f"reports to the pruner · {sweep.model}")
+            plt.xlabel("step")
+        else:
+            plt.title(f"per-iteration curves · {sweep.model}")
+            plt.xlabel("iteration")
+        for key, points in curves.items():
+            plt.plot([s for s, _ in points], [v for _, v in points], marker="braille", label=key)
+        steps = sorted({step for points in curves.values() for step, _ in points})
+        plt.xticks(whole_ticks(steps[0], steps[-1]))
+        plot.refresh()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,281 @@
+"""The Runs screen: every run (or one sweep's) with any parameter or metric as a column,
+filtered and sorted by SQL, in a virtualised table that stays instant at 10,000 runs.
+
+The runs are flattened into a Parquet snapshot under ``<workspace>/cache`` by a worker and
+browsed with DuckDB (the row browser's engine); ctrl+r takes a fresh snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.strip import Strip
+from textual.widgets import Footer, Header, Input, Static
+
+from screens.routing import ForwardsWorkerFailures
+from screens.widgets.lazy_table import LazyTable
+
+if TYPE_CHECKING:
+    from pipelines.browse import RowSource, RowView
+    from storage.handle import Workspace
+
+MARK = "●"
+MARK_STYLE = Style(bold=True)
+
+
+class RunsTable(LazyTable):
+    """A LazyTable whose first column is the run id; selected runs carry a mark."""
+
+    def __init__(self, selected: set[int], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.selected = selected
+
+    def run_id_at(self, row: int) -> int | None:
+        values = self.cached_row(row)
+        first = values[0] if values else None
+        return first if isinstance(first, int) else None
+
+    def _row_strip(self, row: int, base: Style) -> Strip:
+        strip = super()._row_strip(row, base)
+        run_id = self.run_id_at(row)
+        if run_id is None or run_id not in self.selected:
+            return strip
+        if row == self.cursor_row:
+            base = base + self.get_component_rich_style("lazy-table--cursor")
+        # The first cell starts with a padding space: the mark takes its place.
+        marked = Strip([Segment(MARK, base + MARK_STYLE)])
+        return Strip.join([marked, strip.crop(1, strip.cell_length).apply_style(MARK_STYLE)])
+
+
+class RunsScreen(ForwardsWorkerFailures, Screen[None]):
+    """Runs in a RunsTable; snapshots and queries run in thread workers."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="runs.back"),
+        Binding("enter", "open_run", "Open run", id="runs.open"),
+        Binding("space", "toggle_selected", "Select", id="runs.select"),
+        Binding("slash", "focus_filter", "Filter", key_display="/", id="runs.filter"),
+        Binding("s", "focus_order", "Sort", id="runs.sort"),
+        Binding("ctrl+r,f5", "refresh", "Refresh", id="runs.refresh"),
+    ]
+
+    def __init__(self, ws: Workspace, sweep_id: int | None = None) -> None:
+        super().__init__()
+        self.workspace = ws
+        self.sweep_id = sweep_id
+        self.selected_run_ids: set[int] = set()
+        self.total_runs: int | None = None
+        self._source: RowSource | None = None
+        self._snapshot: Path | None = None
+        self._serial = 0
+
+    @property
+    def scope(self) -> str:
+        return f"Runs of sweep {self.sweep_id}" if self.sweep_id is not None else "All runs"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"{self.scope} — loading…", id="runs-title", markup=False)
+        with Horizontal(id="runs-queries"):
+            yield Input(
+                placeholder="WHERE …  e.g. status = 'complete' AND m_accuracy > 0.9",
+                id="runs-filter",
+            )
+            yield Input(placeholder="ORDER BY …  e.g. value DESC", id="runs-order")
+        yield Static("", id="runs-error", classes="error", markup=False)
+        yield RunsTable(self.selected_run_ids, id="runs-table")
+        yield Static("", id="runs-columns", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = self.scope
+        self.query_one(RunsTable).focus()
+        self.query_one("#runs-error").display = False
+        self.take_snapshot()
+
+    def on_unmount(self) -> None:
+        self.forget_snapshot(self._source, self._snapshot)
+
+    # --- snapshots and queries ---------------------------------------------------------
+
+    def queries(self) -> tuple[str, str]:
+        return (
+            self.query_one("#runs-filter", Input).value,
+            self.query_one("#runs-order", Input).value,
+        )
+
+    def take_snapshot(self) -> None:
+        self._serial += 1
+        self.set_title("loading runs…")
+        self.load_snapshot(self._serial, *self.queries())
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="runs-snapshot",
+        exit_on_error=False,
+        description="loading runs",
+    )
+    def load_snapshot(self, serial: int, where: str, order_by: str) -> None:
+        """Flatten the runs to Parquet, open it, and run the current query on it."""
+        from pipelines.browse import BrowseQueryError, RowSource
+        from pipelines.run_tables import (
+            new_snapshot_path,
+            remove_stale_snapshots,
+            write_runs_parquet,
+        )
+
+        path = new_snapshot_path(self.workspace)
+        remove_stale_snapshots(path.parent)
+        total = write_runs_parquet(self.workspace, path, self.sweep_id)
+        source = RowSource(path)
+        error = ""
+        try:
+            view = source.query(where, order_by)
+        except BrowseQueryError as exc:  # a filter typed before the refresh no longer fits
+            error, view = str(exc), source.query()
+        self.app.call_from_thread(self.snapshot_ready, serial, source, path, total, view, error)
+
+    def snapshot_ready(
+        self, serial: int, source: RowSource, path: Path, total: int, view: RowView, error: str
+    ) -> None:
+        if serial != self._serial or not self.is_attached:
+            self.forget_snapshot(source, path)
+            return
+        old_source, old_path = self._source, self._snapshot
+        self._source, self._snapshot, self.total_runs = source, path, total
+        self.show_view(view)
+        self.show_error(error)
+        self.forget_snapshot(old_source, old_path)
+        self.query_one("#runs-columns", Static).update("columns: " + ", ".join(source.columns))
+
+    @staticmethod
+    def forget_snapshot(source: RowSource | None, path: Path | None) -> None:
+        """Close a snapshot no view uses any more and delete its file."""
+        if source is not None:
+            source.close()
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def run_query(self) -> None:
+        if self._source is None:
+            self.take_snapshot()
+            return
+        self._serial += 1
+        self.set_title("querying…")
+        self.query_view(self._serial, self._source, *self.queries())
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="runs-query",
+        exit_on_error=False,
+        description="querying runs",
+    )
+    def query_view(self, serial: int, source: RowSource, where: str, order_by: str) -> None:
+        from pipelines.browse import BrowseQueryError
+
+        try:
+            view = source.query(where, order_by)
+        except BrowseQueryError as exc:
+            self.app.call_from_thread(self.query_failed, serial, str(exc))
+            return
+        self.app.call_from_thread(self.query_done, serial, view)
+
+    def query_done(self, serial: int, view: RowView) -> None:
+        if serial == self._serial and self.is_attached:
+            self.show_view(view)
+            self.show_error("")
+
+    def query_failed(self, serial: int, error: str) -> None:
+        if serial == self._serial and self.is_attached:
+            self.show_error(error)
+            self.set_title()
+
+    def show_view(self, view: RowView) -> None:
+        table = self.query_one(RunsTable)
+        table.show(view)
+        table.focus()
+        self.set_title()
+
+    @on(LazyTable.PageFailed)
+    def page_failed(self, message: LazyTable.PageFailed) -> None:
+        self.show_error(f"{message.error} (ctrl+r reloads)")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.run_query()
+
+    # --- display -----------------------------------------------------------------------
+
+    def set_title(self, status: str = "") -> None:
+        view = self.query_one(RunsTable).view
+        parts = [self.scope]
+        if view is not None:
+            total = self.total_runs if self.total_runs is not None else view.row_count
+            parts.append(f"{view.row_count:,} of {total:,} runs")
+        if self.selected_run_ids:
+            parts.append(f"{len(self.selected_run_ids)} selected")
+        if status:
+            parts.append(status)
+        text = " — ".join(parts)
+        self.query_one("#runs-title", Static).update(text)
+        self.sub_title = f"{len(self.selected_run_ids)} selected" if self.selected_run_ids else ""
+
+    def show_error(self, error: str) -> None:
+        label = self.query_one("#runs-error", Static)
+        label.update(error)
+        label.display = bool(error)
+
+    # --- actions -----------------------------------------------------------------------
+
+    def highlighted_run(self) -> int | None:
+        table = self.query_one(RunsTable)
+        if table.row_count == 0:
+            return None
+        run_id = table.run_id_at(table.cursor_row)
+        if run_id is None:
+            self.notify("that row is still loading", severity="warning", timeout=2)
+        return run_id
+
+    def action_open_run(self) -> None:
+        from screens.run_detail import RunDetailScreen
+
+        run_id = self.highlighted_run()
+        if run_id is not None:
+            self.app.push_screen(RunDetailScreen(self.workspace, run_id))
+
+    def action_toggle_selected(self) -> None:
+        """Mark or unmark the highlighted run (for comparing later), then move down."""
+        run_id = self.highlighted_run()
+        if run_id is None:
+            return
+        self.selected_run_ids.symmetric_difference_update({run_id})
+        table = self.query_one(RunsTable)
+        table.move_cursor(table.cursor_row + 1)
+        table.refresh()
+        self.set_title()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#runs-filter", Input).focus()
+
+    def action_focus_order(self) -> None:
+        self.query_one("#runs-order", Input).focus()
+
+    def action_refresh(self) -> None:
+        self.take_snapshot()
+
+    def action_back(self) -> None:
+        """Leave a query input first (a half-typed filter is kept), else the screen."""
+        if isinstance(self.focused, Input):
+            self.query_one(RunsTable).focus()
+        else:
+            self.app.pop_screen()

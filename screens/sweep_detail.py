@@ -1,0 +1,370 @@
+"""One sweep, live: its trials as they finish, the best value so far as a terminal plot, the
+best parameters and which parameters matter (PED-ANOVA). Polls while the sweep runs."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from screens.formatting import number
+from screens.routing import ForwardsWorkerFailures
+from screens.sweeps import (
+    ACTIVE,
+    change_sweep_state,
+    duration_text,
+    elapsed_s,
+    progress_text,
+    sweep_status_text,
+)
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
+    from storage.records import RunRecord, SweepRecord
+
+POLL_S = 1.0
+MAX_TRIAL_ROWS = 500  # a DataTable holds its rows: the runs screen pages through them all
+MIN_TRIALS_FOR_IMPORTANCE = 4  # as pipelines.run_tables.param_importances needs them
+RUN_STATUS_STYLE = {"complete": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
+BAR_CELLS = 20
+
+
+def value_text(value: object) -> str:
+    """Parameter values: numbers short, everything else as written."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number(value)
+    return str(value)
+
+
+def step_line(best: list[tuple[int, float]]) -> list[tuple[float, float]]:
+    """Best-so-far as a staircase: the value holds until a later trial improves on it."""
+    steps: list[tuple[float, float]] = []
+    for trial, value in best:
+        if steps and value != steps[-1][1]:
+            steps.append((trial, steps[-1][1]))
+        steps.append((trial, value))
+    return steps
+
+
+def whole_ticks(low: int, high: int, most: int = 8) -> list[int]:
+    """Trial numbers for the x axis: whole numbers, at most ``most`` of them."""
+    step = max(1, math.ceil((high - low + 1) / most))
+    return list(range(low, high + 1, step))
+
+
+def bar_list(values: dict[str, float], width: int = BAR_CELLS) -> str:
+    """Names with a proportional bar and the figure, largest first."""
+    if not values:
+        return ""
+    top = max(values.values()) or 1.0
+    pad = max(len(name) for name in values)
+    lines = []
+    for name, value in sorted(values.items(), key=lambda kv: kv[1], reverse=True):
+        cells = max(0, round(width * value / top)) if top > 0 else 0
+        lines.append(f"{escape(name):<{pad}} {'█' * cells:<{width}} {value:.3f}")
+    return "\n".join(lines)
+
+
+class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
+    """Trials on the left; plot, best parameters and importances on the right."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="sweep_detail.back"),
+        Binding("enter", "open_run", "Open run", id="sweep_detail.run", show=False),
+        Binding("x", "stop", "Stop", id="sweep_detail.stop"),
+        Binding("u", "resume", "Resume", id="sweep_detail.resume"),
+        Binding("o", "open_runs", "Runs of sweep", id="sweep_detail.runs"),
+        Binding("ctrl+r,f5", "refresh", "Refresh", id="sweep_detail.refresh"),
+    ]
+
+    def __init__(self, ws: Workspace, sweep_id: int) -> None:
+        super().__init__()
+        self.workspace = ws
+        self.sweep_id = sweep_id
+        self.sweep: SweepRecord | None = None
+        self.runs: list[RunRecord] = []
+        self.importances: dict[str, float] = {}
+        self._rendered: dict[int, tuple[object, ...]] = {}
+        self._param_columns: list[str] = []
+        self._loading = False
+        self._importance_for = -1  # complete-trial count the importances were computed on
+        self._importances_running = False
+
+    def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot  # plotext loads when a sweep is opened
+
+        yield Header()
+        yield Static("loading sweep …", id="sweep-summary")
+        with Horizontal(id="sweep-body"):
+            with Vertical(id="trials-pane", classes="pane"):
+                yield Static("Trials", classes="pane-title", id="trials-title")
+                yield DataTable(id="trials-table", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="sweep-side", classes="pane"):
+                yield PlotextPlot(id="best-plot")
+                yield Static("", id="best-params")
+                yield Static("", id="importances")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Sweep {self.sweep_id}"
+        self.query_one("#trials-table").focus()
+        self.draw_plot()
+        self.load()
+        self.set_interval(POLL_S, self.poll, name="sweep-detail-poll")
+
+    # --- data in ---------------------------------------------------------------------
+
+    def poll(self) -> None:
+        if not self._loading and self.sweep is not None and self.sweep.status in ACTIVE:
+            self._loading = True
+            self.load()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sweep-detail",
+        exit_on_error=False,
+        description="loading sweep",
+    )
+    def load(self) -> None:
+        from pipelines.run_tables import best_so_far, remaining_s, sweep_timing
+        from pipelines.sweeps import get_sweep, trial_history
+
+        try:
+            sweep = get_sweep(self.workspace, self.sweep_id)
+            runs = trial_history(self.workspace, self.sweep_id)
+            left = (
+                remaining_s(sweep, sweep_timing(self.workspace, sweep))
+                if sweep.status in ACTIVE
+                else None
+            )
+        finally:
+            self._loading = False
+        points = [
+            (run.trial_number, run.value)
+            for run in runs
+            if run.status == "complete" and run.value is not None
+        ]
+        best = best_so_far(points, sweep.direction)
+        last = max((r.trial_number for r in runs if r.status != "running"), default=None)
+        if best and last is not None and last > best[-1][0]:
+            best.append((last, best[-1][1]))  # the best holds through later pruned/failed trials
+        self.app.call_from_thread(self.show, sweep, runs, left, points, best)
+
+    def show(
+        self,
+        sweep: SweepRecord,
+        runs: list[RunRecord],
+        remaining: float | None,
+        points: list[tuple[int, float]],
+        best: list[tuple[int, float]],
+    ) -> None:
+        if not self.is_attached:  # the screen was closed while the worker ran
+            return
+        self.sweep, self.runs = sweep, runs
+        self.title = f"Sweep {sweep.id} · {sweep.name}"
+        self.show_summary(remaining)
+        self.show_trials()
+        self.draw_plot(points, best)
+        self.show_best()
+        complete = sweep.counts.get("complete", 0)
+        if complete != self._importance_for and not self._importances_running:
+            self._importance_for = complete
+            self._importances_running = True
+            self.load_importances(sweep)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sweep-importances",
+        exit_on_error=False,
+        description="computing parameter importances",
+    )
+    def load_importances(self, sweep: SweepRecord) -> None:
+        from pipelines.run_tables import param_importances
+
+        try:
+            importances = param_importances(self.workspace, sweep)
+        finally:
+            self._importances_running = False
+        complete = sweep.counts.get("complete", 0)
+        self.app.call_from_thread(self.show_importances, importances, complete)
+
+    # --- display ---------------------------------------------------------------------
+
+    def show_summary(self, remaining: float | None) -> None:
+        sweep = self.sweep
+        assert sweep is not None
+        arrow = "higher is better" if sweep.direction == "maximize" else "lower is better"
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(sweep.counts.items())) or "no trials yet"
+        text = Text.assemble(
+            (f"{sweep.name}", "bold"),
+            " · ",
+            sweep_status_text(sweep.status),
+            f" · {sweep.dataset_ref} → {sweep.target} ({sweep.task}) · {sweep.model}"
+            f" · {sweep.metric} ({arrow})\n",
+            f"{progress_text(sweep, 20)} · {counts} · elapsed {duration_text(elapsed_s(sweep))}",
+            f" · about {duration_text(remaining)} left" if remaining is not None else "",
+            f"\nerror: {sweep.error}" if sweep.error else "",
+        )
+        self.query_one("#sweep-summary", Static).update(text)
+
+    def param_columns(self) -> list[str]:
+        """Searched parameters (fixed ones say nothing about a trial), in search-space order."""
+        assert self.sweep is not None
+        space = self.sweep.spec.get("search_space") or {}
+        names = [n for n, d in space.items() if d.get("kind") != "fixed"]
+        return names or sorted({name for run in self.runs for name in run.params})
+
+    def show_trials(self) -> None:
+        """New trials are appended and changed ones updated in place, so the cursor stays."""
+        assert self.sweep is not None
+        table = self.query_one("#trials-table", DataTable)
+        params = self.param_columns()
+        if params != self._param_columns:
+            table.clear(columns=True)
+            self._rendered.clear()
+            self._param_columns = params
+            table.add_column("trial", key="trial")
+            for key in ("status", "value", "duration"):
+                table.add_column(key, key=key)
+            for name in params:
+                table.add_column(name, key=f"p:{name}")
+        shown = self.runs[-MAX_TRIAL_ROWS:]
+        for run in shown:
+            best = " ★" if run.id == self.sweep.best_run_id else ""
+            cells: tuple[object, ...] = (
+                f"{run.trial_number}{best}",
+                Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
+                Text(number(run.value), justify="right"),
+                duration_text(run.duration_s),
+                *(value_text(run.params.get(name, "–")) for name in params),
+            )
+            previous = self._rendered.get(run.id)
+            if previous is None:
+                table.add_row(*cells, key=str(run.id))
+            elif previous != cells:
+                keys = ["trial", "status", "value", "duration", *(f"p:{n}" for n in params)]
+                for key, old, new in zip(keys, previous, cells, strict=True):
+                    if old != new:
+                        table.update_cell(str(run.id), key, new)
+            self._rendered[run.id] = cells
+        shown_ids = {run.id for run in shown}
+        hidden = [key for key in self._rendered if key not in shown_ids]
+        for key in hidden:  # scrolled out of the window of recent trials
+            table.remove_row(str(key))
+            del self._rendered[key]
+        title = f"Trials ({len(self.runs):,})"
+        if len(self.runs) > len(shown):
+            title = f"Trials (the last {len(shown):,} of {len(self.runs):,}; o lists them all)"
+        self.query_one("#trials-title", Static).update(title)
+
+    def draw_plot(
+        self, points: list[tuple[int, float]] = (), best: list[tuple[int, float]] = ()
+    ) -> None:
+        """Every complete trial as a point, and the best value so far as a line."""
+        from textual_plotext import PlotextPlot
+
+        plot = self.query_one("#best-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_figure()
+        sweep = self.sweep
+        plt.title(f"best {sweep.metric} so far" if sweep else "best value so far")
+        plt.xlabel("trial")
+        if points:
+            steps = step_line(best)
+            plt.scatter([t for t, _ in points], [v for _, v in points], marker="dot", label="trial")
+            plt.plot([t for t, _ in steps], [v for _, v in steps], marker="braille", label="best")
+            plt.xticks(whole_ticks(min(points[0][0], best[0][0]), best[-1][0]))
+        plot.refresh()
+
+    def show_best(self) -> None:
+        sweep = self.sweep
+        assert sweep is not None
+        widget = self.query_one("#best-params", Static)
+        if sweep.best_run_id is None:
+            widget.update("[b]Best[/b]\nno complete trial yet")
+            return
+        trial = next((r.trial_number for r in self.runs if r.id == sweep.best_run_id), None)
+        lines = [
+            f"[b]Best {escape(sweep.metric)}[/b] {number(sweep.best_value)}"
+            f" · trial {trial} · run {sweep.best_run_id}"
+        ]
+        lines += [
+            f"  {escape(name)} = {escape(value_text(value))}"
+            for name, value in sweep.best_params.items()
+        ]
+        widget.update("\n".join(lines))
+
+    def show_importances(self, importances: dict[str, float], complete: int) -> None:
+        if not self.is_attached:  # the screen was closed while the worker ran
+            return
+        self.importances = importances
+        widget = self.query_one("#importances", Static)
+        if not importances:
+            need = MIN_TRIALS_FOR_IMPORTANCE
+            why = f"after {need} complete trials" if complete < need else "once parameters vary"
+            widget.update(f"[b]Parameter importance[/b]\nshown {why}")
+            return
+        widget.update(
+            f"[b]Parameter importance[/b] (PED-ANOVA, {complete} trials)\n" + bar_list(importances)
+        )
+
+    # --- actions ---------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#trials-table")
+    def action_open_run(self) -> None:
+        from screens.run_detail import RunDetailScreen
+
+        table = self.query_one("#trials-table", DataTable)
+        if not self.runs or table.row_count == 0:
+            return
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        if row_key.value is not None:
+            self.app.push_screen(RunDetailScreen(self.workspace, int(row_key.value)))
+
+    def action_open_runs(self) -> None:
+        from screens.runs import RunsScreen
+
+        self.app.push_screen(RunsScreen(self.workspace, sweep_id=self.sweep_id))
+
+    def action_stop(self) -> None:
+        self.change_state("stop")
+
+    def action_resume(self) -> None:
+        if self.sweep is not None and self.sweep.status == "finished":
+            self.notify(
+                f"sweep {self.sweep_id} is finished: every trial is done", severity="warning"
+            )
+            return
+        self.change_state("resume")
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sweep-state",
+        exit_on_error=False,
+        description="changing sweep state",
+    )
+    def change_state(self, verb: str) -> None:
+        message = change_sweep_state(self.workspace, self.sweep_id, verb)
+        self.app.call_from_thread(self.state_changed, message)
+
+    def state_changed(self, message: str) -> None:
+        self.app.notify(message, title=f"sweep {self.sweep_id}")
+        if self.is_attached:
+            self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

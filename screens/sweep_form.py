@@ -1,0 +1,313 @@
+"""The launch form for a sweep: pick data, model and metric; every refusal shows inline
+before anything starts, and the same definition can be saved as TOML for headless runs."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from screens.routing import ForwardsWorkerFailures
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from storage.handle import Workspace
+    from storage.records import DatasetSummary
+
+SAMPLERS = ("tpe", "random", "cmaes", "gp")  # as pipelines.sweep_spec accepts them
+PRUNERS = ("median", "hyperband", "none")
+MAX_CLASSES = 20  # pipelines.sweep_spec's rule: integers with few values are class labels
+WHOLE_FIELDS = ("trials", "workers", "folds", "seed")
+
+
+def likely_task(summary: DatasetSummary | None, target: str) -> str | None:
+    """The task the sweep will infer for this target, when the registered profile tells;
+    only used to narrow the metric list (the sweep itself decides, and says why)."""
+    version = summary.latest if summary else None
+    if version is None or not target:
+        return None
+    kind = next((c.logical_type for c in version.schema if c.name == target), None)
+    profile = version.profile.column(target)
+    if kind in ("string", "categorical", "boolean"):
+        return "classification"
+    if kind == "integer" and profile is not None:
+        return "classification" if profile.distinct <= MAX_CLASSES else "regression"
+    return "regression" if kind == "float" else None
+
+
+def file_stem(text: str) -> str:
+    """A file name anyone can type: letters, digits, dot, dash and underscore."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "sweep"
+
+
+class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
+    """Dismisses with the id of the sweep it created and started, or None."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="sweep_form.cancel"),
+        Binding("ctrl+s", "save_toml", "Save as TOML", id="sweep_form.save"),
+        Binding("ctrl+enter,f2", "submit", "Start", id="sweep_form.start"),
+    ]
+
+    def __init__(self, ws: Workspace) -> None:
+        super().__init__()
+        self.workspace = ws
+        self.datasets: dict[str, DatasetSummary] = {}
+        self.families: dict[str, Any] = {}
+        self.metrics: dict[str, Any] = {}
+        self._prefilled_target = ""
+        self.metric_names: list[str] = []
+        self.model_names: list[str] = []
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="sweep-form", classes="dialog"):
+            yield Static("[b]New sweep[/b] · an Optuna study over one dataset version")
+            with Grid(id="sweep-form-grid"):
+                yield Label("Dataset")
+                yield Select[str]([], prompt="loading …", id="form-dataset")
+                yield Label("Target")
+                yield Input(placeholder="registered target", id="form-target")
+                yield Label("Model")
+                yield Select[str]([], prompt="loading …", id="form-model")
+                yield Label("Metric")
+                yield Select[str]([], prompt="default for the task", id="form-metric")
+                yield Label("Trials")
+                yield Input("20", type="integer", id="form-trials")
+                yield Label("Workers")
+                yield Input("1", type="integer", id="form-workers")
+                yield Label("Folds")
+                yield Input("5", type="integer", id="form-folds")
+                yield Label("Seed")
+                yield Input("0", type="integer", id="form-seed")
+                yield Label("Sampler")
+                yield Select[str](
+                    [(s, s) for s in SAMPLERS], value="tpe", allow_blank=False, id="form-sampler"
+                )
+                yield Label("Pruner")
+                yield Select[str](
+                    [(p, p) for p in PRUNERS], value="median", allow_blank=False, id="form-pruner"
+                )
+                yield Label("Name")
+                yield Input(placeholder="optional", id="form-name")
+            yield Static("", id="form-error", classes="error", markup=False)
+            yield Static("", id="form-note", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Save TOML (ctrl+s)", id="form-save")
+                yield Button("Start (f2)", variant="primary", id="form-start")
+                yield Button("Cancel", id="form-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#form-dataset").focus()
+        self.load_choices()
+
+    # --- choices ----------------------------------------------------------------------
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sweep-form",
+        exit_on_error=False,
+        description="loading datasets and models",
+    )
+    def load_choices(self) -> None:
+        from pipelines.datasets import list_datasets
+        from pipelines.families import model_families
+        from pipelines.training import METRICS
+
+        datasets = [s for s in list_datasets(self.workspace) if s.latest is not None]
+        self.app.call_from_thread(self.show_choices, datasets, model_families(), dict(METRICS))
+
+    def show_choices(
+        self, datasets: list[DatasetSummary], families: dict[str, Any], metrics: dict[str, Any]
+    ) -> None:
+        if not self.is_attached:  # the screen was closed while the worker ran
+            return
+        self.datasets = {s.name: s for s in datasets}
+        self.families, self.metrics = families, metrics
+        dataset = self.query_one("#form-dataset", Select)
+        dataset.set_options([(s.name, s.name) for s in datasets])
+        dataset.prompt = "choose a dataset" if datasets else "no datasets: add one first (d, a)"
+        self.query_one("#form-model", Select).prompt = "choose a model family"
+        self.narrow_choices()
+
+    @on(Select.Changed, "#form-dataset")
+    def dataset_changed(self, event: Select.Changed) -> None:
+        """Prefill the registered target, unless the user typed another one."""
+        summary = self.datasets.get(str(event.value))
+        target = self.query_one("#form-target", Input)
+        registered = summary.latest.target if summary and summary.latest else None
+        if target.value in ("", self._prefilled_target):
+            target.value = registered or ""
+            self._prefilled_target = target.value
+        self.narrow_choices()
+
+    @on(Input.Changed, "#form-target")
+    def target_changed(self) -> None:
+        self.narrow_choices()
+
+    def narrow_choices(self) -> None:
+        """Offer the metrics (and models) of the task, when the dataset's profile tells it."""
+        summary = self.datasets.get(str(self.query_one("#form-dataset", Select).value))
+        task = likely_task(summary, self.query_one("#form-target", Input).value.strip())
+        models = [n for n, f in self.families.items() if task is None or task in f.tasks]
+        if models != self.model_names:
+            self.model_names = models
+            labels = {n: f"{n} · {self.families[n].label}" for n in models}
+            self.offer(self.query_one("#form-model", Select), models, labels)
+        metric = self.query_one("#form-metric", Select)
+        names = [n for n, m in self.metrics.items() if task is None or m.task == task]
+        if names != self.metric_names:
+            self.metric_names = names
+            labels = {n: f"{n} ({self.metrics[n].direction})" for n in names}
+            self.offer(metric, names, labels)
+        metric.prompt = f"default for {task}" if task else "default for the task"
+
+    @staticmethod
+    def offer(select: Select[str], names: list[str], labels: dict[str, str]) -> None:
+        """New options for a Select, keeping its choice when it is still offered."""
+        current = select.value
+        select.set_options([(labels[n], n) for n in names])
+        if current in names:
+            select.value = current
+
+    # --- the definition ---------------------------------------------------------------
+
+    def raw_definition(self) -> dict[str, Any]:
+        """What the fields say, as a sweep definition (None where left to the defaults).
+        Raises ValueError naming the field when a number is not a whole number."""
+        raw: dict[str, Any] = {}
+        for key in ("dataset", "model", "metric", "sampler", "pruner"):
+            value = self.query_one(f"#form-{key}", Select).value
+            raw[key] = value if isinstance(value, str) else None
+        for key in ("target", "name"):
+            raw[key] = self.query_one(f"#form-{key}", Input).value.strip() or None
+        for key in WHOLE_FIELDS:
+            text = self.query_one(f"#form-{key}", Input).value.strip()
+            try:
+                raw[key] = int(text) if text else None
+            except ValueError:
+                raise ValueError(f"{key}: expected a whole number, got {text!r}") from None
+        return raw
+
+    def checked_definition(self) -> dict[str, Any] | None:
+        """The definition, or None after naming the first problem found here."""
+        try:
+            raw = self.raw_definition()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return None
+        if raw["dataset"] is None:
+            self.show_error("dataset: choose a dataset")
+            return None
+        if raw["model"] is None:
+            self.show_error("model: choose a model family")
+            return None
+        return {key: value for key, value in raw.items() if value is not None}
+
+    # --- start ------------------------------------------------------------------------
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#form-start")
+    def action_submit(self) -> None:
+        raw = self.checked_definition()
+        if raw is None or self._busy:
+            return
+        self._busy = True
+        self.show_error("")
+        self.show_note("checking the definition against the data …")
+        self.create_and_start(raw)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sweep-form-start",
+        exit_on_error=False,
+        description="starting sweep",
+    )
+    def create_and_start(self, raw: dict[str, Any]) -> None:
+        from pipelines.sweeps import create_sweep, start_sweep
+        from storage.errors import WorkbenchError
+
+        try:
+            created = create_sweep(self.workspace, raw)
+        except WorkbenchError as exc:  # refused: say why here, nothing was created
+            self.app.call_from_thread(self.refused, str(exc))
+            return
+        except Exception:
+            self.app.call_from_thread(self.refused, "")
+            raise
+        try:
+            start_sweep(self.workspace, created.sweep.id)
+        except Exception as exc:
+            self.app.call_from_thread(self.refused, f"created sweep {created.sweep.id}: {exc}")
+            raise
+        self.app.call_from_thread(self.started, created.sweep.id, created.sweep.name)
+
+    def refused(self, message: str) -> None:
+        self._busy = False
+        self.show_note("")
+        self.show_error(message)
+
+    def started(self, sweep_id: int, name: str) -> None:
+        self.app.notify(f"{name}: running in the background", title=f"sweep {sweep_id} started")
+        if self.is_attached:
+            self.dismiss(sweep_id)
+
+    # --- save as TOML -----------------------------------------------------------------
+
+    @on(Button.Pressed, "#form-save")
+    def action_save_toml(self) -> None:
+        raw = self.checked_definition()
+        if raw is not None:
+            self.show_error("")
+            self.save_toml(raw)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sweep-form-save",
+        exit_on_error=False,
+        description="saving sweep definition",
+    )
+    def save_toml(self, raw: dict[str, Any]) -> None:
+        from pipelines.datasets import get_version
+        from pipelines.sweep_spec import resolve_spec, spec_to_toml
+        from storage.errors import WorkbenchError
+
+        try:  # the same checks a start makes, so the file runs as it is
+            resolve_spec(raw, get_version(self.workspace, raw["dataset"]))
+        except WorkbenchError as exc:
+            self.app.call_from_thread(self.show_error, str(exc))
+            return
+        folder = self.workspace.root / "sweeps"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = file_stem(raw.get("name") or f"{raw['dataset']}-{raw['model']}")
+        path = folder / f"{stem}.toml"
+        path.write_text(spec_to_toml(raw), encoding="utf-8")
+        self.app.call_from_thread(self.saved, path)
+
+    def saved(self, path: Path) -> None:
+        self.show_note(f"saved {path} — `workbench sweep start {path}` runs it headless")
+        self.app.notify(str(path), title="sweep definition saved")
+
+    # --- messages ---------------------------------------------------------------------
+
+    def show_error(self, message: str) -> None:
+        if self.is_attached:
+            self.query_one("#form-error", Static).update(message)
+
+    def show_note(self, message: str) -> None:
+        if self.is_attached:
+            self.query_one("#form-note", Static).update(message)
+
+    @on(Button.Pressed, "#form-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

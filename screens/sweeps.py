@@ -1,0 +1,316 @@
+"""The Sweeps screen: every sweep with live progress, and the keys that start, stop, resume
+and open them. Sweeps run in background processes; this screen only reads their state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from screens.formatting import number
+from screens.routing import ForwardsWorkerFailures
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
+    from storage.records import SweepRecord
+
+POLL_S = 1.5
+IDLE_REFRESH_S = 15.0
+BAR_WIDTH = 10
+ACTIVE = ("running", "stopping")
+SWEEP_STATUS_STYLE = {
+    "created": "dim",
+    "running": "bold cyan",
+    "stopping": "yellow",
+    "stopped": "yellow",
+    "finished": "green",
+    "failed": "bold red",
+}
+COLUMNS = (
+    ("id", "id"),
+    ("name", "name"),
+    ("dataset", "dataset"),
+    ("model", "model"),
+    ("metric", "metric"),
+    ("status", "status"),
+    ("progress", "progress"),
+    ("done/pruned/failed", "counts"),
+    ("best", "best"),
+    ("elapsed", "elapsed"),
+    ("remaining", "remaining"),
+)
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as the records store it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def duration_text(seconds: float | None) -> str:
+    """1h 02m, 3m 05s, 12s: wide enough to read, short enough for a table cell."""
+    if seconds is None:
+        return "–"
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def finished_trials(sweep: SweepRecord) -> int:
+    return sum(sweep.counts.get(s, 0) for s in ("complete", "pruned", "failed"))
+
+
+def progress_text(sweep: SweepRecord, width: int = BAR_WIDTH) -> str:
+    """A text bar, e.g. ``██████░░░░ 12/20``; a count alone when only a timeout bounds it."""
+    done = finished_trials(sweep)
+    total = sweep.trials_requested
+    if not total:
+        return f"{done} trials"
+    filled = min(width, round(width * done / total))
+    return "█" * filled + "░" * (width - filled) + f" {done}/{total}"
+
+
+def elapsed_s(sweep: SweepRecord) -> float | None:
+    if sweep.started_at is None:
+        return None
+    end = sweep.finished_at if sweep.status not in ACTIVE and sweep.finished_at else utcnow()
+    return (end - sweep.started_at).total_seconds()
+
+
+def sweep_status_text(status: str) -> Text:
+    return Text(status, style=SWEEP_STATUS_STYLE.get(status, ""))
+
+
+def sweep_cells(sweep: SweepRecord, remaining: float | None) -> dict[str, object]:
+    """One table row, by column key."""
+    return {
+        "id": str(sweep.id),
+        "name": sweep.name,
+        "dataset": sweep.dataset_ref,
+        "model": sweep.model,
+        "metric": f"{sweep.metric} {'↑' if sweep.direction == 'maximize' else '↓'}",
+        "status": sweep_status_text(sweep.status),
+        "progress": progress_text(sweep),
+        "counts": "/".join(str(sweep.counts.get(s, 0)) for s in ("complete", "pruned", "failed")),
+        "best": Text(number(sweep.best_value), justify="right"),
+        "elapsed": duration_text(elapsed_s(sweep)),
+        "remaining": duration_text(remaining),
+    }
+
+
+class SweepsScreen(ForwardsWorkerFailures, Screen[None]):
+    """All sweeps; polls the database while any of them is running."""
+
+    BINDINGS = [
+        Binding("enter", "open_sweep", "Details", id="sweeps.open", show=False),
+        Binding("n", "new_sweep", "New sweep", id="sweeps.new"),
+        Binding("x", "stop", "Stop", id="sweeps.stop"),
+        Binding("u", "resume", "Resume", id="sweeps.resume"),
+        Binding("o", "open_runs", "Runs of sweep", id="sweeps.runs"),
+        Binding("ctrl+r,f5", "refresh", "Refresh", id="sweeps.refresh"),
+        Binding("escape", "back", "Back", id="sweeps.back"),
+    ]
+
+    def __init__(self, ws: Workspace) -> None:
+        super().__init__()
+        self.workspace = ws
+        self.sweeps: list[SweepRecord] = []
+        self.remaining: dict[int, float | None] = {}
+        self._loading = False
+        self._idle_ticks = 0
+        self._open_after_load: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        table: DataTable[object] = DataTable(id="sweeps-table", cursor_type="row")
+        for label, key in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Static("loading sweeps …", id="sweeps-status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Sweeps"
+        self.sub_title = str(self.workspace.root)
+        self.query_one("#sweeps-table").focus()
+        self.load_sweeps()
+        self.set_interval(POLL_S, self.poll, name="sweeps-poll")
+
+    # --- data in ---------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """Timer tick: query while something runs (and now and then otherwise, so sweeps
+        started from the CLI appear), never with a query still in flight."""
+        self._idle_ticks += 1
+        active = any(s.status in ACTIVE for s in self.sweeps)
+        if self._loading or not (active or self._idle_ticks * POLL_S >= IDLE_REFRESH_S):
+            return
+        self._idle_ticks = 0
+        self._loading = True
+        self.load_sweeps()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sweeps",
+        exit_on_error=False,
+        description="loading sweeps",
+    )
+    def load_sweeps(self) -> None:
+        from pipelines.run_tables import remaining_s, sweep_timing
+        from pipelines.sweeps import list_sweeps
+
+        try:
+            sweeps = list_sweeps(self.workspace)
+            remaining = {
+                s.id: remaining_s(s, sweep_timing(self.workspace, s))
+                for s in sweeps
+                if s.status in ACTIVE
+            }
+        finally:
+            self._loading = False
+        self.app.call_from_thread(self.show_sweeps, sweeps, remaining)
+
+    def show_sweeps(self, sweeps: list[SweepRecord], remaining: dict[int, float | None]) -> None:
+        """Update cells in place when the same sweeps are listed, so the cursor stays put."""
+        if not self.is_attached:  # the screen was closed while the worker ran
+            return
+        table = self.query_one("#sweeps-table", DataTable)
+        keep = self.current_sweep_id()
+        ids = [s.id for s in sweeps]
+        same = ids == [s.id for s in self.sweeps] and table.row_count == len(sweeps)
+        self.sweeps, self.remaining = sweeps, remaining
+        if not same:
+            table.clear()
+        for sweep in sweeps:
+            cells = sweep_cells(sweep, remaining.get(sweep.id))
+            if same:
+                for key, value in cells.items():
+                    table.update_cell(str(sweep.id), key, value)
+            else:
+                table.add_row(*(cells[key] for _, key in COLUMNS), key=str(sweep.id))
+        wanted = self._open_after_load or keep
+        if not same and wanted in ids:
+            table.move_cursor(row=ids.index(wanted))
+        self.show_status()
+        if self._open_after_load in ids:
+            opened, self._open_after_load = self._open_after_load, None
+            self.open_detail(opened)
+
+    def show_status(self) -> None:
+        status = self.query_one("#sweeps-status", Static)
+        if not self.sweeps:
+            status.update("no sweeps yet — press n to start one (or `workbench sweep start FILE`)")
+            return
+        running = sum(s.status in ACTIVE for s in self.sweeps)
+        live = f" · {running} running, refreshing every {POLL_S:g} s" if running else ""
+        status.update(f"{len(self.sweeps)} sweeps{live}")
+
+    # --- selection -------------------------------------------------------------------
+
+    def current_sweep(self) -> SweepRecord | None:
+        table = self.query_one("#sweeps-table", DataTable)
+        if not self.sweeps or not 0 <= table.cursor_row < len(self.sweeps):
+            return None
+        return self.sweeps[table.cursor_row]
+
+    def current_sweep_id(self) -> int | None:
+        sweep = self.current_sweep()
+        return sweep.id if sweep else None
+
+    def selected_or_warn(self) -> SweepRecord | None:
+        sweep = self.current_sweep()
+        if sweep is None:
+            self.notify("no sweep selected", severity="warning")
+        return sweep
+
+    # --- actions ---------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#sweeps-table")
+    def action_open_sweep(self) -> None:
+        sweep = self.selected_or_warn()
+        if sweep is not None:
+            self.open_detail(sweep.id)
+
+    def open_detail(self, sweep_id: int) -> None:
+        from screens.sweep_detail import SweepDetailScreen
+
+        self.app.push_screen(SweepDetailScreen(self.workspace, sweep_id))
+
+    def action_open_runs(self) -> None:
+        from screens.runs import RunsScreen
+
+        sweep = self.selected_or_warn()
+        if sweep is not None:
+            self.app.push_screen(RunsScreen(self.workspace, sweep_id=sweep.id))
+
+    def action_new_sweep(self) -> None:
+        from screens.sweep_form import SweepFormScreen
+
+        self.app.push_screen(SweepFormScreen(self.workspace), self.sweep_started)
+
+    def sweep_started(self, sweep_id: int | None) -> None:
+        """The form created and started a sweep: list it, then open its detail."""
+        if sweep_id is not None:
+            self._open_after_load = sweep_id
+            self.load_sweeps()
+
+    def action_stop(self) -> None:
+        sweep = self.selected_or_warn()
+        if sweep is not None:
+            self.change_state(sweep.id, "stop")
+
+    def action_resume(self) -> None:
+        sweep = self.selected_or_warn()
+        if sweep is None:
+            return
+        if sweep.status == "finished":
+            self.notify(f"sweep {sweep.id} is finished: every trial is done", severity="warning")
+            return
+        self.change_state(sweep.id, "resume")
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sweep-state",
+        exit_on_error=False,
+        description="changing sweep state",
+    )
+    def change_state(self, sweep_id: int, verb: str) -> None:
+        message = change_sweep_state(self.workspace, sweep_id, verb)
+        self.app.call_from_thread(self.state_changed, message, sweep_id)
+
+    def state_changed(self, message: str, sweep_id: int) -> None:
+        self.app.notify(message, title=f"sweep {sweep_id}")
+        if self.is_attached:
+            self.load_sweeps()
+
+    def action_refresh(self) -> None:
+        self.load_sweeps()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def change_sweep_state(ws: Workspace, sweep_id: int, verb: str) -> str:
+    """Stop or resume (runs in a worker thread of the calling screen); says what happened."""
+    from pipelines.sweeps import resume_sweep, stop_sweep
+
+    if verb == "stop":
+        sweep = stop_sweep(ws, sweep_id)
+        if sweep.status == "stopping":
+            return "stopping: running trials finish first"
+        return f"{sweep.status} (no live worker)"
+    failed, pids = resume_sweep(ws, sweep_id)
+    gone = f"; {failed} trials of dead workers marked failed" if failed else ""
+    return f"resumed with {len(pids)} worker{'s' if len(pids) != 1 else ''}{gone}"

@@ -1,0 +1,252 @@
+"""The sweep screens as a person uses them, over real sweeps: Optuna trials of a real model on
+bundled data, run in-process to completion, or started from the form as background workers."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
+
+from pipelines.run_tables import param_importances
+from pipelines.sweep_worker import run_worker
+from pipelines.sweeps import (
+    DONE,
+    create_sweep,
+    get_sweep,
+    kill_workers,
+    list_sweeps,
+    live_worker_count,
+)
+from screens.formatting import number
+from screens.runs import RunsScreen
+from storage.handle import Workspace, open_workspace
+from storage.models_sweeps import RunRow, SweepRow
+from tests.app_helpers import FIXED_TIME, screen_text, settle
+from tests.sweep_helpers import add_sample
+from workbench.app import WorkbenchApp
+
+SIZE = (160, 48)
+WINE_SWEEP = {
+    "dataset": "wine",
+    "target": "cultivar",
+    "model": "random_forest",
+    "metric": "accuracy",
+    "trials": 6,
+    "folds": 3,
+}
+SNAPSHOT_ROOT = Path("/tmp/workbench-snapshots-sweeps")
+
+
+def finished_sweep_workspace(root: Path) -> int:
+    """A workspace with wine and one finished 6-trial sweep, its times fixed."""
+    ws = open_workspace(root)
+    try:
+        add_sample(ws, "wine", "cultivar")
+        created = create_sweep(ws, WINE_SWEEP)
+        run_worker(ws, created.sweep.id)
+        fix_times(ws)
+    finally:
+        ws.close()
+    return created.sweep.id
+
+
+def fix_times(ws: Workspace) -> None:
+    """Timestamps that render the same every day (elapsed 1m 05s, each trial 2 s)."""
+    with ws.db.session_scope() as session:
+        session.execute(
+            update(SweepRow).values(
+                created_at=FIXED_TIME,
+                started_at=FIXED_TIME,
+                finished_at=FIXED_TIME + timedelta(seconds=65),
+                heartbeat_at=FIXED_TIME,
+            )
+        )
+        session.execute(
+            update(RunRow).values(
+                started_at=FIXED_TIME,
+                finished_at=FIXED_TIME + timedelta(seconds=2),
+                duration_s=2.0,
+            )
+        )
+
+
+@pytest.fixture(scope="module")
+def finished_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    root = tmp_path_factory.mktemp("sweep-screens") / "ws"
+    return root, finished_sweep_workspace(root)
+
+
+@pytest.fixture
+def finished(finished_template: tuple[Path, int], tmp_path: Path) -> tuple[Path, int]:
+    template, sweep_id = finished_template
+    root = tmp_path / "ws"
+    shutil.copytree(template, root)
+    return root, sweep_id
+
+
+async def open_sweeps(pilot: Pilot[object]) -> None:
+    await settle(pilot)
+    await pilot.press("s")
+    await settle(pilot)
+
+
+async def test_a_finished_sweep_its_trials_runs_and_one_run(finished: tuple[Path, int]) -> None:
+    root, sweep_id = finished
+    ws = open_workspace(root)
+    try:
+        sweep = get_sweep(ws, sweep_id)
+        importances = param_importances(ws, sweep)
+    finally:
+        ws.close()
+    if sweep.counts.get("complete", 0) >= 4:
+        assert importances and set(importances) <= set(sweep.best_params)
+        assert abs(sum(importances.values()) - 1.0) < 1e-6
+    else:
+        assert importances == {}
+    app = WorkbenchApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_sweeps(pilot)
+        text = screen_text(pilot)
+        assert "wine@D0" in text and "finished" in text and "6/6" in text
+        assert number(sweep.best_value) in text and "1m 05s" in text
+
+        await pilot.press("enter")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "Trials (6)" in text and "★" in text
+        assert f"Best accuracy {number(sweep.best_value)}" in text
+        assert all(f"{name} = " in text for name in sweep.best_params)
+        assert "Parameter importance" in text
+        assert ("PED-ANOVA" in text) == bool(importances)
+
+        await pilot.press("o")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        assert "Runs of sweep" in screen_text(pilot) and "6 of 6 runs" in screen_text(pilot)
+
+        await pilot.press("slash", *"status = 'complete' AND trial < 3", "enter")
+        await settle(pilot)
+        assert "3 of 6 runs" in screen_text(pilot)
+
+        await pilot.press("s", *"nonsense_column DESC", "enter")
+        await settle(pilot)
+        assert "nonsense_column" in screen_text(pilot)  # DuckDB's refusal, inline
+        app.screen.query_one("#runs-order", Input).value = "trial DESC"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "nonsense_column" not in screen_text(pilot)
+
+        await pilot.press("space")
+        await settle(pilot)
+        assert "1 selected" in screen_text(pilot) and len(screen.selected_run_ids) == 1
+        await pilot.press("up", "enter")  # space moved down: back to the selected run
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "trial 2" in text and "Fold scores (3)" in text
+        assert "Environment" in text and "python 3." in text and "gpu:" in text
+        assert "scikit-learn" in text
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "1 selected" in screen_text(pilot)  # the selection outlives the detail
+
+
+async def test_the_launch_form_refuses_inline_then_starts_and_stops_a_sweep(
+    finished: tuple[Path, int],
+) -> None:
+    root, _ = finished
+    ws = open_workspace(root)
+    app = WorkbenchApp(root)
+    started: int | None = None
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await open_sweeps(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            form = app.screen
+            form.query_one("#form-dataset", Select).value = "wine"
+            await pilot.pause()
+            assert form.query_one("#form-target", Input).value == "cultivar"  # prefilled
+            assert "accuracy" in form.metric_names and "rmse" not in form.metric_names
+            form.query_one("#form-model", Select).value = "random_forest"
+            form.query_one("#form-trials", Input).value = "4"
+            form.query_one("#form-folds", Input).value = "1000"
+            await pilot.press("f2")
+            await settle(pilot)
+            assert "folds: 1000 folds need at least 1000 rows per class" in screen_text(pilot)
+            assert len(list_sweeps(ws)) == 1  # nothing was created
+
+            await pilot.press("ctrl+s")  # saving checks the same way: nothing written
+            await settle(pilot)
+            assert not (root / "sweeps").exists()
+
+            form.query_one("#form-folds", Input).value = "3"
+            form.query_one("#form-name", Input).value = "wine quick"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            saved = root / "sweeps" / "wine-quick.toml"
+            assert saved.is_file() and 'model = "random_forest"' in saved.read_text()
+            assert str(saved) in screen_text(pilot)
+
+            await pilot.press("f2")
+            await settle(pilot)
+            sweeps = list_sweeps(ws)
+            assert len(sweeps) == 2 and sweeps[0].name == "wine quick"
+            started = sweeps[0].id
+            text = screen_text(pilot)  # the form closed; the new sweep's detail is open
+            assert f"Sweep {started}" in text and "wine quick" in text
+
+            deadline = time.monotonic() + 60
+            while not live_worker_count(ws, started) and time.monotonic() < deadline:
+                await pilot.pause(0.2)
+            assert live_worker_count(ws, started), "the background worker never started"
+            await pilot.press("x")
+            await settle(pilot)
+            deadline = time.monotonic() + 120
+            while get_sweep(ws, started).status not in DONE and time.monotonic() < deadline:
+                await pilot.pause(0.5)
+            sweep = get_sweep(ws, started)
+            assert sweep.status == "stopped"
+            await pilot.pause(2 * 1.0)  # the detail screen polls once more and shows it
+            await settle(pilot)
+            assert "stopped" in screen_text(pilot)
+    finally:
+        if started is not None:
+            kill_workers(ws, started)
+        ws.close()
+
+
+@pytest.fixture
+def fixed_sweep_workspace() -> Iterator[Path]:
+    """A finished sweep at a path that is the same on every machine (paths show on screen)."""
+    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+    root = SNAPSHOT_ROOT / "ws"
+    finished_sweep_workspace(root)
+    # The sweep really ran; its scores are pinned so that tuning a model family's search
+    # space (which moves them) does not move this picture of the screen.
+    ws = open_workspace(root)
+    try:
+        with ws.db.session_scope() as session:
+            session.execute(
+                update(RunRow).values(status="complete", value=0.9 + 0.01 * RunRow.trial_number)
+            )
+    finally:
+        ws.close()
+    yield root
+    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+
+
+def test_sweeps_screen_snapshot(snap_compare, fixed_sweep_workspace: Path) -> None:
+    async def run_before(pilot: Pilot[object]) -> None:
+        await open_sweeps(pilot)
+
+    app = WorkbenchApp(fixed_sweep_workspace)
+    assert snap_compare(app, terminal_size=(150, 30), run_before=run_before)
