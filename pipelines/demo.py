@@ -13,7 +13,7 @@ DEMO_SWEEP = {
     "dataset": "churn",
     "model": "lightgbm",
     "metric": "roc_auc",
-    "trials": 12,
+    "trials": 20,
     "folds": 3,
     "seed": 1,
     "keep_top": 3,
@@ -40,7 +40,7 @@ def fill_demo(
         from pipelines.sweep_worker import run_worker
         from pipelines.sweeps import create_sweep
 
-        progress("running a demo sweep (12 LightGBM trials)", len(samples) / (len(samples) + 1))
+        progress("running a demo sweep (20 LightGBM trials)", len(samples) / (len(samples) + 1))
         run_worker(ws, create_sweep(ws, dict(DEMO_SWEEP)).sweep.id)
     set_fact(ws.db, DEMO_FACT, "1")
     progress("demo ready", 1.0)

@@ -72,4 +72,7 @@ def make_pruner(name: str, max_steps: int | None) -> Any:
         return optuna.pruners.NopPruner()
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_steps or "auto")
-    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    # Per-iteration curves (max_steps None) start slow for small learning rates: give them
+    # ten iterations before comparing; per-fold reports compare from the second fold.
+    warmup = 10 if max_steps is None else 1
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)

@@ -8,7 +8,7 @@ from storage import sweeps as repo
 from storage.datasets import get_version
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
-from storage.records import RunRecord
+from storage.records import RunRecord, RunSummary
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,7 @@ def run_curves(ws: Workspace, run_id: int) -> dict[str, list[tuple[int, float]]]
 
 def list_runs(ws: Workspace, **filters: object) -> list[RunRecord]:
     return repo.list_runs(ws.db, **filters)  # type: ignore[arg-type]
+
+
+def run_summaries(ws: Workspace, sweep_id: int | None = None) -> list[RunSummary]:
+    return repo.run_summaries(ws.db, sweep_id=sweep_id)

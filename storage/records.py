@@ -172,3 +172,19 @@ class RunRecord:
     error: str | None
     artifact_sha: str | None  # fitted pipeline in the artifact store, when kept
     worker: str | None = None  # host:pid of the process that ran it
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The columns of a run that tables show: cheap to load by the ten thousand."""
+
+    id: int
+    sweep_id: int
+    trial_number: int
+    status: str
+    value: float | None
+    value_std: float | None
+    duration_s: float | None
+    started_at: datetime
+    params: dict[str, Any]
+    metrics: dict[str, float]

@@ -15,7 +15,7 @@ from storage.database import Database
 from storage.datasets import utcnow
 from storage.errors import NotFoundError
 from storage.models_sweeps import MetricPointRow, RunRow, SweepRow, SweepWorkerRow
-from storage.records import RunRecord, SweepRecord
+from storage.records import RunRecord, RunSummary, SweepRecord
 
 RUN_SORT_COLUMNS = {
     "id": RunRow.id,
@@ -376,3 +376,24 @@ def claim_finalization(db: Database, sweep_id: int) -> str | None:
             if result.rowcount == 1:
                 return final
     return None
+
+
+def run_summaries(db: Database, *, sweep_id: int | None = None) -> list[RunSummary]:
+    """Runs for tables, in id order: plain columns, no environment or fold lists, no ORM
+    objects (10,000 runs load several times faster than through list_runs)."""
+    query = select(
+        RunRow.id,
+        RunRow.sweep_id,
+        RunRow.trial_number,
+        RunRow.status,
+        RunRow.value,
+        RunRow.value_std,
+        RunRow.duration_s,
+        RunRow.started_at,
+        RunRow.params,
+        RunRow.metrics,
+    ).order_by(RunRow.id)
+    if sweep_id is not None:
+        query = query.where(RunRow.sweep_id == sweep_id)
+    with db.session_scope() as session:
+        return [RunSummary(*row) for row in session.execute(query)]

@@ -220,7 +220,7 @@ def test_demo_fills_the_workspace_once(capsys, tmp_path: Path) -> None:
     assert listed["churn"]["version_count"] == 2
     _, out, _ = run(capsys, ws, "sweep", "ls", "--json")
     [sweep] = json.loads(out)
-    assert sweep["status"] == "finished" and sum(sweep["counts"].values()) == 12
+    assert sweep["status"] == "finished" and sum(sweep["counts"].values()) == 20
     assert sweep["dataset_ref"] == "churn@D1" and sweep["best_value"] > 0.6
     code, _, err = run(capsys, ws, "demo", "--no-tui")
     assert code == 0 and err == ""  # already filled: nothing to do
