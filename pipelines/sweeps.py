@@ -3,6 +3,7 @@ outlive the TUI, follow, stop and resume it. The trial loop itself is in sweep_w
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -43,6 +44,11 @@ def create_sweep(ws: Workspace, raw: dict[str, Any]) -> CreatedSweep:
         raise SweepInputError("dataset: missing (a dataset name, or NAME@D<n>)")
     version = dataset_repo.get_version(ws.db, str(raw["dataset"]))
     spec, choices = resolve_spec(raw, version)
+    if spec.sampler == "gp" and importlib.util.find_spec("torch") is None:
+        raise SweepInputError(
+            "sampler: 'gp' (Optuna's GPSampler) needs PyTorch, which is not installed: "
+            "pip install 'workbench[gp]', or use tpe, random or cmaes"
+        )
     kind = storage_kind_for(ws)
     study_name = f"{version.dataset_name}-{spec.model}-{uuid.uuid4().hex[:8]}"
     optuna.create_study(  # once, before any worker starts (optuna issue 1092)

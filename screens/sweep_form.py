@@ -53,6 +53,7 @@ class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="sweep_form.cancel"),
         Binding("ctrl+s", "save_toml", "Save as TOML", id="sweep_form.save"),
+        Binding("ctrl+o", "load_toml", "Load TOML", id="sweep_form.load"),
         Binding("ctrl+enter,f2", "submit", "Start", id="sweep_form.start"),
     ]
 
@@ -66,6 +67,7 @@ class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
         self.metric_names: list[str] = []
         self.model_names: list[str] = []
         self._busy = False
+        self.loaded_params: dict[str, Any] = {}  # [params] of a loaded file, passed through
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep-form", classes="dialog"):
@@ -97,6 +99,8 @@ class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
                 )
                 yield Label("Name")
                 yield Input(placeholder="optional", id="form-name")
+                yield Label("Load a sweep file (ctrl+o; empty: the newest in <workspace>/sweeps)")
+                yield Input(placeholder="path/to/sweep.toml", id="form-file")
             yield Static("", id="form-error", classes="error", markup=False)
             yield Static("", id="form-note", markup=False)
             with Horizontal(classes="buttons"):
@@ -195,7 +199,69 @@ class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
                 raw[key] = int(text) if text else None
             except ValueError:
                 raise ValueError(f"{key}: expected a whole number, got {text!r}") from None
+        if self.loaded_params:
+            raw["params"] = dict(self.loaded_params)
         return raw
+
+    # --- load a TOML file -------------------------------------------------------------
+
+    def action_load_toml(self) -> None:
+        self.load_toml(self.query_one("#form-file", Input).value.strip())
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sweep-form-load",
+        exit_on_error=False,
+        description="loading sweep definition",
+    )
+    def load_toml(self, typed: str) -> None:
+        from pipelines.sweep_spec import read_sweep_file
+        from storage.errors import WorkbenchError
+
+        if typed:
+            path = Path(typed).expanduser()
+        else:
+            files = sorted(
+                (self.workspace.root / "sweeps").glob("*.toml"), key=lambda p: p.stat().st_mtime
+            )
+            if not files:
+                self.app.call_from_thread(self.show_error, "no saved sweep files to load")
+                return
+            path = files[-1]
+        try:
+            raw = read_sweep_file(path)
+        except WorkbenchError as exc:
+            self.app.call_from_thread(self.show_error, str(exc))
+            return
+        self.app.call_from_thread(self.fill_from, raw, path)
+
+    def fill_from(self, raw: dict[str, Any], path: Path) -> None:
+        """Put a definition into the fields; what the form has no field for rides along."""
+        if not self.is_attached:
+            return
+        dataset = str(raw.get("dataset", "")).partition("@")[0]
+        if dataset in self.datasets:
+            self.query_one("#form-dataset", Select).value = dataset
+        for key in ("target", "name"):
+            self.query_one(f"#form-{key}", Input).value = str(raw.get(key) or "")
+        self._prefilled_target = self.query_one("#form-target", Input).value
+        for key in WHOLE_FIELDS:
+            if key in raw:
+                self.query_one(f"#form-{key}", Input).value = str(raw[key])
+        self.narrow_choices()
+        for key in ("model", "metric", "sampler", "pruner"):
+            if isinstance(raw.get(key), str):
+                try:
+                    self.query_one(f"#form-{key}", Select).value = raw[key]
+                except Exception:  # a value the select does not offer: the start will say why
+                    self.show_error(f"{key}: {raw[key]!r} is not offered here")
+        self.loaded_params = dict(raw.get("params") or {})
+        extra = f", {len(self.loaded_params)} parameter settings kept" if self.loaded_params else ""
+        self.show_error("")
+        self.show_note(f"loaded {path}{extra}")
+        self.query_one("#form-note", Static).scroll_visible()
+        self.app.notify(f"{path}{extra}", title="sweep definition loaded")
 
     def checked_definition(self) -> dict[str, Any] | None:
         """The definition, or None after naming the first problem found here."""

@@ -250,3 +250,29 @@ def test_sweeps_screen_snapshot(snap_compare, fixed_sweep_workspace: Path) -> No
 
     app = WorkbenchApp(fixed_sweep_workspace)
     assert snap_compare(app, terminal_size=(150, 30), run_before=run_before)
+
+
+async def test_the_launch_form_reads_a_sweep_file(finished: tuple[Path, int]) -> None:
+    root, _ = finished
+    folder = root / "sweeps"
+    folder.mkdir()
+    (folder / "saved.toml").write_text(
+        'name = "from a file"\ndataset = "wine"\nmodel = "extra_trees"\nmetric = "f1"\n'
+        "trials = 7\nfolds = 4\n[params]\nn_estimators = 30\n",
+        encoding="utf-8",
+    )
+    app = WorkbenchApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_sweeps(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("ctrl+o")  # empty path: the newest file in <workspace>/sweeps
+        await settle(pilot)
+        form = app.screen
+        assert form.query_one("#form-model", Select).value == "extra_trees"
+        assert form.query_one("#form-metric", Select).value == "f1"
+        assert form.query_one("#form-trials", Input).value == "7"
+        assert form.query_one("#form-folds", Input).value == "4"
+        assert form.query_one("#form-name", Input).value == "from a file"
+        assert any("1 parameter settings kept" in n.message for n in app._notifications)
+        assert form.raw_definition()["params"] == {"n_estimators": 30}

@@ -283,3 +283,41 @@ def test_distributed_sweep_on_postgresql_with_a_joining_worker(tmp_path: Path) -
         assert "studies" in names and "wb_run" in names  # Optuna's and ours, side by side
     finally:
         ws.close()
+
+
+def test_gp_without_pytorch_is_refused_with_the_install_hint(workspace: Workspace) -> None:
+    import importlib.util
+
+    from storage.errors import SweepInputError
+
+    add_sample(workspace, "wine", "cultivar")
+    definition = {"dataset": "wine", "model": "linear", "trials": 3, "folds": 3, "sampler": "gp"}
+    if importlib.util.find_spec("torch") is None:
+        with pytest.raises(SweepInputError, match=r"workbench\[gp\]"):
+            sweeps.create_sweep(workspace, definition)
+        assert repo.list_sweeps(workspace.db) == []
+    else:  # with PyTorch installed, GP sweeps run like any other
+        run_worker(workspace, sweeps.create_sweep(workspace, definition).sweep.id)
+        assert repo.list_sweeps(workspace.db)[0].status == "finished"
+
+
+def test_a_failing_trial_records_its_error_and_the_sweep_goes_on(workspace: Workspace) -> None:
+    add_sample(workspace, "wine", "cultivar")
+    created = sweeps.create_sweep(
+        workspace,
+        {
+            "dataset": "wine",
+            "model": "random_forest",
+            "trials": 6,
+            "folds": 3,
+            "pruner": "none",
+            "params": {"max_features": {"choices": [0.5, "not-a-valid-option"]}},
+        },
+    )
+    run_worker(workspace, created.sweep.id)
+    sweep = repo.get_sweep(workspace.db, created.sweep.id)
+    assert sweep.status == "finished" and sum(sweep.counts.values()) == 6
+    failed = repo.list_runs(workspace.db, sweep_id=sweep.id, status="failed")
+    complete = repo.list_runs(workspace.db, sweep_id=sweep.id, status="complete")
+    assert failed and complete  # both choices were tried; the bad one failed, the rest went on
+    assert all("max_features" in (run.error or "") for run in failed)
