@@ -8,6 +8,7 @@ where workers on many machines can join, with Optuna's own heartbeat."""
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from storage.handle import Workspace
@@ -38,6 +39,9 @@ def open_storage(ws: Workspace, kind: str) -> optuna.storages.BaseStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     url = ws.db.engine.url.render_as_string(hide_password=False)
+    # Heartbeats are what make a killed worker's trial FAILED on PostgreSQL: wanted, even
+    # though Optuna still labels the argument experimental.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return RDBStorage(
         url,
         heartbeat_interval=HEARTBEAT_INTERVAL_S,

@@ -20,10 +20,10 @@ from storage import datasets as dataset_repo
 from storage import sweeps as repo
 from storage.errors import SweepInputError, WorkbenchError
 from storage.handle import Workspace
-from storage.records import SweepRecord
+from storage.records import DONE_SWEEP_STATES, SweepRecord
 
 STALE_AFTER_S = 30.0
-DONE = ("finished", "stopped", "failed")
+DONE = DONE_SWEEP_STATES
 
 
 @dataclass(frozen=True)

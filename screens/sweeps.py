@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from screens.formatting import number
 from screens.routing import ForwardsWorkerFailures
+from storage.records import ACTIVE_SWEEP_STATES
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -23,11 +24,12 @@ if TYPE_CHECKING:
 POLL_S = 1.5
 IDLE_REFRESH_S = 15.0
 BAR_WIDTH = 10
-ACTIVE = ("running", "stopping")
+ACTIVE = ACTIVE_SWEEP_STATES
 SWEEP_STATUS_STYLE = {
     "created": "dim",
     "running": "bold cyan",
     "stopping": "yellow",
+    "finalizing": "yellow",
     "stopped": "yellow",
     "finished": "green",
     "failed": "bold red",

@@ -117,7 +117,11 @@ class DatasetSummary:
     latest: DatasetVersionRecord | None
 
 
-SweepStatus = Literal["created", "running", "stopping", "stopped", "finished", "failed"]
+SweepStatus = Literal[
+    "created", "running", "stopping", "finalizing", "stopped", "finished", "failed"
+]
+ACTIVE_SWEEP_STATES = ("running", "stopping", "finalizing")  # workers are (or may be) busy
+DONE_SWEEP_STATES = ("finished", "stopped", "failed")
 RunStatus = Literal["running", "complete", "pruned", "failed"]
 
 
