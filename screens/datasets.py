@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from storage.records import DatasetSummary, DatasetVersionRecord
 
 
+VERSION_COLUMNS = ("version", "sha256", "rows", "cols", "size", "registered", "kept", "validation")
+
+
 class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
     """Datasets on the left, the selected dataset's versions on the right."""
 
@@ -51,9 +54,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
             with Vertical(id="versions-pane", classes="pane"):
                 yield Static("Versions", classes="pane-title", id="versions-title")
                 versions: DataTable[object] = DataTable(id="versions-table", cursor_type="row")
-                versions.add_columns(
-                    "version", "sha256", "rows", "cols", "size", "registered", "kept", "validation"
-                )
+                versions.add_columns(*VERSION_COLUMNS)
                 yield versions
                 yield Static("", id="version-summary")
         yield ProgressBar(id="datasets-progress", show_eta=False)
@@ -146,7 +147,10 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
             f"Versions of {name}" if name else "Versions"
         )
         table = self.query_one("#versions-table", DataTable)
-        table.clear()
+        # Fresh columns each time: widths then come from this content (reusing columns
+        # left them at the header widths on the very first fill).
+        table.clear(columns=True)
+        table.add_columns(*VERSION_COLUMNS)
         for version in self.versions:
             table.add_row(
                 version.label,

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench.cli_sweeps import add_parsers
 
     add_parsers(commands)
+    from workbench import cli_compare
+
+    cli_compare.add_parsers(commands)
     return parser
 
 
@@ -105,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
         return run_db(args, resolve_workspace_root(args.workspace))
     if args.command in ("sweep", "runs", "worker"):
         return run_sweeps(args, resolve_workspace_root(args.workspace))
+    if args.command in ("compare", "export"):
+        from workbench.cli_compare import run_compare_command
+
+        return run_compare_command(args, resolve_workspace_root(args.workspace))
     from workbench.cli_data import run_data
 
     return run_data(args, resolve_workspace_root(args.workspace))

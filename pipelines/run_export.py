@@ -1,0 +1,84 @@
+"""Runs out of Workbench: a flat CSV (the columns of the runs screen, for spreadsheets and
+pandas) or JSON with every recorded field (for scripts that need environment and folds)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.run_tables import runs_table
+from pipelines.runs import list_runs, run_summaries
+from storage import sweeps as repo
+from storage.errors import WorkbenchError
+from storage.handle import Workspace
+
+FORMATS = ("csv", "json")
+
+
+def export_runs(
+    ws: Workspace, path: Path | str | None, fmt: str, sweep_id: int | None = None
+) -> str | Path:
+    """Write every run (or one sweep's) to ``path`` and return it; with no path, return the
+    text instead. The file appears whole or not at all."""
+    text, _ = render_runs(ws, fmt, sweep_id)
+    if path is None:
+        return text
+    return write_atomically(Path(path), text)
+
+
+def render_runs(ws: Workspace, fmt: str, sweep_id: int | None = None) -> tuple[str, int]:
+    """The export as text, with the number of runs in it."""
+    if fmt not in FORMATS:
+        raise WorkbenchError(f"unknown export format {fmt!r} (use {' or '.join(FORMATS)})")
+    if sweep_id is not None:
+        repo.get_sweep(ws.db, sweep_id)  # an unknown sweep is an error, not an empty file
+    if fmt == "csv":
+        return _csv(ws, sweep_id)
+    runs = list_runs(ws, sweep_id=sweep_id, order_by="id")
+    text = json.dumps([_plain(r) for r in runs], indent=2, ensure_ascii=False) + "\n"
+    return text, len(runs)
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """Write beside the target, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8", newline="")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise WorkbenchError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _csv(ws: Workspace, sweep_id: int | None) -> tuple[str, int]:
+    """One row per run: the runs-screen columns (params by name, metrics as ``m_``)."""
+    table = runs_table(run_summaries(ws, sweep_id))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.column_names)
+    for row in table.to_pylist():
+        writer.writerow(["" if v is None else v for v in row.values()])
+    return buffer.getvalue(), table.num_rows
+
+
+def _plain(value: Any) -> Any:
+    """Records as JSON-ready values: dataclasses to dicts, datetimes to ISO text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
