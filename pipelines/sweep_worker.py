@@ -10,7 +10,6 @@ import io
 import os
 import socket
 import threading
-from pathlib import Path
 from typing import Any
 
 from storage import sweeps as repo
@@ -271,7 +270,3 @@ def run_worker(ws: Workspace, sweep_id: int, index: int = 0, trials: int | None 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
-
-
-def log_folder(ws: Workspace) -> Path:
-    return ws.root / "logs"

@@ -3,33 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from textual.message import Message
-
-if TYPE_CHECKING:
-    from storage.handle import Workspace
-
-
-@dataclass
-class WorkspaceOpened(Message):
-    """The workspace's database is open and at the right schema."""
-
-    workspace: Workspace
-
-
-@dataclass
-class WorkspaceFailed(Message):
-    """The workspace could not be opened; `reason` is one readable line."""
-
-    reason: str
-
-
-@dataclass
-class DatasetsChanged(Message):
-    """A dataset version was added or removed."""
-
-    ref: str
 
 
 @dataclass
