@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         return run_db(args, resolve_workspace_root(args.workspace))
     if args.command in ("sweep", "runs", "worker"):
         return run_sweeps(args, resolve_workspace_root(args.workspace))
-    if args.command in ("compare", "export"):
+    if args.command in ("compare", "export", "report"):
         from workbench.cli_compare import run_compare_command
 
         return run_compare_command(args, resolve_workspace_root(args.workspace))

@@ -1,4 +1,5 @@
-"""`workbench compare` and `workbench export runs`: thin calls into pipelines/."""
+"""`workbench compare`, `workbench export runs` and `workbench report`: thin calls into
+pipelines/."""
 
 from __future__ import annotations
 
@@ -31,15 +32,35 @@ def add_parsers(commands: Any) -> None:
     runs.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
     runs.add_argument("--sweep", type=int, metavar="ID")
 
+    report = commands.add_parser("report", help="reports as files (Markdown)").add_subparsers(
+        dest="verb", metavar="VERB", required=True
+    )
+    report_runs = report.add_parser("runs", help="runs compared, with their lineage")
+    report_runs.add_argument("runs", type=int, nargs="+", metavar="RUN")
+    report_runs.add_argument("--baseline", type=int, metavar="RUN", help="default: the first run")
+    report_sweep = report.add_parser("sweep", help="a sweep: summary, history, top runs")
+    report_sweep.add_argument("sweep", type=int, metavar="SWEEP")
+    for sub in (report_runs, report_sweep):
+        sub.add_argument("--format", choices=["md", "html"], default="md")
+        sub.add_argument(
+            "-o", "--output", type=Path, metavar="FILE", help="default: <workspace>/reports/"
+        )
+
 
 def run_compare_command(args: argparse.Namespace, root: Path) -> int:
-    """Dispatch `compare` and `export` with the workspace open."""
+    """Dispatch `compare`, `export` and `report` with the workspace open."""
     from storage.handle import open_workspace
 
+    if args.command == "report":
+        from pipelines.reports import check_format
+
+        check_format(args.format)  # before opening anything
     ws = open_workspace(root, database_url=args.database_url)
     try:
         if args.command == "compare":
             return compare(args, ws)
+        if args.command == "report":
+            return report(args, ws)
         return export(args, ws)
     finally:
         ws.close()
@@ -64,6 +85,22 @@ def export(args: argparse.Namespace, ws: Workspace) -> int:
         return 0
     path = write_atomically(args.output, text)
     print(f"wrote {count} runs to {path}", file=sys.stderr)
+    return 0
+
+
+def report(args: argparse.Namespace, ws: Workspace) -> int:
+    """Assemble the report, render it, write it atomically and say where."""
+    from pipelines import report_markdown, reports
+    from pipelines.run_export import write_atomically
+
+    if args.verb == "sweep":
+        text = report_markdown.render_sweep(reports.sweep_report(ws, args.sweep))
+        stem = f"sweep-{args.sweep}"
+    else:
+        text = report_markdown.render_runs(reports.runs_report(ws, args.runs, args.baseline))
+        stem = "runs-" + "-".join(str(r) for r in args.runs)
+    path = args.output or reports.default_report_path(ws, stem, args.format)
+    print(f"wrote {write_atomically(path, text)}", file=sys.stderr)
     return 0
 
 

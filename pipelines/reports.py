@@ -1,0 +1,256 @@
+"""Report data, assembled once and rendered by any format (Markdown now, HTML later): a
+comparison of chosen runs with their lineage, or a sweep's summary, history, importances,
+top runs and the comparison of its best few. UI-free; renderers only format these records."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.compare import Comparison, compare_runs
+from pipelines.run_tables import best_so_far, param_importances
+from pipelines.runs import list_runs
+from storage import sweeps as repo
+from storage.errors import WorkbenchError
+from storage.handle import Workspace
+from storage.records import RunRecord, SweepRecord
+
+FORMATS = ("md", "html")
+AVAILABLE_FORMATS = ("md",)
+TOP_RUNS = 10
+TOP_COMPARED = 5
+RUN_STATES = ("complete", "pruned", "failed", "running")
+
+
+@dataclass(frozen=True)
+class RunLineage:
+    """Where one run came from: its data, seed, interpreter, libraries, code and machine."""
+
+    run_id: int
+    sweep_id: int
+    trial_number: int
+    dataset_ref: str
+    dataset_sha: str
+    seed: int
+    python: str | None
+    libraries: dict[str, str]
+    git_commit: str | None
+    git_dirty: bool | None
+    platform: str | None
+
+
+@dataclass(frozen=True)
+class RunsReport:
+    """Chosen runs side by side, with the lineage of each."""
+
+    comparison: Comparison
+    lineage: list[RunLineage]
+    generated_at: datetime  # naive UTC
+
+    @property
+    def title(self) -> str:
+        return "Runs " + ", ".join(str(r.id) for r in self.comparison.runs) + " compared"
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """The headline facts of a sweep."""
+
+    id: int
+    name: str
+    dataset_ref: str
+    dataset_sha: str
+    target: str
+    task: str
+    model: str
+    metric: str
+    direction: str
+    status: str
+    trials: int  # runs recorded, whatever their state
+    trials_requested: int | None
+    counts: dict[str, int]  # runs by state
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_run_id: int | None
+    best_trial: int | None
+    elapsed_s: float | None
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One complete trial: its value and the best value up to and including it."""
+
+    trial: int
+    value: float
+    best: float
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """Everything a sweep report shows; ``comparison`` is None with fewer than 2 runs."""
+
+    summary: SweepSummary
+    history: list[HistoryPoint]
+    importances: dict[str, float]
+    top_runs: list[RunRecord]
+    comparison: Comparison | None
+    generated_at: datetime  # naive UTC
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"Sweep {self.summary.id}: {self.summary.name}"
+
+
+def check_format(fmt: str) -> None:
+    """Refuse a format that does not exist or is not built yet, in one line."""
+    if fmt == "html":
+        raise WorkbenchError("html reports are not available yet; use --format md")
+    if fmt not in AVAILABLE_FORMATS:
+        raise WorkbenchError(f"unknown report format {fmt!r} (use {' or '.join(FORMATS)})")
+
+
+def runs_report(ws: Workspace, run_ids: list[int], baseline: int | None = None) -> RunsReport:
+    """Compare the runs and gather each one's lineage."""
+    comparison = compare_runs(ws, run_ids, baseline)
+    sweeps = {r.sweep_id: repo.get_sweep(ws.db, r.sweep_id) for r in comparison.runs}
+    lineage = [run_lineage(run, sweeps[run.sweep_id]) for run in comparison.runs]
+    return RunsReport(comparison=comparison, lineage=lineage, generated_at=_now())
+
+
+def sweep_report(
+    ws: Workspace, sweep_id: int, top: int = TOP_RUNS, compared: int = TOP_COMPARED
+) -> SweepReport:
+    """A sweep's summary, optimization history, importances, top runs and top-N comparison."""
+    sweep = repo.get_sweep(ws.db, sweep_id)
+    history = optimization_history(ws, sweep)
+    top_runs = list_runs(
+        ws,
+        sweep_id=sweep.id,
+        status="complete",
+        order_by="value",
+        descending=sweep.direction == "maximize",
+        limit=top,
+    )
+    top_runs = [r for r in top_runs if r.value is not None]
+    notes: list[str] = []
+    try:
+        importances = param_importances(ws, sweep)
+    except WorkbenchError as exc:
+        importances, notes = {}, [str(exc)]
+    chosen = [r.id for r in top_runs[:compared]]
+    comparison = compare_runs(ws, chosen) if len(chosen) >= 2 else None
+    best_trial = next((r.trial_number for r in top_runs if r.id == sweep.best_run_id), None)
+    return SweepReport(
+        summary=sweep_summary(sweep, best_trial),
+        history=history,
+        importances=importances,
+        top_runs=top_runs,
+        comparison=comparison,
+        generated_at=_now(),
+        notes=notes,
+    )
+
+
+def sweep_summary(sweep: SweepRecord, best_trial: int | None = None) -> SweepSummary:
+    return SweepSummary(
+        id=sweep.id,
+        name=sweep.name,
+        dataset_ref=sweep.dataset_ref,
+        dataset_sha=sweep.dataset_sha,
+        target=sweep.target,
+        task=sweep.task,
+        model=sweep.model,
+        metric=sweep.metric,
+        direction=sweep.direction,
+        status=sweep.status,
+        trials=sum(sweep.counts.values()),
+        trials_requested=sweep.trials_requested,
+        counts={state: sweep.counts.get(state, 0) for state in RUN_STATES},
+        best_value=sweep.best_value,
+        best_params=dict(sweep.best_params),
+        best_run_id=sweep.best_run_id,
+        best_trial=best_trial,
+        elapsed_s=_elapsed(sweep),
+    )
+
+
+def optimization_history(ws: Workspace, sweep: SweepRecord) -> list[HistoryPoint]:
+    """Complete trials in trial order, each with the best value so far."""
+    values = [
+        (r.trial_number, float(r.value))
+        for r in repo.list_runs(ws.db, sweep_id=sweep.id, status="complete", order_by="trial")
+        if r.value is not None
+    ]
+    best = dict(best_so_far(values, sweep.direction))
+    return [HistoryPoint(trial, value, best[trial]) for trial, value in sorted(values)]
+
+
+def run_lineage(run: RunRecord, sweep: SweepRecord) -> RunLineage:
+    env = run.environment or {}
+    git = env.get("git") if isinstance(env.get("git"), dict) else {}
+    return RunLineage(
+        run_id=run.id,
+        sweep_id=run.sweep_id,
+        trial_number=run.trial_number,
+        dataset_ref=sweep.dataset_ref,
+        dataset_sha=run.dataset_sha,
+        seed=run.seed,
+        python=env.get("python"),
+        libraries={str(k): str(v) for k, v in (env.get("libraries") or {}).items()},
+        git_commit=git.get("commit") or None,
+        git_dirty=git.get("dirty") if git.get("commit") else None,
+        platform=env.get("platform"),
+    )
+
+
+def default_report_path(ws: Workspace, stem: str, fmt: str, now: datetime | None = None) -> Path:
+    """``<workspace>/reports/<stem>-<UTC timestamp>.<fmt>``, never an existing file."""
+    stamp = (now or _now()).strftime("%Y%m%d-%H%M%S")
+    folder = ws.root / "reports"
+    path = folder / f"{stem}-{stamp}.{fmt}"
+    counter = 2
+    while path.exists():
+        path = folder / f"{stem}-{stamp}-{counter}.{fmt}"
+        counter += 1
+    return path
+
+
+def format_value(value: object) -> str:
+    """How every report shows a value: floats to 6 significant digits, None as '-'."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _elapsed(sweep: SweepRecord) -> float | None:
+    if sweep.started_at is None:
+        return None
+    end = sweep.finished_at or _now()
+    return max(0.0, (end - sweep.started_at).total_seconds())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
