@@ -61,6 +61,7 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("escape", "back", "Back", id="runs.back"),
         Binding("enter", "open_run", "Open run", id="runs.open"),
         Binding("space", "toggle_selected", "Select", id="runs.select"),
+        Binding("c", "compare", "Compare selected", id="runs.compare"),
         Binding("slash", "focus_filter", "Filter", key_display="/", id="runs.filter"),
         Binding("s", "focus_order", "Sort", id="runs.sort"),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="runs.refresh"),
@@ -263,6 +264,15 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
         table.move_cursor(table.cursor_row + 1)
         table.refresh()
         self.set_title()
+
+    def action_compare(self) -> None:
+        """Open the selected runs side by side."""
+        from screens.compare import CompareScreen
+
+        if len(self.selected_run_ids) < 2:
+            self.notify("select 2 or more runs with space", severity="warning", timeout=3)
+            return
+        self.app.push_screen(CompareScreen(self.workspace, sorted(self.selected_run_ids)))
 
     def action_focus_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()

@@ -1,0 +1,113 @@
+"""The compare screen as a person uses it: select runs of a real finished sweep on the Runs
+screen, compare them, hide identical rows, pin another baseline and transpose."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from pipelines.runs import get_run
+from pipelines.sweep_worker import run_worker
+from pipelines.sweeps import create_sweep
+from screens.compare import CompareScreen
+from screens.formatting import number
+from screens.runs import RunsScreen
+from screens.sweep_detail import value_text
+from storage.handle import open_workspace
+from tests.app_helpers import screen_text, settle
+from tests.sweep_helpers import add_sample
+from workbench.app import WorkbenchApp
+
+SIZE = (160, 48)
+WINE_SWEEP = {
+    "dataset": "wine",
+    "target": "cultivar",
+    "model": "random_forest",
+    "metric": "accuracy",
+    "trials": 4,
+    "folds": 3,
+    "pruner": "none",
+}
+
+
+@pytest.fixture(scope="module")
+def sweep_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with wine and one finished 4-trial sweep, built once."""
+    root = tmp_path_factory.mktemp("compare-screen") / "ws"
+    ws = open_workspace(root)
+    try:
+        add_sample(ws, "wine", "cultivar")
+        created = create_sweep(ws, WINE_SWEEP)
+        run_worker(ws, created.sweep.id)
+    finally:
+        ws.close()
+    return root
+
+
+@pytest.fixture
+def workspace(sweep_template: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    shutil.copytree(sweep_template, root)
+    return root
+
+
+async def test_compare_selected_runs(workspace: Path) -> None:
+    app = WorkbenchApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        runs_screen = app.screen
+        assert isinstance(runs_screen, RunsScreen)
+
+        await pilot.press("space", "c")  # one run is not a comparison
+        await settle(pilot)
+        assert any("select 2 or more runs" in n.message for n in app._notifications)
+        assert app.screen is runs_screen
+
+        await pilot.press("space", "space", "c")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        run_ids = sorted(runs_screen.selected_run_ids)
+        assert len(run_ids) == 3 and screen.run_ids == run_ids
+        ws = open_workspace(workspace)
+        try:
+            runs = [get_run(ws, run_id) for run_id in run_ids]
+        finally:
+            ws.close()
+
+        text = screen_text(pilot)
+        assert all(f"run {run_id}" in text for run_id in run_ids)
+        assert f"Compare 3 runs · baseline run {run_ids[0]}" in text
+        lines = {line.split()[0]: line for line in text.splitlines() if line.split()}
+        metric_line = lines["accuracy"]  # the sweep metric's row: every run's value
+        assert all(number(run.value) in metric_line for run in runs)
+        for name in runs[1].params:
+            assert all(value_text(run.params[name]) in lines[name] for run in runs)
+        assert "★" in text
+        assert "seed" in text and runs[0].seed == runs[1].seed == runs[2].seed
+
+        await pilot.press("x")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "differences only" in text and "seed" not in text
+
+        await pilot.press("right", "p")  # the cursor is on the first run's column
+        await settle(pilot)
+        assert f"baseline run {run_ids[1]}" in screen_text(pilot)
+        assert screen.comparison is not None and screen.comparison.baseline == 1
+
+        await pilot.press("t")
+        await settle(pilot)
+        table = screen.query_one(DataTable)
+        labels = [row.label.plain for row in table.rows.values() if row.label is not None]
+        assert labels == [f"run {run_ids[0]}", f"run {run_ids[1]} (base)", f"run {run_ids[2]}"]
+        assert f"run {run_ids[2]}" in screen_text(pilot)
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is runs_screen
