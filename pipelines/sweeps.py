@@ -228,8 +228,8 @@ def wait_for_sweep(
         progress(f"{done}/{total or '?'} trials{best}", done / total if total else None)
         if sweep.status in DONE:
             return sweep
+        # 'finalizing' (the last worker refitting the top models) is work in progress.
         if sweep.status in ("running", "stopping") and not live_worker_count(ws, sweep_id):
-            # 'finalizing' (the last worker refitting the top models) is work in progress.
             time.sleep(poll_s)  # a worker may be just starting or just finishing
             sweep = repo.get_sweep(ws.db, sweep_id)
             if sweep.status not in DONE and not live_worker_count(ws, sweep_id):

@@ -199,13 +199,11 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
     # --- actions ---------------------------------------------------------------------
 
     def current_version(self) -> DatasetVersionRecord | None:
-        """The highlighted version, or the newest version of the highlighted dataset."""
+        """The version under the versions cursor: the newest until the user moves it."""
         if not self.versions:
             return None
-        table = self.query_one("#versions-table", DataTable)
-        if table.has_focus and 0 <= table.cursor_row < len(self.versions):
-            return self.versions[table.cursor_row]
-        return self.versions[min(max(table.cursor_row, 0), len(self.versions) - 1)]
+        row = self.query_one("#versions-table", DataTable).cursor_row
+        return self.versions[min(max(row, 0), len(self.versions) - 1)]
 
     def action_open_version(self, tab: str = "schema") -> None:
         from screens.dataset_detail import DatasetDetailScreen

@@ -51,7 +51,8 @@ def test_add_list_show_and_the_same_content_again(
     shown = json.loads(out)
     assert shown["target"] == "cultivar" and shown["label"] == "D0"
     alcohol = next(c for c in shown["profile"]["columns"] if c["name"] == "alcohol")
-    assert 11.0 < alcohol["min"] < alcohol["mean"] < alcohol["max"] < 15.0
+    assert (alcohol["min"], alcohol["max"]) == (11.03, 14.83)  # the bundled file's own range
+    assert alcohol["mean"] == pytest.approx(13.000618, abs=1e-6)
     assert sum(alcohol["histogram"]) == 178
     assert shown["validation"]["status"] == "pass"
     assert workspace_files(ws) == [f"datasets/{shown['sha256']}.parquet"]

@@ -18,7 +18,7 @@ from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
 from storage.handle import Workspace, open_workspace
 from tests.conftest import POSTGRES_URL
-from tests.sweep_helpers import add_sample, write_sweep
+from tests.sweep_helpers import add_sample, wait_until, write_sweep
 from workbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,10 +140,7 @@ def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_the_study_resumes(
     )
     code, out, err = cli(capsys, workspace, "sweep", "start", str(path))
     assert code == 0, err
-    deadline = time.monotonic() + 60
-    while not repo.list_runs(workspace.db, sweep_id=1, status="running"):
-        assert time.monotonic() < deadline, "no trial started"
-        time.sleep(0.2)
+    wait_until(lambda: repo.list_runs(workspace.db, sweep_id=1, status="running"), "a trial")
     assert sweeps.kill_workers(workspace, 1) == 1
     code, out, err = cli(capsys, workspace, "sweep", "resume", "1", "--wait")
     assert code == 0 and "1 stale trial(s) marked failed" in out, err
@@ -162,10 +159,7 @@ def test_stop_finishes_running_trials_then_stops(
         tmp_path, 'dataset = "wine"\nmodel = "extra_trees"\ntrials = 200\nfolds = 3\n'
     )
     cli(capsys, workspace, "sweep", "start", str(path))
-    deadline = time.monotonic() + 60
-    while not repo.list_runs(workspace.db, sweep_id=1, status="complete"):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until(lambda: repo.list_runs(workspace.db, sweep_id=1, status="complete"), "a run")
     code, out, _ = cli(capsys, workspace, "sweep", "stop", "1")
     assert code == 0 and "stopping" in out
     sweep = sweeps.wait_for_sweep(workspace, 1)
