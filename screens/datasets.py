@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from storage.records import DatasetSummary, DatasetVersionRecord
 
 
+DATASET_COLUMNS = ("name", "versions", "rows", "validation")
 VERSION_COLUMNS = ("version", "sha256", "rows", "cols", "size", "registered", "kept", "validation")
 
 
@@ -49,7 +50,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
             with Vertical(id="datasets-pane", classes="pane"):
                 yield Static("Datasets", classes="pane-title")
                 table: DataTable[object] = DataTable(id="datasets-table", cursor_type="row")
-                table.add_columns("name", "versions", "rows", "validation")
+                table.add_columns(*DATASET_COLUMNS)
                 yield table
             with Vertical(id="versions-pane", classes="pane"):
                 yield Static("Versions", classes="pane-title", id="versions-title")
@@ -94,7 +95,8 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
     def show_datasets(self, summaries: list[DatasetSummary], select: str | None) -> None:
         self.summaries = summaries
         table = self.query_one("#datasets-table", DataTable)
-        table.clear()
+        table.clear(columns=True)  # fresh columns: widths from this content (see versions)
+        table.add_columns(*DATASET_COLUMNS)
         for summary in summaries:
             latest = summary.latest
             table.add_row(
