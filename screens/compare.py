@@ -105,6 +105,9 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         self.comparison = comparison
         self.baseline_id = comparison.runs[comparison.baseline].id
         self.render_table()
+        # DataTable keeps header-only widths (and no row-label column) on the first fill after
+        # mount; a second fill after that frame draws it right. Root cause not found yet.
+        self.call_after_refresh(self.render_table)
 
     # --- display -----------------------------------------------------------------------
 
