@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
 from screens.formatting import number, size, status_text
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -95,17 +96,22 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
     def show_datasets(self, summaries: list[DatasetSummary], select: str | None) -> None:
         self.summaries = summaries
         table = self.query_one("#datasets-table", DataTable)
-        table.clear(columns=True)  # fresh columns: widths from this content (see versions)
-        table.add_columns(*DATASET_COLUMNS)
-        for summary in summaries:
-            latest = summary.latest
-            table.add_row(
-                summary.name,
-                str(summary.version_count),
-                number(latest.row_count) if latest else "–",
-                status_text(latest.validation.status) if latest else "–",
-                key=summary.name,
-            )
+        fill_table(
+            table,
+            DATASET_COLUMNS,
+            [
+                TableRow(
+                    s.name,
+                    (
+                        s.name,
+                        str(s.version_count),
+                        number(s.latest.row_count) if s.latest else "–",
+                        status_text(s.latest.validation.status) if s.latest else "–",
+                    ),
+                )
+                for s in summaries
+            ],
+        )
         if not summaries:
             self.set_status("no datasets yet — press a to add a file, or run `workbench demo`")
             self.show_versions(None, [])
@@ -148,23 +154,23 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
         self.query_one("#versions-title", Static).update(
             f"Versions of {name}" if name else "Versions"
         )
-        table = self.query_one("#versions-table", DataTable)
-        # Fresh columns each time: widths then come from this content (reusing columns
-        # left them at the header widths on the very first fill).
-        table.clear(columns=True)
-        table.add_columns(*VERSION_COLUMNS)
-        for version in self.versions:
-            table.add_row(
-                version.label,
-                version.sha256[:12],
-                number(version.row_count),
-                str(version.column_count),
-                size(version.size_bytes),
-                f"{version.created_at:%Y-%m-%d %H:%M}",
-                "reference" if version.is_reference else "copy",
-                status_text(version.validation.status),
-                key=version.label,
+        rows = [
+            TableRow(
+                v.label,
+                (
+                    v.label,
+                    v.sha256[:12],
+                    number(v.row_count),
+                    str(v.column_count),
+                    size(v.size_bytes),
+                    f"{v.created_at:%Y-%m-%d %H:%M}",
+                    "reference" if v.is_reference else "copy",
+                    status_text(v.validation.status),
+                ),
             )
+            for v in self.versions
+        ]
+        fill_table(self.query_one("#versions-table", DataTable), VERSION_COLUMNS, rows)
         self.show_summary()
 
     @on(DataTable.RowHighlighted, "#versions-table")
