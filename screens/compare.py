@@ -1,97 +1,103 @@
-"""Runs side by side: metrics (with deltas against a baseline run and the best marked),
-parameters and lineage, one DataTable built from ``pipelines.compare``'s rows so the screen,
-``workbench compare`` and reports agree on what differs."""
+"""Runs side by side. The Table tab holds metrics (deltas against a pinned baseline, the best
+marked), parameters and lineage from ``pipelines.compare``, so the screen, ``workbench
+compare`` and reports agree on what differs; Curves, Folds, Slice and Insight tabs draw the
+same runs in the same colours. Every query and statistic runs in a thread worker."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.coordinate import Coordinate
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
-from screens.formatting import number
+from screens import compare_panels as panels
+from screens.compare_table import fill_runs_as_columns, fill_transposed
 from screens.routing import ForwardsWorkerFailures
-from screens.sweep_detail import value_text
 
 if TYPE_CHECKING:
     from pipelines.compare import CompareRow, Comparison
+    from pipelines.compare_views import SweepSlice
     from storage.handle import Workspace
-    from storage.records import RunRecord
 
-BEST = "★"
-MAX_CELL = 40
-DIFFERS_STYLE = "bold yellow"
-SAME_STYLE = "dim"
-SECTION_TITLES = {"metric": "Metrics", "param": "Parameters", "lineage": "Lineage"}
-
-
-def run_label(run: RunRecord, is_baseline: bool) -> str:
-    """A run's header: its id, and "(base)" on the baseline."""
-    return f"run {run.id}" + (" (base)" if is_baseline else "")
-
-
-def cell_text(row: CompareRow, index: int, baseline: int) -> Text:
-    """One run's value in a row: the value, its delta against the baseline, ★ when best."""
-    value = row.values[index]
-    text = value_text(value) if value is not None else "–"
-    if len(text) > MAX_CELL:
-        text = text[: MAX_CELL - 1] + "…"
-    delta = row.deltas[index]
-    if delta is not None and index != baseline:
-        text += f" ({'+' if delta >= 0 else ''}{number(delta)})"
-    if row.best == index:
-        text += f" {BEST}"
-    return Text(text, style="" if row.differs else SAME_STYLE)
-
-
-def field_label(row: CompareRow) -> Text:
-    """A row's name: highlighted when the runs disagree, dim when they all agree."""
-    return Text(row.name, style=DIFFERS_STYLE if row.differs else SAME_STYLE)
+TABS = ("table", "curves", "folds", "slice", "insight")
 
 
 class CompareScreen(ForwardsWorkerFailures, Screen[None]):
-    """Runs as columns (or rows, transposed); compare_runs runs in a thread worker."""
+    """State (order, filter, baseline, orientation) lives here; drawing is delegated."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="compare.back"),
         Binding("x", "toggle_differences", "Differences only", id="compare.differences"),
-        Binding("p", "pin_baseline", "Pin as baseline", id="compare.pin"),
+        Binding("p", "pin_baseline", "Pin baseline", id="compare.pin"),
+        Binding("s", "sort", "Sort by row", id="compare.sort"),
+        Binding("slash", "filter", "Filter", key_display="/", id="compare.filter"),
         Binding("t", "transpose", "Transpose", id="compare.transpose"),
+        Binding("e", "export", "Export", id="compare.export"),
+        Binding("left_square_bracket", "cycle(-1)", "Prev", key_display="[", show=False),
+        Binding("right_square_bracket", "cycle(1)", "Next", key_display="]", show=False),
+        Binding("i", "permutation", "Permutation importance", show=False, id="compare.perm"),
+        *(
+            Binding(str(n), f"tab('{tab}')", tab.title(), show=False, id=f"compare.{tab}")
+            for n, tab in enumerate(TABS, start=1)
+        ),
     ]
 
     def __init__(self, ws: Workspace, run_ids: list[int]) -> None:
         super().__init__()
         self.workspace = ws
         self.run_ids = list(run_ids)
+        self.colours = {rid: panels.run_colour(i) for i, rid in enumerate(self.run_ids)}
         self.baseline_id: int | None = None  # None: compare_runs' default, the first run
         self.comparison: Comparison | None = None
         self.differences_only = False
         self.transposed = False
+        self.filter_text = ""
+        self.sort_by: tuple[str, str, bool] | None = None  # (section, field, descending)
+        self.shown: list[CompareRow | None] = []  # table row (or column) → field
+        self.curves: dict[int, dict[str, list[tuple[int, float]]]] | None = None
+        self.curve_key = 0
+        self.slice: SweepSlice | None = None
+        self.slice_param = 0
+        self.insight_run = 0
+        self._first_fill = True
 
     def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot  # plotext loads when runs are compared
+
         yield Header()
         yield Static(f"Comparing {len(self.run_ids)} runs — loading…", id="compare-title")
-        table: DataTable[Text] = DataTable(id="compare-table", cursor_type="cell")
-        yield table
+        yield Input(placeholder="filter fields, e.g. learning or lineage", id="compare-filter")
+        with TabbedContent(id="compare-tabs"):
+            with TabPane("1 Table", id="table"):
+                yield DataTable(id="compare-table", cursor_type="cell")
+            with TabPane("2 Curves", id="curves"):
+                yield PlotextPlot(id="compare-curves")
+                yield Static("loading …", id="curves-note", classes="plot-note", markup=False)
+            with TabPane("3 Folds", id="folds"):
+                yield PlotextPlot(id="compare-folds")
+                with VerticalScroll(id="folds-scroll"):
+                    yield Static("", id="folds-table")
+            with TabPane("4 Slice", id="slice"):
+                yield PlotextPlot(id="compare-slice")
+                yield Static("loading trials …", id="slice-note", classes="plot-note", markup=False)
+            with TabPane("5 Insight", id="insight"), VerticalScroll(id="insight-scroll"):
+                yield Static("", id="insight-body")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = f"Compare {len(self.run_ids)} runs"
+        self.query_one("#compare-filter").display = False
         self.query_one(DataTable).focus()
         self.load(self.baseline_id)
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="compare",
-        exit_on_error=False,
-        description="comparing runs",
-    )
+    # --- data in -----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load(self, baseline: int | None) -> None:
         """Build the comparison against ``baseline`` (a run id) and hand it to the screen."""
         from pipelines.compare import compare_runs
@@ -102,12 +108,45 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
     def show(self, comparison: Comparison) -> None:
         if not self.is_attached:  # the screen was closed while the worker ran
             return
-        self.comparison = comparison
+        self.comparison = self.ordered(comparison)
         self.baseline_id = comparison.runs[comparison.baseline].id
         self.render_table()
-        # DataTable keeps header-only widths (and no row-label column) on the first fill after
-        # mount; a second fill after that frame draws it right. Root cause not found yet.
-        self.call_after_refresh(self.render_table)
+        if self._first_fill:  # the row-label column appears on DataTable's next idle tick
+            self._first_fill = False
+            self.call_after_refresh(self.render_table)
+        self.redraw_tab()
+
+    def ordered(self, comparison: Comparison) -> Comparison:
+        """Apply the chosen sort (if any) to a freshly loaded comparison."""
+        if self.sort_by is None:
+            return comparison
+        from pipelines.compare_views import sort_runs
+
+        section, name, descending = self.sort_by
+        row = next((r for r in comparison.rows if (r.section, r.name) == (section, name)), None)
+        return comparison if row is None else sort_runs(comparison, row, descending)
+
+    @work(thread=True, exclusive=True, group="compare-curves", exit_on_error=False)
+    def load_curves(self) -> None:
+        from pipelines.compare_views import run_curves
+
+        curves = run_curves(self.workspace, self.run_ids)
+        self.app.call_from_thread(self.curves_loaded, curves)
+
+    def curves_loaded(self, curves: dict[int, dict[str, list[tuple[int, float]]]]) -> None:
+        self.curves = curves
+        self.draw_curves()
+
+    @work(thread=True, exclusive=True, group="compare-slice", exit_on_error=False)
+    def load_slice(self, sweep_id: int) -> None:
+        from pipelines.compare_views import sweep_slice
+
+        data = sweep_slice(self.workspace, sweep_id)
+        self.app.call_from_thread(self.slice_loaded, data)
+
+    def slice_loaded(self, data: SweepSlice) -> None:
+        self.slice = data
+        self.draw_slice()
 
     # --- display -----------------------------------------------------------------------
 
@@ -115,65 +154,135 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         if self.comparison is None:
             return []
         shown = self.comparison.only_differences() if self.differences_only else self.comparison
-        return shown.rows
+        needle = self.filter_text.lower()
+        return [r for r in shown.rows if needle in f"{r.section} {r.name}".lower()]
 
     def render_table(self, cursor: Coordinate | None = None) -> None:
-        """Rebuild the table for the current comparison, filter and orientation."""
-        comparison = self.comparison
-        if comparison is None:
+        """Rebuild the table for the current comparison, order, filter and orientation."""
+        if self.comparison is None:
             return
         table = self.query_one(DataTable)
         cursor = cursor or table.cursor_coordinate
-        table.clear(columns=True)
         rows = self.visible_rows()
-        labels = [run_label(r, i == comparison.baseline) for i, r in enumerate(comparison.runs)]
-        if self.transposed:
-            self.fill_transposed(table, rows, labels, comparison.baseline)
-        else:
-            self.fill_runs_as_columns(table, rows, labels, comparison.baseline)
+        fill = fill_transposed if self.transposed else fill_runs_as_columns
+        self.shown = fill(table, self.comparison, rows, self.colours)
         if table.row_count and table.columns:
             table.cursor_coordinate = cursor  # DataTable clamps it to the new shape
-        self.update_title(len(rows), len(comparison.rows))
-
-    @staticmethod
-    def fill_runs_as_columns(
-        table: DataTable[Text], rows: list[CompareRow], labels: list[str], baseline: int
-    ) -> None:
-        """Runs as columns, one row per field, a header row before each section."""
-        for index, label in enumerate(labels):
-            table.add_column(Text(label, style="bold"), key=f"run-{index}")
-        section = None
-        for position, row in enumerate(rows):
-            if row.section != section:
-                section = row.section
-                title = Text(SECTION_TITLES.get(section, section), style="bold reverse")
-                table.add_row(*[Text("")] * len(labels), label=title, key=f"section-{section}")
-            cells = [cell_text(row, i, baseline) for i in range(len(labels))]
-            table.add_row(*cells, label=field_label(row), key=f"row-{position}")
-
-    @staticmethod
-    def fill_transposed(
-        table: DataTable[Text], rows: list[CompareRow], labels: list[str], baseline: int
-    ) -> None:
-        """Runs as rows (for many runs), one column per field."""
-        for position, row in enumerate(rows):
-            table.add_column(field_label(row), key=f"row-{position}")
-        for index, label in enumerate(labels):
-            cells = [cell_text(row, index, baseline) for row in rows]
-            table.add_row(*cells, label=Text(label, style="bold"), key=f"run-{index}")
+        self.update_title(len(rows), len(self.comparison.rows))
 
     def update_title(self, shown: int, total: int, status: str = "") -> None:
         self.title = f"Compare {len(self.run_ids)} runs · baseline run {self.baseline_id}"
-        parts = [self.title]
+        parts = [self.title, f"{shown} of {total} rows" if shown != total else f"{total} rows"]
         if self.differences_only:
-            parts.append(f"differences only: {shown} of {total} rows")
-        else:
-            parts.append(f"{total} rows")
+            parts.append("differences only")
+        if self.filter_text:
+            parts.append(f"filter “{self.filter_text}”")
+        if self.sort_by:
+            parts.append(f"sorted by {self.sort_by[1]} {'↓' if self.sort_by[2] else '↑'}")
         if status:
             parts.append(status)
         self.query_one("#compare-title", Static).update(" — ".join(parts))
 
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active or "table"
+
+    @on(TabbedContent.TabActivated)
+    def redraw_tab(self) -> None:
+        """Draw the active tab; data for a tab loads the first time it is shown."""
+        if self.comparison is None:
+            return
+        tab = self.active_tab()
+        if tab == "curves":
+            self.load_curves() if self.curves is None else self.draw_curves()
+        elif tab == "folds":
+            self.draw_folds()
+        elif tab == "slice":
+            base = self.comparison.runs[self.comparison.baseline]
+            stale = self.slice is None or self.slice.sweep_id != base.sweep_id
+            self.load_slice(base.sweep_id) if stale else self.draw_slice()
+        elif tab == "insight":
+            self.show_insight()
+
+    def plot(self, name: str) -> Any:
+        from textual_plotext import PlotextPlot
+
+        return self.query_one(f"#compare-{name}", PlotextPlot)
+
+    def draw_curves(self) -> None:
+        if self.comparison is None or self.curves is None:
+            return
+        sweep_metric = next(r.name for r in self.comparison.rows if r.section == "metric")
+        keys = panels.curve_keys(self.curves, sweep_metric)
+        note = self.query_one("#curves-note", Static)
+        plot = self.plot("curves")
+        if not keys:
+            plot.plt.clear_figure()
+            note.update("no per-iteration curves: these models record none (LightGBM does)")
+        else:
+            key = keys[self.curve_key % len(keys)]
+            runs = self.comparison.runs
+            text = panels.draw_curves(plot.plt, runs, self.colours, self.curves, key)
+            more = f" · [ and ] switch curve ({len(keys)})" if len(keys) > 1 else ""
+            note.update(text + more)
+        plot.refresh()
+
+    def draw_folds(self) -> None:
+        if self.comparison is None:
+            return
+        plot = self.plot("folds")
+        panels.draw_folds(plot.plt, self.comparison.runs, self.colours)
+        plot.refresh()
+        table = panels.folds_table(self.comparison.runs, self.colours)
+        self.query_one("#folds-table", Static).update(table)
+
+    def draw_slice(self) -> None:
+        if self.slice is None:
+            return
+        plot = self.plot("slice")
+        note = self.query_one("#slice-note", Static)
+        if not self.slice.params:
+            note.update(f"sweep {self.slice.sweep_id} searched no parameters")
+            return
+        param = self.slice.params[self.slice_param % len(self.slice.params)]
+        note.update(panels.draw_slice(plot.plt, self.slice, param, self.colours))
+        plot.refresh()
+
+    def show_insight(self, permutation: bool = False) -> None:
+        """Insight for the chosen run: held-out summary and importances, in a worker."""
+        if self.comparison is None:
+            return
+        run = self.comparison.runs[self.insight_run % len(self.comparison.runs)]
+        wait = "computing permutation importance on held-out data …" if permutation else "…"
+        self.query_one("#insight-body", Static).update(f"run {run.id}: loading insight {wait}")
+        self.load_insight(run.id, permutation)
+
+    @work(thread=True, exclusive=True, group="compare-insight", exit_on_error=False)
+    def load_insight(self, run_id: int, permutation: bool) -> None:
+        from screens.compare_insight import gather_insight
+
+        insight = gather_insight(self.workspace, run_id, permutation)
+        self.app.call_from_thread(self.insight_loaded, insight)
+
+    def insight_loaded(self, insight: Any) -> None:
+        from screens.compare_insight import render_insight
+
+        if self.comparison is None:
+            return
+        run = self.comparison.runs[self.insight_run % len(self.comparison.runs)]
+        if insight.run_id != run.id:
+            return  # the user moved on to another run
+        body = self.query_one("#insight-body", Static)
+        body.update(render_insight(insight, self.colours[run.id]))
+
     # --- actions -----------------------------------------------------------------------
+
+    def field_at_cursor(self) -> CompareRow | None:
+        table = self.query_one(DataTable)
+        if not table.row_count or not table.columns:
+            return None
+        row, column = table.cursor_coordinate
+        index = column if self.transposed else row
+        return self.shown[index] if 0 <= index < len(self.shown) else None
 
     def run_at_cursor(self) -> int | None:
         """The id of the run under the cursor (its column, or its row when transposed)."""
@@ -187,10 +296,65 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         runs = self.comparison.runs
         return runs[index].id if 0 <= index < len(runs) else None
 
+    def action_tab(self, tab: str) -> None:
+        if tab == "insight":  # insight follows the run under the table's cursor
+            run_id = self.run_at_cursor()
+            if run_id is not None and self.comparison is not None:
+                ids = [r.id for r in self.comparison.runs]
+                self.insight_run = ids.index(run_id)
+        self.query_one(TabbedContent).active = tab
+        if tab == "table":
+            self.query_one(DataTable).focus()
+
+    def action_cycle(self, step: int) -> None:
+        """[ and ]: the previous or next curve, parameter or run, on the tab showing it."""
+        tab = self.active_tab()
+        if tab == "curves":
+            self.curve_key += step
+        elif tab == "slice":
+            self.slice_param += step
+        elif tab == "insight":
+            self.insight_run += step
+        self.redraw_tab()
+
     def action_toggle_differences(self) -> None:
         """Show only the rows where the runs disagree, or every row again."""
         self.differences_only = not self.differences_only
         self.render_table()
+
+    def action_sort(self) -> None:
+        """Order the runs by the field under the cursor; again on the same field reverses."""
+        from pipelines.compare_views import sort_runs
+
+        row = self.field_at_cursor()
+        if row is None or self.comparison is None:
+            self.notify("put the cursor on a field to sort the runs by it", timeout=3)
+            return
+        from pipelines.compare import metric_direction
+
+        previous = self.sort_by
+        if previous and previous[:2] == (row.section, row.name):
+            descending = not previous[2]
+        else:  # best first on a metric, ascending otherwise
+            descending = row.section == "metric" and metric_direction(row.name) == "maximize"
+        self.comparison = sort_runs(self.comparison, row, descending)
+        self.sort_by = (row.section, row.name, descending)
+        self.render_table()
+        self.redraw_tab()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#compare-filter", Input)
+        field.display = True
+        field.focus()
+
+    @on(Input.Changed, "#compare-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.render_table(Coordinate(0, 0))
+
+    @on(Input.Submitted, "#compare-filter")
+    def filter_done(self) -> None:
+        self.query_one(DataTable).focus()
 
     def action_pin_baseline(self) -> None:
         """Make the run under the cursor the baseline and recompute the deltas."""
@@ -210,5 +374,23 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         row, column = self.query_one(DataTable).cursor_coordinate
         self.render_table(Coordinate(column, row))  # the same run stays under the cursor
 
+    def action_export(self) -> None:
+        from screens.compare_export import ask_and_export
+
+        if self.comparison is not None:
+            ask_and_export(self)
+
+    def action_permutation(self) -> None:
+        """i: permutation importance on held-out data for the insight run (seconds)."""
+        if self.active_tab() != "insight":
+            self.action_tab("insight")
+        self.show_insight(permutation=True)
+
     def action_back(self) -> None:
+        field = self.query_one("#compare-filter", Input)
+        if field.has_focus:  # escape leaves the filter first, keeping what it holds
+            field.display = bool(self.filter_text)
+            self.query_one(DataTable).focus()
+            return
         self.app.pop_screen()
+

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,37 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """Pick one of a few options by its key letter (or arrows and enter); escape cancels."""
+
+    BINDINGS = [Binding("escape", "choose(None)", "Cancel", id="choice.cancel")]
+
+    def __init__(self, title: str, options: list[tuple[str, str, str]]) -> None:
+        """``options``: (key letter, value returned, description)."""
+        super().__init__()
+        self.heading = title
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="choice-box"):
+            yield Static(f"[b]{self.heading}[/b]")
+            yield OptionList(
+                *(Option(f"{key}  {text}", id=value) for key, value, text in self.options),
+                id="choice-options",
+            )
+            yield Static("press a letter, or enter on a line · escape cancels", classes="hint")
+
+    def on_key(self, event: events.Key) -> None:
+        for key, value, _ in self.options:
+            if event.key == key:
+                event.stop()
+                self.dismiss(value)
+
+    @on(OptionList.OptionSelected)
+    def selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_choose(self, value: str | None) -> None:
+        self.dismiss(value)

@@ -1,0 +1,68 @@
+"""`e` on the compare screen: the compared runs as an HTML or Markdown report, or the table
+as shown (order, filter, differences only) as CSV or JSON, written into the workspace's
+`reports/` by a thread worker; the notification says where."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from screens.dialogs import ChoiceScreen
+
+if TYPE_CHECKING:
+    from pipelines.compare import Comparison
+    from screens.compare import CompareScreen
+    from storage.handle import Workspace
+
+EXPORT_CHOICES = [
+    ("h", "html", "HTML report (plots, single offline file)"),
+    ("m", "md", "Markdown report (tables, for a pull request)"),
+    ("c", "csv", "CSV of the table as shown"),
+    ("j", "json", "JSON of the table as shown"),
+]
+
+
+def ask_and_export(screen: CompareScreen) -> None:
+    """Ask for a format, then write in a worker and notify the path."""
+
+    def chosen(fmt: str | None) -> None:
+        if fmt is None or screen.comparison is None:
+            return
+        shown = screen.comparison
+        if screen.differences_only:
+            shown = shown.only_differences()
+        visible = {(r.section, r.name) for r in screen.visible_rows()}
+        rows = [r for r in shown.rows if (r.section, r.name) in visible]
+        table = replace(shown, rows=rows)
+        screen.notify(f"exporting {fmt} …", timeout=2)
+        screen.run_worker(
+            partial(_export, screen, screen.workspace, table, fmt),
+            thread=True,
+            group="compare-export",
+            exit_on_error=False,
+            description=f"exporting the comparison as {fmt}",
+        )
+
+    screen.app.push_screen(ChoiceScreen("Export the comparison", EXPORT_CHOICES), chosen)
+
+
+def _export(screen: CompareScreen, ws: Workspace, table: Comparison, fmt: str) -> None:
+    path = export_comparison(ws, table, fmt)
+    screen.app.call_from_thread(screen.notify, f"wrote {path}", timeout=8)
+
+
+def export_comparison(ws: Workspace, comparison: Comparison, fmt: str) -> Path:
+    """Write one export and return its path (reports hold every row; tables what is shown)."""
+    from pipelines.compare_views import render_comparison
+    from pipelines.reports import default_report_path, write_runs_report
+    from pipelines.run_export import write_atomically
+
+    run_ids = [run.id for run in comparison.runs]
+    baseline = run_ids[comparison.baseline]
+    if fmt in ("html", "md"):
+        return write_runs_report(ws, run_ids, fmt, baseline=baseline)
+    stem = "compare-" + "-".join(str(i) for i in run_ids[:6]) + ("-etc" if len(run_ids) > 6 else "")
+    path = default_report_path(ws, stem, fmt)
+    return write_atomically(path, render_comparison(comparison, fmt))

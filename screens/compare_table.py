@@ -1,0 +1,113 @@
+"""Cells and rows of the compare table, both orientations, with a header per section.
+
+Kept apart from the screen so the screen holds state and keys, and this module only turns
+``pipelines.compare`` rows into DataTable content."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from screens.compare_panels import rich_colour
+from screens.formatting import number
+from screens.sweep_detail import value_text
+from screens.widgets.tables import TableRow, fill_table
+
+if TYPE_CHECKING:
+    from pipelines.compare import CompareRow, Comparison
+    from storage.records import RunRecord
+
+BEST = "★"
+MAX_CELL = 40
+DIFFERS_STYLE = "bold yellow"
+SAME_STYLE = "dim"
+SECTION_TITLES = {"metric": "Metrics", "param": "Parameters", "lineage": "Lineage"}
+
+
+def run_label(run: RunRecord, is_baseline: bool, colour: tuple[int, int, int] | None) -> Text:
+    """A run's header: its id in its colour, and "(base)" on the baseline."""
+    style = f"bold {rich_colour(colour)}" if colour else "bold"
+    return Text(f"run {run.id}" + (" (base)" if is_baseline else ""), style=style)
+
+
+def cell_text(row: CompareRow, index: int, baseline: int) -> Text:
+    """One run's value in a row: the value, its delta against the baseline, ★ when best."""
+    value = row.values[index]
+    text = value_text(value) if value is not None else "–"
+    if len(text) > MAX_CELL:
+        text = text[: MAX_CELL - 1] + "…"
+    delta = row.deltas[index]
+    if delta is not None and index != baseline:
+        text += f" ({'+' if delta >= 0 else ''}{number(delta)})"
+    if row.best == index:
+        text += f" {BEST}"
+    return Text(text, style="" if row.differs else SAME_STYLE)
+
+
+def field_label(row: CompareRow) -> Text:
+    """A row's name: highlighted when the runs disagree, dim when they all agree."""
+    return Text(row.name, style=DIFFERS_STYLE if row.differs else SAME_STYLE)
+
+
+def section_title(section: str) -> Text:
+    return Text(SECTION_TITLES.get(section, section), style="bold reverse")
+
+
+def fill_runs_as_columns(
+    table: DataTable[object],
+    comparison: Comparison,
+    rows: list[CompareRow],
+    colours: dict[int, tuple[int, int, int]],
+) -> list[CompareRow | None]:
+    """Runs as columns, one row per field, a title row before each section. Returns what
+    each table row shows (None for a title row) so the cursor can be mapped to a field."""
+    runs, base = comparison.runs, comparison.baseline
+    columns = [
+        (run_label(run, i == base, colours.get(run.id)), f"run-{i}") for i, run in enumerate(runs)
+    ]
+    table_rows: list[TableRow] = []
+    shown: list[CompareRow | None] = []
+    section = None
+    for position, row in enumerate(rows):
+        if row.section != section:
+            section = row.section
+            blank = [Text("")] * len(runs)
+            table_rows.append(TableRow(f"section-{section}", blank, section_title(section)))
+            shown.append(None)
+        cells = [cell_text(row, i, base) for i in range(len(runs))]
+        table_rows.append(TableRow(f"row-{position}", cells, field_label(row)))
+        shown.append(row)
+    fill_table(table, columns, table_rows)
+    return shown
+
+
+def fill_transposed(
+    table: DataTable[object],
+    comparison: Comparison,
+    rows: list[CompareRow],
+    colours: dict[int, tuple[int, int, int]],
+) -> list[CompareRow | None]:
+    """Runs as rows (for many runs), one column per field, a title column per section.
+    Returns what each column shows (None for a title column)."""
+    runs, base = comparison.runs, comparison.baseline
+    columns: list[tuple[str | Text, str]] = []
+    shown: list[CompareRow | None] = []
+    section = None
+    for position, row in enumerate(rows):
+        if row.section != section:
+            section = row.section
+            columns.append((section_title(section), f"section-{section}"))
+            shown.append(None)
+        columns.append((field_label(row), f"row-{position}"))
+        shown.append(row)
+    table_rows = []
+    for index, run in enumerate(runs):
+        cells: list[object] = []
+        for row in shown:
+            cells.append(Text("│", style="dim") if row is None else cell_text(row, index, base))
+        label = run_label(run, index == base, colours.get(run.id))
+        table_rows.append(TableRow(f"run-{index}", cells, label))
+    fill_table(table, columns, table_rows)
+    return shown
