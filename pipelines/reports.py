@@ -1,11 +1,14 @@
-"""Report data, assembled once and rendered by any format (Markdown now, HTML later): a
-comparison of chosen runs with their lineage, or a sweep's summary, history, importances,
-top runs and the comparison of its best few. UI-free; renderers only format these records."""
+"""Report data, assembled once and rendered by any format (Markdown or HTML): a comparison
+of chosen runs with their lineage, curves and importances, or a sweep's summary, history,
+trials, importances, top runs and the comparison of its best few. UI-free; renderers only
+format these records, and `write_*_report` writes the file atomically."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +23,14 @@ from storage.handle import Workspace
 from storage.records import RunRecord, SweepRecord
 
 FORMATS = ("md", "html")
-AVAILABLE_FORMATS = ("md",)
 TOP_RUNS = 10
 TOP_COMPARED = 5
 RUN_STATES = ("complete", "pruned", "failed", "running")
+IMPORTANCE_PREFIX = "importance:"
+NOT_CURVES = ("fold_score",)
+MAX_CURVES = 4
+MAX_IMPORTANCES = 15
+Curve = list[tuple[int, float]]
 
 
 @dataclass(frozen=True)
@@ -44,12 +51,22 @@ class RunLineage:
 
 
 @dataclass(frozen=True)
+class RunDetail:
+    """What one run recorded beyond its scores: per-iteration curves and feature importances."""
+
+    run_id: int
+    curves: dict[str, Curve]  # key -> (step, value), e.g. LightGBM's valid_* or "intermediate"
+    importances: dict[str, float]  # input column -> share, largest first
+
+
+@dataclass(frozen=True)
 class RunsReport:
-    """Chosen runs side by side, with the lineage of each."""
+    """Chosen runs side by side, with the lineage, curves and importances of each."""
 
     comparison: Comparison
     lineage: list[RunLineage]
     generated_at: datetime  # naive UTC
+    details: list[RunDetail] = field(default_factory=list)  # in run order
 
     @property
     def title(self) -> str:
@@ -90,6 +107,16 @@ class HistoryPoint:
 
 
 @dataclass(frozen=True)
+class TrialPoint:
+    """One complete trial's searched parameters and value, for the parameter plots."""
+
+    trial: int
+    run_id: int
+    value: float
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class SweepReport:
     """Everything a sweep report shows; ``comparison`` is None with fewer than 2 runs."""
 
@@ -100,6 +127,9 @@ class SweepReport:
     comparison: Comparison | None
     generated_at: datetime  # naive UTC
     notes: list[str] = field(default_factory=list)
+    trials: list[TrialPoint] = field(default_factory=list)  # complete trials, trial order
+    search_space: dict[str, dict[str, Any]] = field(default_factory=dict)  # searched only
+    lineage: list[RunLineage] = field(default_factory=list)  # of the top runs
 
     @property
     def title(self) -> str:
@@ -107,19 +137,64 @@ class SweepReport:
 
 
 def check_format(fmt: str) -> None:
-    """Refuse a format that does not exist or is not built yet, in one line."""
-    if fmt == "html":
-        raise WorkbenchError("html reports are not available yet; use --format md")
-    if fmt not in AVAILABLE_FORMATS:
+    """Refuse a format that does not exist, in one line."""
+    if fmt not in FORMATS:
         raise WorkbenchError(f"unknown report format {fmt!r} (use {' or '.join(FORMATS)})")
 
 
+def write_sweep_report(ws: Workspace, sweep_id: int, fmt: str, output: Path | None = None) -> Path:
+    """Assemble, render (``md`` or ``html``) and atomically write a sweep report; default
+    path under ``<workspace>/reports/``. Returns where it was written."""
+    check_format(fmt)
+    text = _renderer(fmt).render_sweep(sweep_report(ws, sweep_id))
+    return _write(output or default_report_path(ws, f"sweep-{sweep_id}", fmt), text, output)
+
+
+def write_runs_report(
+    ws: Workspace,
+    run_ids: list[int],
+    fmt: str,
+    baseline: int | None = None,
+    output: Path | None = None,
+) -> Path:
+    """Assemble, render and atomically write a report comparing runs; returns the path."""
+    check_format(fmt)
+    text = _renderer(fmt).render_runs(runs_report(ws, run_ids, baseline))
+    stem = "runs-" + "-".join(str(r) for r in run_ids)
+    return _write(output or default_report_path(ws, stem, fmt), text, output)
+
+
 def runs_report(ws: Workspace, run_ids: list[int], baseline: int | None = None) -> RunsReport:
-    """Compare the runs and gather each one's lineage."""
+    """Compare the runs and gather each one's lineage, curves and importances."""
     comparison = compare_runs(ws, run_ids, baseline)
     sweeps = {r.sweep_id: repo.get_sweep(ws.db, r.sweep_id) for r in comparison.runs}
     lineage = [run_lineage(run, sweeps[run.sweep_id]) for run in comparison.runs]
-    return RunsReport(comparison=comparison, lineage=lineage, generated_at=_now())
+    details = [run_detail(run.id, repo.metric_points(ws.db, run.id)) for run in comparison.runs]
+    return RunsReport(comparison=comparison, lineage=lineage, generated_at=_now(), details=details)
+
+
+def run_detail(run_id: int, points: dict[str, Curve]) -> RunDetail:
+    """Split a run's metric points into iteration curves (the model's own first; the pruning
+    reports only when it records nothing else) and its feature importances."""
+    own = {
+        key: curve
+        for key, curve in points.items()
+        if key not in (*NOT_CURVES, "intermediate")
+        and not key.startswith(IMPORTANCE_PREFIX)
+        and len(curve) > 1
+    }
+    intermediate = points.get("intermediate", [])
+    if not own and len(intermediate) > 1:
+        own = {"intermediate": intermediate}
+    importances = {
+        key.removeprefix(IMPORTANCE_PREFIX): curve[-1][1]
+        for key, curve in points.items()
+        if key.startswith(IMPORTANCE_PREFIX) and curve
+    }
+    top = sorted(importances.items(), key=lambda kv: kv[1], reverse=True)[:MAX_IMPORTANCES]
+    return RunDetail(
+        run_id=run_id, curves=dict(list(own.items())[:MAX_CURVES]), importances=dict(top)
+    )
 
 
 def sweep_report(
@@ -127,7 +202,8 @@ def sweep_report(
 ) -> SweepReport:
     """A sweep's summary, optimization history, importances, top runs and top-N comparison."""
     sweep = repo.get_sweep(ws.db, sweep_id)
-    history = optimization_history(ws, sweep)
+    complete = repo.list_runs(ws.db, sweep_id=sweep.id, status="complete", order_by="trial")
+    history = optimization_history(ws, sweep, complete)
     top_runs = list_runs(
         ws,
         sweep_id=sweep.id,
@@ -145,6 +221,16 @@ def sweep_report(
     chosen = [r.id for r in top_runs[:compared]]
     comparison = compare_runs(ws, chosen) if len(chosen) >= 2 else None
     best_trial = next((r.trial_number for r in top_runs if r.id == sweep.best_run_id), None)
+    space = {
+        name: dict(dist)
+        for name, dist in (sweep.spec.get("search_space") or {}).items()
+        if dist.get("kind") != "fixed"
+    }
+    trials = [
+        TrialPoint(r.trial_number, r.id, float(r.value), {k: r.params.get(k) for k in space})
+        for r in complete
+        if r.value is not None
+    ]
     return SweepReport(
         summary=sweep_summary(sweep, best_trial),
         history=history,
@@ -153,6 +239,9 @@ def sweep_report(
         comparison=comparison,
         generated_at=_now(),
         notes=notes,
+        trials=trials,
+        search_space=space,
+        lineage=[run_lineage(run, sweep) for run in top_runs],
     )
 
 
@@ -179,13 +268,13 @@ def sweep_summary(sweep: SweepRecord, best_trial: int | None = None) -> SweepSum
     )
 
 
-def optimization_history(ws: Workspace, sweep: SweepRecord) -> list[HistoryPoint]:
+def optimization_history(
+    ws: Workspace, sweep: SweepRecord, runs: list[RunRecord] | None = None
+) -> list[HistoryPoint]:
     """Complete trials in trial order, each with the best value so far."""
-    values = [
-        (r.trial_number, float(r.value))
-        for r in repo.list_runs(ws.db, sweep_id=sweep.id, status="complete", order_by="trial")
-        if r.value is not None
-    ]
+    if runs is None:
+        runs = repo.list_runs(ws.db, sweep_id=sweep.id, status="complete", order_by="trial")
+    values = [(r.trial_number, float(r.value)) for r in runs if r.value is not None]
     best = dict(best_so_far(values, sweep.direction))
     return [HistoryPoint(trial, value, best[trial]) for trial, value in sorted(values)]
 
@@ -243,6 +332,36 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+def _renderer(fmt: str) -> Any:
+    """The module that renders ``fmt``: ``render_sweep`` and ``render_runs`` to text."""
+    if fmt == "html":
+        from pipelines import report_html
+
+        return report_html
+    from pipelines import report_markdown
+
+    return report_markdown
+
+
+def _write(path: Path, text: str, explicit: Path | None) -> Path:
+    """Write beside the target, then rename: nothing half-written is ever left behind. An
+    explicit output needs an existing folder; the default reports folder is created."""
+    path = Path(path).expanduser()
+    if explicit is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise WorkbenchError(f"cannot write {path}: no such folder {path.parent}")
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8", newline="")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise WorkbenchError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def _elapsed(sweep: SweepRecord) -> float | None:

@@ -146,9 +146,9 @@ def test_runs_report_and_default_path(
 def test_report_errors_are_one_line(
     workspace: Workspace, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, out, err = cli(capsys, workspace, "report", "sweep", "1", "--format", "html")
+    code, out, err = cli(capsys, workspace, "report", "sweep", "1", "--format", "pdf")
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
-    assert "html reports are not available yet; use --format md" in err
+    assert "unknown report format 'pdf' (use md or html)" in err
     code, out, err = cli(capsys, workspace, "report", "sweep", "9999", "-o", str(tmp_path / "x.md"))
     assert code == 1 and len(err.strip().splitlines()) == 1 and "9999" in err
     assert not (tmp_path / "x.md").exists()

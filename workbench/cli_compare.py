@@ -32,16 +32,21 @@ def add_parsers(commands: Any) -> None:
     runs.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
     runs.add_argument("--sweep", type=int, metavar="ID")
 
-    report = commands.add_parser("report", help="reports as files (Markdown)").add_subparsers(
-        dest="verb", metavar="VERB", required=True
-    )
+    report = commands.add_parser(
+        "report", help="reports as files (Markdown or HTML)"
+    ).add_subparsers(dest="verb", metavar="VERB", required=True)
     report_runs = report.add_parser("runs", help="runs compared, with their lineage")
     report_runs.add_argument("runs", type=int, nargs="+", metavar="RUN")
     report_runs.add_argument("--baseline", type=int, metavar="RUN", help="default: the first run")
     report_sweep = report.add_parser("sweep", help="a sweep: summary, history, top runs")
     report_sweep.add_argument("sweep", type=int, metavar="SWEEP")
     for sub in (report_runs, report_sweep):
-        sub.add_argument("--format", choices=["md", "html"], default="md")
+        sub.add_argument(
+            "--format",
+            default="md",
+            metavar="{md,html}",
+            help="Markdown or HTML (one self-contained page with plots); default: md",
+        )
         sub.add_argument(
             "-o", "--output", type=Path, metavar="FILE", help="default: <workspace>/reports/"
         )
@@ -90,17 +95,13 @@ def export(args: argparse.Namespace, ws: Workspace) -> int:
 
 def report(args: argparse.Namespace, ws: Workspace) -> int:
     """Assemble the report, render it, write it atomically and say where."""
-    from pipelines import report_markdown, reports
-    from pipelines.run_export import write_atomically
+    from pipelines import reports
 
     if args.verb == "sweep":
-        text = report_markdown.render_sweep(reports.sweep_report(ws, args.sweep))
-        stem = f"sweep-{args.sweep}"
+        path = reports.write_sweep_report(ws, args.sweep, args.format, args.output)
     else:
-        text = report_markdown.render_runs(reports.runs_report(ws, args.runs, args.baseline))
-        stem = "runs-" + "-".join(str(r) for r in args.runs)
-    path = args.output or reports.default_report_path(ws, stem, args.format)
-    print(f"wrote {write_atomically(path, text)}", file=sys.stderr)
+        path = reports.write_runs_report(ws, args.runs, args.format, args.baseline, args.output)
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
