@@ -16,9 +16,12 @@ if TYPE_CHECKING:
     from screens.compare import CompareScreen
     from storage.handle import Workspace
 
-EXPORT_CHOICES = [
+REPORT_CHOICES = [
     ("h", "html", "HTML report (plots, single offline file)"),
     ("m", "md", "Markdown report (tables, for a pull request)"),
+]
+EXPORT_CHOICES = [
+    *REPORT_CHOICES,
     ("c", "csv", "CSV of the table as shown"),
     ("j", "json", "JSON of the table as shown"),
 ]

@@ -64,6 +64,7 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("c", "compare", "Compare selected", id="runs.compare"),
         Binding("slash", "focus_filter", "Filter", key_display="/", id="runs.filter"),
         Binding("s", "focus_order", "Sort", id="runs.sort"),
+        Binding("e", "export", "Export", id="runs.export"),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="runs.refresh"),
     ]
 
@@ -273,6 +274,31 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
             self.notify("select 2 or more runs with space", severity="warning", timeout=3)
             return
         self.app.push_screen(CompareScreen(self.workspace, sorted(self.selected_run_ids)))
+
+    def action_export(self) -> None:
+        """Every run in scope (this sweep's, or all) as CSV or JSON into reports/."""
+        from screens.dialogs import ChoiceScreen
+
+        options = [
+            ("c", "csv", "CSV: the columns of this table, for spreadsheets and pandas"),
+            ("j", "json", "JSON: every recorded field, folds and environment included"),
+        ]
+
+        def chosen(fmt: str | None) -> None:
+            if fmt is not None:
+                self.export_runs(fmt)
+
+        self.app.push_screen(ChoiceScreen(f"Export {self.scope.lower()}", options), chosen)
+
+    @work(thread=True, group="runs-export", exit_on_error=False, description="exporting runs")
+    def export_runs(self, fmt: str) -> None:
+        from pipelines.reports import default_report_path
+        from pipelines.run_export import export_runs
+
+        stem = f"runs-sweep-{self.sweep_id}" if self.sweep_id is not None else "runs"
+        target = default_report_path(self.workspace, stem, fmt)
+        path = export_runs(self.workspace, target, fmt, self.sweep_id)
+        self.app.call_from_thread(self.notify, f"wrote {path}", timeout=8)
 
     def action_focus_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()

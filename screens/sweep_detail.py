@@ -82,6 +82,9 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("x", "stop", "Stop", id="sweep_detail.stop"),
         Binding("u", "resume", "Resume", id="sweep_detail.resume"),
         Binding("o", "open_runs", "Runs of sweep", id="sweep_detail.runs"),
+        Binding("space", "toggle_selected", "Select", id="sweep_detail.select"),
+        Binding("c", "compare", "Compare", id="sweep_detail.compare"),
+        Binding("e", "report", "Report", id="sweep_detail.report"),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="sweep_detail.refresh"),
     ]
 
@@ -97,6 +100,7 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
         self._loading = False
         self._importance_for = -1  # complete-trial count the importances were computed on
         self._importances_running = False
+        self.selected_run_ids: set[int] = set()
 
     def compose(self) -> ComposeResult:
         from textual_plotext import PlotextPlot  # plotext loads when a sweep is opened
@@ -241,8 +245,9 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
         shown = self.runs[-MAX_TRIAL_ROWS:]
         for run in shown:
             best = " ★" if run.id == self.sweep.best_run_id else ""
+            mark = "✓ " if run.id in self.selected_run_ids else "  "
             cells: tuple[object, ...] = (
-                f"{run.trial_number}{best}",
+                f"{mark}{run.trial_number}{best}",
                 Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
                 Text(number(run.value), justify="right"),
                 duration_text(run.duration_s),
@@ -330,6 +335,56 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         if row_key.value is not None:
             self.app.push_screen(RunDetailScreen(self.workspace, int(row_key.value)))
+
+    def action_toggle_selected(self) -> None:
+        """Mark or unmark the trial under the cursor for comparison."""
+        table = self.query_one("#trials-table", DataTable)
+        if not self.runs or table.row_count == 0:
+            return
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        if row_key.value is None:
+            return
+        self.selected_run_ids.symmetric_difference_update({int(row_key.value)})
+        self.show_trials()
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+        self.sub_title = f"{len(self.selected_run_ids)} selected" if self.selected_run_ids else ""
+
+    def action_compare(self) -> None:
+        """Compare the selected trials, or the sweep's five best when fewer are selected."""
+        from screens.compare import CompareScreen
+
+        chosen = sorted(self.selected_run_ids)
+        if len(chosen) < 2:
+            complete = [r for r in self.runs if r.status == "complete" and r.value is not None]
+            maximize = self.sweep is not None and self.sweep.direction == "maximize"
+            complete.sort(key=lambda r: -(r.value or 0) if maximize else (r.value or 0))
+            chosen = [r.id for r in complete[:5]]
+            if len(chosen) < 2:
+                self.notify("select 2 or more trials with space", severity="warning", timeout=3)
+                return
+            self.notify(f"comparing the {len(chosen)} best trials", timeout=3)
+        self.app.push_screen(CompareScreen(self.workspace, chosen))
+
+    def action_report(self) -> None:
+        """Write the sweep's report (HTML with plots, or Markdown) into reports/."""
+        from screens.compare_export import REPORT_CHOICES
+        from screens.dialogs import ChoiceScreen
+
+        def chosen(fmt: str | None) -> None:
+            if fmt is not None:
+                self.notify(f"writing the {fmt} report …", timeout=2)
+                self.write_report(fmt)
+
+        title = f"Report on sweep {self.sweep_id}"
+        self.app.push_screen(ChoiceScreen(title, REPORT_CHOICES), chosen)
+
+    @work(thread=True, group="sweep-report", exit_on_error=False, description="writing report")
+    def write_report(self, fmt: str) -> None:
+        from pipelines.reports import write_sweep_report
+
+        path = write_sweep_report(self.workspace, self.sweep_id, fmt)
+        self.app.call_from_thread(self.notify, f"wrote {path}", timeout=8)
 
     def action_open_runs(self) -> None:
         from screens.runs import RunsScreen

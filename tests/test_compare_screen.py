@@ -111,3 +111,55 @@ async def test_compare_selected_runs(workspace: Path) -> None:
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is runs_screen
+
+
+async def test_sort_filter_tabs_and_export(workspace: Path) -> None:
+    ws = open_workspace(workspace)
+    try:
+        runs = [get_run(ws, run_id) for run_id in (1, 2, 3, 4)]
+    finally:
+        ws.close()
+    app = WorkbenchApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(CompareScreen(app.workspace, [r.id for r in runs]))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+
+        await pilot.press("down", "s")  # from the Metrics title to accuracy; sort by it
+        await settle(pilot)
+        best_first = sorted(runs, key=lambda r: (-(r.value or 0), r.id))
+        header = next(line for line in screen_text(pilot).splitlines() if "(base)" in line)
+        positions = [header.index(f"run {r.id}") for r in best_first]
+        assert positions == sorted(positions), header
+        assert "sorted by accuracy ↓" in screen_text(pilot)
+
+        await pilot.press("slash", *"seed", "enter")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "filter “seed”" in text and "seed" in text
+        assert "learning" not in text and "n_estimators" not in text
+
+        await pilot.press("3")  # per-fold scores: every fold of every run, as numbers
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "score per fold" in text
+        for run in runs:
+            line = next(
+                line for line in text.splitlines() if line.strip().startswith(f"run {run.id} ")
+            )
+            assert all(number(score) in line for score in run.fold_scores)
+
+        await pilot.press("4")  # the sweep's slice: every complete trial
+        await settle(pilot)
+        assert "4 complete trials of sweep 1" in screen_text(pilot)
+
+        await pilot.press("1", "e", "c")  # export the table as shown (filtered, sorted)
+        await settle(pilot)
+        wrote = [n.message for n in app._notifications if n.message.startswith("wrote ")]
+        assert wrote, [n.message for n in app._notifications]
+        exported = Path(wrote[-1].removeprefix("wrote ")).read_text()
+        lines = exported.splitlines()
+        assert lines[0] == "section,field,differs," + ",".join(f"run {r.id}" for r in best_first)
+        assert [line.split(",")[1] for line in lines[1:]] == ["seed"]
