@@ -61,17 +61,6 @@ def run_curves(ws: Workspace, run_ids: list[int]) -> dict[int, dict[str, list[tu
     return curves
 
 
-def own_importances(ws: Workspace, run_id: int) -> dict[str, float]:
-    """The model's own feature importances recorded at training time, largest first."""
-    points = repo.metric_points(ws.db, run_id)
-    found = {
-        key.removeprefix(IMPORTANCE_PREFIX): values[0][1]
-        for key, values in points.items()
-        if key.startswith(IMPORTANCE_PREFIX) and values
-    }
-    return dict(sorted(found.items(), key=lambda item: -item[1]))
-
-
 def sweep_slice(ws: Workspace, sweep_id: int) -> SweepSlice:
     """The complete trials of a sweep as (parameter, value) points for slice plots."""
     sweep = repo.get_sweep(ws.db, sweep_id)

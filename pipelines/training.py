@@ -8,6 +8,8 @@ values in the sweep metric's own terms (same scale and direction as the final va
   iteration (step = 0-based iteration), computed by a cheap numpy scorer;
 - other families: after each fold, the running mean of the fold scores (step = fold index).
 `report` may raise (optuna.TrialPruned); that exception propagates untouched.
+The result keeps the out-of-fold predictions the fold scores were computed from
+(`TrialResult.held_out`: no extra predict calls), for pipelines.insight.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,15 +33,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "METRICS",
+    "HeldOutPredictions",
     "MetricSpec",
     "TrialResult",
     "build_pipeline",
     "evaluate",
     "fit_final",
+    "fit_fold",
     "infer_task",
     "load_frame",
     "metrics_for",
+    "predict",
+    "prepare_target",
     "score",
+    "splits",
 ]
 
 Report = Callable[[int, float], None]
@@ -74,6 +81,21 @@ def metrics_for(task: str) -> list[str]:
     return [m.name for m in METRICS.values() if m.task == task]
 
 
+@dataclass(frozen=True, eq=False)
+class HeldOutPredictions:
+    """Out-of-fold predictions, one entry per validation row of each fold (K-fold: every
+    row of the frame exactly once; holdout: the held-out rows). Numpy arrays, same length;
+    they are the predictions the fold scores were computed from, so they cost nothing extra."""
+
+    rows: Any  # int64: row position in the training frame (after missing targets dropped)
+    folds: Any  # int16: the fold the row was held out in
+    y_true: Any  # the prepared target (floats, or bool / int64 / str labels)
+    y_pred: Any  # predicted value (regression) or predicted class (classification)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 @dataclass(frozen=True)
 class TrialResult:
     """What one parameter set scored; curves and importances feed the compare screens."""
@@ -85,6 +107,7 @@ class TrialResult:
     curves: dict[str, list[float]]  # per-iteration validation values (LightGBM), else {}
     importances: dict[str, float]  # by input column, summing to 1; {} when the model has none
     duration_s: float
+    held_out: HeldOutPredictions | None = field(default=None, compare=False, repr=False)
 
 
 def infer_task(target: pd.Series) -> str:
@@ -200,20 +223,29 @@ def evaluate(
     fold_metrics: list[dict[str, float]] = []
     fold_curves: list[dict[str, list[float]]] = []
     fold_importances: list[dict[str, float]] = []
-    for index, (train, valid) in enumerate(_splits(y, task, folds, holdout, seed)):
+    held: list[tuple[Any, Any, Any]] = []  # (validation rows, true values, predictions)
+    for index, (train, valid) in enumerate(splits(y, task, folds, holdout, seed)):
         X_train, X_valid = X.iloc[train], X.iloc[valid]
         y_train, y_valid = y.iloc[train], y.iloc[valid]
-        pipeline = build_pipeline(X_train, task, family, params, seed, n_jobs)
-        boosted = family.has_iterations and _is_lightgbm(pipeline)
         with _thread_limit(n_jobs):
-            if boosted:
-                fold_report = report if index == 0 else None
-                fold_curves.append(
-                    _fit_boosted(pipeline, X_train, y_train, X_valid, y_valid, metric, fold_report)
-                )
-            else:
-                pipeline.fit(X_train, y_train)
-            values = _score_all(pipeline, X_valid, y_valid, task, metric)
+            pipeline, curves = _fit_fold(
+                X_train,
+                y_train,
+                X_valid,
+                y_valid,
+                task,
+                family,
+                params,
+                metric,
+                seed,
+                n_jobs,
+                report if index == 0 else None,
+            )
+            values, predictions = _score_all(pipeline, X_valid, y_valid, task, metric)
+        boosted = curves is not None
+        if boosted:
+            fold_curves.append(curves)
+        held.append((valid, y_valid.to_numpy(), predictions))
         fold_metrics.append(values)
         fold_scores.append(values[metric])
         fold_importances.append(feature_importances(pipeline))
@@ -228,7 +260,64 @@ def evaluate(
         curves=_mean_curves(fold_curves),
         importances=_mean_importances(fold_importances),
         duration_s=time.perf_counter() - started,
+        held_out=_held_out(held),
     )
+
+
+def fit_fold(
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_valid: pd.DataFrame,
+    y_valid: pd.Series,
+    *,
+    task: str,
+    family: ModelFamily,
+    params: dict[str, Any],
+    metric: str,
+    seed: int,
+    n_jobs: int = 1,
+    report: Report | None = None,
+) -> tuple[Any, dict[str, list[float]] | None]:
+    """One fold's pipeline, fitted exactly as `evaluate` fits it (`y_*` already prepared by
+    `prepare_target`). LightGBM is fitted with the validation rows as its eval set (per
+    iteration curves, returned; `report` gets the sweep metric per iteration); other families
+    return None for curves and never call `report`."""
+    with _thread_limit(n_jobs):
+        return _fit_fold(
+            X_train, y_train, X_valid, y_valid, task, family, params, metric, seed, n_jobs, report
+        )
+
+
+def _fit_fold(
+    X_train: Any,
+    y_train: Any,
+    X_valid: Any,
+    y_valid: Any,
+    task: str,
+    family: ModelFamily,
+    params: dict[str, Any],
+    metric: str,
+    seed: int,
+    n_jobs: int,
+    report: Report | None,
+) -> tuple[Any, dict[str, list[float]] | None]:
+    pipeline = build_pipeline(X_train, task, family, params, seed, n_jobs)
+    if family.has_iterations and _is_lightgbm(pipeline):
+        return pipeline, _fit_boosted(pipeline, X_train, y_train, X_valid, y_valid, metric, report)
+    pipeline.fit(X_train, y_train)
+    return pipeline, None
+
+
+def predict(pipeline: Any, X: Any, task: str) -> tuple[Any, Any, list[Any]]:
+    """(predictions, class probabilities or None, classes) as the fold scores use them: a
+    classifier's prediction is its most probable class, from one predict_proba pass."""
+    if task == "classification":
+        import numpy as np
+
+        classes = list(pipeline.classes_)
+        proba = pipeline.predict_proba(X)
+        return np.asarray(pipeline.classes_)[proba.argmax(axis=1)], proba, classes
+    return pipeline.predict(X), None, []
 
 
 def fit_final(
@@ -275,7 +364,7 @@ def _check(task: str, family: ModelFamily, metric: str, folds: int, holdout: flo
         raise SweepInputError(f"folds: must be a whole number of at least 2, got {folds!r}")
 
 
-def _splits(
+def splits(
     y: pd.Series, task: str, folds: int, holdout: float | None, seed: int
 ) -> list[tuple[Any, Any]]:
     """Stratified for classification; shuffled with the seed so a run can be repeated."""
@@ -295,19 +384,10 @@ def _splits(
 
 def _score_all(
     pipeline: Any, X_valid: Any, y_valid: Any, task: str, metric: str
-) -> dict[str, float]:
-    """Every metric of the task; the sweep's own metric must compute, the others may not
-    (e.g. roc_auc on a fold that lacks a class)."""
-    proba, classes = None, []
-    if task == "classification":
-        import numpy as np
-
-        # Every built-in classifier predicts its most probable class: one pass, not two.
-        classes = list(pipeline.classes_)
-        proba = pipeline.predict_proba(X_valid)
-        predictions = np.asarray(pipeline.classes_)[proba.argmax(axis=1)]
-    else:
-        predictions = pipeline.predict(X_valid)
+) -> tuple[dict[str, float], Any]:
+    """Every metric of the task, and the predictions they came from; the sweep's own metric
+    must compute, the others may not (e.g. roc_auc on a fold that lacks a class)."""
+    predictions, proba, classes = predict(pipeline, X_valid, task)
     values = {metric: score(metric, y_valid, predictions, proba, classes)}
     for name in metrics_for(task):
         if name == metric:
@@ -316,7 +396,23 @@ def _score_all(
             values[name] = score(name, y_valid, predictions, proba, classes)
         except ValueError:
             continue
-    return {name: values[name] for name in metrics_for(task) if name in values}
+    return {name: values[name] for name in metrics_for(task) if name in values}, predictions
+
+
+def _held_out(per_fold: list[tuple[Any, Any, Any]]) -> HeldOutPredictions | None:
+    """The folds' validation rows, truths and predictions joined (a few array copies)."""
+    import numpy as np
+
+    if not per_fold:
+        return None
+    return HeldOutPredictions(
+        rows=np.concatenate([np.asarray(rows, dtype=np.int64) for rows, _, _ in per_fold]),
+        folds=np.concatenate(
+            [np.full(len(rows), i, dtype=np.int16) for i, (rows, _, _) in enumerate(per_fold)]
+        ),
+        y_true=np.concatenate([np.asarray(true) for _, true, _ in per_fold]),
+        y_pred=np.concatenate([np.asarray(pred) for _, _, pred in per_fold]),
+    )
 
 
 def _is_lightgbm(pipeline: Any) -> bool:

@@ -393,4 +393,3 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
             self.query_one(DataTable).focus()
             return
         self.app.pop_screen()
-

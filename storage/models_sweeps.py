@@ -64,6 +64,9 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     artifact_sha: Mapped[str | None] = mapped_column(String(64))
     worker: Mapped[str | None] = mapped_column(String(300))
+    # Out-of-fold predictions (Parquet in the artifact store) of a complete run; None for
+    # pruned/failed runs and for runs recorded before revision 0004.
+    predictions_sha: Mapped[str | None] = mapped_column(String(64))
 
 
 class MetricPointRow(Base):

@@ -176,6 +176,7 @@ class RunRecord:
     error: str | None
     artifact_sha: str | None  # fitted pipeline in the artifact store, when kept
     worker: str | None = None  # host:pid of the process that ran it
+    predictions_sha: str | None = None  # held-out predictions artifact (complete runs, 0004+)
 
 
 @dataclass(frozen=True)

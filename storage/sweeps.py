@@ -155,8 +155,10 @@ def finish_run(
     error: str | None = None,
     points: Iterable[tuple[str, int, float]] = (),
     params: dict[str, Any] | None = None,
+    predictions_sha: str | None = None,
 ) -> None:
-    """The run's final state and all its metric points, in one transaction."""
+    """The run's final state and all its metric points, in one transaction;
+    `predictions_sha` names its held-out predictions in the artifact store."""
     now = utcnow()
     with db.session_scope() as session:
         started = session.scalar(select(RunRow.started_at).where(RunRow.id == run_id))
@@ -171,6 +173,7 @@ def finish_run(
             "error": error,
             "finished_at": now,
             "duration_s": (now - started).total_seconds(),
+            "predictions_sha": predictions_sha,
         }
         if params is not None:
             values["params"] = params
@@ -360,6 +363,7 @@ def _run_record(row: RunRow) -> RunRecord:
         error=row.error,
         artifact_sha=row.artifact_sha,
         worker=row.worker,
+        predictions_sha=row.predictions_sha,
     )
 
 

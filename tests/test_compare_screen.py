@@ -163,3 +163,40 @@ async def test_sort_filter_tabs_and_export(workspace: Path) -> None:
         lines = exported.splitlines()
         assert lines[0] == "section,field,differs," + ",".join(f"run {r.id}" for r in best_first)
         assert [line.split(",")[1] for line in lines[1:]] == ["seed"]
+
+
+async def test_insight_tab_shows_the_confusion_matrix_and_permutation_importance(
+    workspace: Path,
+) -> None:
+    from pipelines.insight import held_out_summary
+
+    ws = open_workspace(workspace)
+    try:
+        summary = held_out_summary(ws, 2)
+    finally:
+        ws.close()
+    confusion = summary.confusion
+    assert confusion is not None and sum(map(sum, confusion.matrix)) == 178  # every wine row
+    app = WorkbenchApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(CompareScreen(app.workspace, [1, 2, 3]))
+        await settle(pilot)
+        await pilot.press("right", "5")  # the cursor's run (run 2) goes to the Insight tab
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "run 2" in text and "Confusion matrix · 178 held-out rows from 3 fold(s)" in text
+        for label, counts in zip(confusion.labels, confusion.matrix, strict=True):
+            line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{label} "))
+            assert line.split()[1 : 1 + len(counts)] == [str(c) for c in counts]
+        assert "press i to compute" in text
+
+        await pilot.press("i")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "drop in accuracy when a column is shuffled (5 repeats" in text
+        assert "alcohol" in text
+
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert "run 3" in screen_text(pilot)

@@ -12,12 +12,12 @@ import pytest
 from pipelines import sweeps
 from pipelines.compare import compare_runs
 from pipelines.compare_views import (
-    own_importances,
     render_comparison,
     run_curves,
     sort_runs,
     sweep_slice,
 )
+from pipelines.insight import own_importances
 from pipelines.sweep_worker import run_worker
 from storage import sweeps as repo
 from storage.errors import WorkbenchError

@@ -46,6 +46,16 @@ def add_parsers(commands: Any) -> None:
     show_run.add_argument("id", type=int)
     show_run.add_argument("--json", action="store_true")
     runs.add_parser("reproduce", help="re-execute a run and compare").add_argument("id", type=int)
+    insight = runs.add_parser(
+        "insight", help="held-out confusion matrix or residuals, and feature importances"
+    )
+    insight.add_argument("id", type=int)
+    insight.add_argument(
+        "--permutation",
+        action="store_true",
+        help="also permutation importance on held-out rows (refits once; then cached)",
+    )
+    insight.add_argument("--json", action="store_true")
 
     worker = commands.add_parser("worker", help="work on a sweep in this process")
     worker.add_argument("sweep", type=int)
@@ -140,7 +150,99 @@ def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
             f"difference {result.difference:+.3g}"
         )
         return 0
+    if args.verb == "insight":
+        return run_insight(ws, args.id, args.permutation, args.json)
     raise AssertionError(args.verb)
+
+
+def run_insight(ws: Workspace, run_id: int, permutation: bool, as_json: bool) -> int:
+    from pipelines import insight
+
+    summary = insight.held_out_summary(ws, run_id)
+    own = insight.own_importances(ws, run_id)
+    permuted = insight.permutation_importances(ws, run_id) if permutation else None
+    if as_json:
+        out.print_json(
+            {"run": run_id, "held_out": summary, "importances": own, "permutation": permuted}
+        )
+        return 0
+    console = out.console()
+    console.print(
+        f"[bold]run {run_id}[/] · {summary.task} · {summary.rows} held-out rows "
+        f"from {summary.folds} fold{'s' if summary.folds != 1 else ''}"
+    )
+    if summary.confusion is not None:
+        _print_confusion(summary.confusion)
+    if summary.residuals is not None:
+        _print_residuals(summary.residuals)
+    _print_importances("model's own importances", own)
+    if permuted is not None:
+        title = (
+            f"permutation importance: drop in {permuted.scorer} on {permuted.rows} held-out "
+            f"rows, {permuted.repeats} repeats (baseline {permuted.baseline:.4g}"
+            f"{', cached' if permuted.cached else ''})"
+        )
+        _print_importances(title, permuted.mean, permuted.std)
+    return 0
+
+
+def _print_confusion(c: Any) -> None:
+    from rich.table import Table
+
+    out.console().print(
+        f"confusion matrix (rows true, columns predicted) · accuracy {c.accuracy:.4g}"
+    )
+    table = Table()
+    table.add_column("true / predicted")
+    for label in c.labels:
+        table.add_column(str(label), justify="right")
+    table.add_column("recall", justify="right")
+    for label, row, recall in zip(c.labels, c.matrix, c.recall, strict=True):
+        table.add_row(str(label), *(str(n) for n in row), f"{recall:.3f}")
+    table.add_row("precision", *(f"{p:.3f}" for p in c.precision), "")
+    out.console().print(table)
+
+
+def _print_residuals(r: Any) -> None:
+    from rich.table import Table
+
+    console = out.console()
+    console.print(
+        f"residuals (true − predicted): n {r.count} · mean {r.mean:.4g} · std {r.std:.4g} · "
+        f"MAE {r.mae:.4g} · RMSE {r.rmse:.4g}"
+    )
+    console.print("quantiles: " + ", ".join(f"{k} {v:.4g}" for k, v in r.quantiles.items()))
+    console.print("largest absolute residuals:")
+    table = Table()
+    for column in ("row", "true", "predicted", "residual"):
+        table.add_column(column, justify="right")
+    for big in r.largest:
+        table.add_row(
+            str(big.row), f"{big.true:.4g}", f"{big.predicted:.4g}", f"{big.residual:+.4g}"
+        )
+    console.print(table)
+
+
+def _print_importances(
+    title: str, values: dict[str, float], spread: dict[str, float] | None = None
+) -> None:
+    from rich.table import Table
+
+    if not values:
+        out.console().print(f"{title}: none recorded")
+        return
+    out.console().print(f"{title}:")
+    table = Table()
+    table.add_column("column")
+    table.add_column("importance", justify="right")
+    if spread is not None:
+        table.add_column("± std", justify="right")
+    for name, value in values.items():
+        cells = [name, f"{value:.4g}"]
+        if spread is not None:
+            cells.append(f"{spread.get(name, 0.0):.2g}")
+        table.add_row(*cells)
+    out.console().print(table)
 
 
 def run_worker_command(args: argparse.Namespace, ws: Workspace) -> int:
