@@ -110,10 +110,13 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
             return
         self.comparison = self.ordered(comparison)
         self.baseline_id = comparison.runs[comparison.baseline].id
-        self.render_table()
         if self._first_fill:  # the row-label column appears on DataTable's next idle tick
             self._first_fill = False
+            first_field = Coordinate(0, 1) if self.transposed else Coordinate(1, 0)
+            self.render_table(first_field)  # not on the Metrics title
             self.call_after_refresh(self.render_table)
+        else:
+            self.render_table()
         self.redraw_tab()
 
     def ordered(self, comparison: Comparison) -> Comparison:

@@ -61,8 +61,10 @@ def gather_insight(ws: Workspace, run_id: int, permutation: bool) -> RunInsight:
 
 
 def render_insight(found: RunInsight, colour: tuple[int, int, int]) -> RenderableType:
-    title = Text(f"run {found.run_id}", style=f"bold {rich_colour(colour)}")
-    title.append("   [ and ] switch run · i permutation importance", style="dim")
+    title = Text.assemble(
+        (f"run {found.run_id}", f"bold {rich_colour(colour)}"),
+        ("   [ and ] switch run · i permutation importance", "dim"),
+    )
     parts: list[RenderableType] = [title, Text("")]
     parts += held_out_part(found)
     parts += [Text(""), Text("Feature importance (the model's own)", style="bold")]
