@@ -53,7 +53,7 @@ def compare_runs(ws: Workspace, run_ids: list[int], baseline: int | None = None)
         raise WorkbenchError(f"run {repeated[0]} is given more than once")
     if baseline is not None and baseline not in run_ids:
         raise WorkbenchError(f"baseline run {baseline} is not one of the compared runs")
-    runs = [repo.get_run(ws.db, run_id) for run_id in run_ids]
+    runs = repo.get_runs(ws.db, run_ids)
     sweeps = {sid: repo.get_sweep(ws.db, sid) for sid in dict.fromkeys(r.sweep_id for r in runs)}
     base = run_ids.index(baseline) if baseline is not None else 0
     rows = [

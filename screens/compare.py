@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from storage.handle import Workspace
 
 TABS = ("table", "curves", "folds", "slice", "insight")
+RUNS_AS_ROWS_FROM = 16  # DataTable paints whole rows: hundreds of runs read (and draw) as rows
 
 
 class CompareScreen(ForwardsWorkerFailures, Screen[None]):
@@ -55,7 +56,7 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         self.baseline_id: int | None = None  # None: compare_runs' default, the first run
         self.comparison: Comparison | None = None
         self.differences_only = False
-        self.transposed = False
+        self.transposed = len(self.run_ids) >= RUNS_AS_ROWS_FROM
         self.filter_text = ""
         self.sort_by: tuple[str, str, bool] | None = None  # (section, field, descending)
         self.shown: list[CompareRow | None] = []  # table row (or column) → field
@@ -110,11 +111,10 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
             return
         self.comparison = self.ordered(comparison)
         self.baseline_id = comparison.runs[comparison.baseline].id
-        if self._first_fill:  # the row-label column appears on DataTable's next idle tick
+        if self._first_fill:
             self._first_fill = False
             first_field = Coordinate(0, 1) if self.transposed else Coordinate(1, 0)
             self.render_table(first_field)  # not on the Metrics title
-            self.call_after_refresh(self.render_table)
         else:
             self.render_table()
         self.redraw_tab()

@@ -216,6 +216,17 @@ def get_run(db: Database, run_id: int) -> RunRecord:
         return _run_record(row)
 
 
+def get_runs(db: Database, run_ids: Sequence[int]) -> list[RunRecord]:
+    """Several runs in one query, in the order asked; the first unknown id is an error."""
+    with db.session_scope() as session:
+        rows = session.scalars(select(RunRow).where(RunRow.id.in_(list(run_ids)))).all()
+        found = {row.id: _run_record(row) for row in rows}
+    missing = next((i for i in run_ids if i not in found), None)
+    if missing is not None:
+        raise NotFoundError(f"no run with id {missing}")
+    return [found[i] for i in run_ids]
+
+
 def find_run(db: Database, sweep_id: int, trial_number: int) -> RunRecord | None:
     with db.session_scope() as session:
         row = session.scalar(
