@@ -39,11 +39,25 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("slash", "filter", "Filter", key_display="/", id="compare.filter"),
         Binding("t", "transpose", "Transpose", id="compare.transpose"),
         Binding("e", "export", "Export", id="compare.export"),
-        Binding("left_square_bracket", "cycle(-1)", "Prev", key_display="[", show=False),
-        Binding("right_square_bracket", "cycle(1)", "Next", key_display="]", show=False),
+        Binding(
+            "left_square_bracket",
+            "cycle(-1)",
+            "Previous curve, parameter or run",
+            key_display="[",
+            show=False,
+            id="compare.previous",
+        ),
+        Binding(
+            "right_square_bracket",
+            "cycle(1)",
+            "Next curve, parameter or run",
+            key_display="]",
+            show=False,
+            id="compare.next",
+        ),
         Binding("i", "permutation", "Permutation importance", show=False, id="compare.perm"),
         *(
-            Binding(str(n), f"tab('{tab}')", tab.title(), show=False, id=f"compare.{tab}")
+            Binding(str(n), f"tab('{tab}')", f"{tab.title()} tab", show=False, id=f"compare.{tab}")
             for n, tab in enumerate(TABS, start=1)
         ),
     ]

@@ -109,7 +109,7 @@ def test_export_runs_as_csv_and_json(
 ) -> None:
     runs = small_sweep(workspace)
     target = tmp_path / "out" / "runs.csv"
-    code, out, err = cli(capsys, workspace, "export", "runs", "--format", "csv", "-o", str(target))
+    code, out, err = cli(capsys, workspace, "runs", "export", "--format", "csv", "-o", str(target))
     assert code == 0 and out == "" and f"wrote {len(runs)} runs to {target}" in err
     with target.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -122,7 +122,7 @@ def test_export_runs_as_csv_and_json(
             assert row[name] == str(param)
     assert not list(target.parent.glob(".*partial"))
 
-    code, out, _ = cli(capsys, workspace, "export", "runs", "--format", "json")
+    code, out, _ = cli(capsys, workspace, "runs", "export", "--format", "json")
     records = json.loads(out)
     assert code == 0 and [r["id"] for r in records] == sorted(r.id for r in runs)
     assert records[0]["environment"]["python"] and len(records[0]["fold_scores"]) == 3
@@ -132,5 +132,7 @@ def test_export_runs_as_csv_and_json(
     text = export_runs(workspace, None, "csv")
     assert isinstance(text, str) and len(text.strip().splitlines()) == len(runs) + 1
 
-    code, _, err = cli(capsys, workspace, "export", "runs", "--sweep", "9999")
-    assert code == 1 and len(err.strip().splitlines()) == 1
+    code, _, err = cli(capsys, workspace, "runs", "export", "--sweep", "9999")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "9999" in err
+    code, alias, _ = cli(capsys, workspace, "export", "runs", "--format", "json")  # the alias
+    assert code == 0 and json.loads(alias) == records

@@ -46,6 +46,10 @@ def add_parsers(commands: Any) -> None:
     show_run.add_argument("id", type=int)
     show_run.add_argument("--json", action="store_true")
     runs.add_parser("reproduce", help="re-execute a run and compare").add_argument("id", type=int)
+    export = runs.add_parser("export", help="every run (or one sweep's) as CSV or JSON")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
+    export.add_argument("--sweep", type=int, metavar="ID")
     insight = runs.add_parser(
         "insight", help="held-out confusion matrix or residuals, and feature importances"
     )
@@ -152,6 +156,10 @@ def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
         return 0
     if args.verb == "insight":
         return run_insight(ws, args.id, args.permutation, args.json)
+    if args.verb == "export":  # the same as `workbench export runs`
+        from workbench.cli_compare import export
+
+        return export(args, ws)
     raise AssertionError(args.verb)
 
 
