@@ -19,6 +19,7 @@ from pipelines.reports import (
     SweepReport,
     format_duration,
     format_value,
+    top_runs_table,
 )
 
 if TYPE_CHECKING:
@@ -263,20 +264,7 @@ def _importances(report: SweepReport, figures: dict[str, Figure]) -> str:
 def _top_runs(report: SweepReport) -> str:
     if not report.top_runs:
         return _note("No complete runs yet.")
-    param_names = list(dict.fromkeys(k for r in report.top_runs for k in r.params))
-    header = ["rank", "run", "trial", report.summary.metric, "± std", "duration", *param_names]
-    rows = [
-        [
-            str(rank),
-            str(run.id),
-            str(run.trial_number),
-            format_value(run.value),
-            format_value(run.value_std),
-            format_duration(run.duration_s),
-            *(format_value(run.params.get(name)) for name in param_names),
-        ]
-        for rank, run in enumerate(report.top_runs, start=1)
-    ]
+    header, rows = top_runs_table(report)
     marks = ["best" if run.id == report.summary.best_run_id else "" for run in report.top_runs]
     return table(header, rows, marks)
 

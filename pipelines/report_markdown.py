@@ -12,6 +12,7 @@ from pipelines.reports import (
     SweepReport,
     format_duration,
     format_value,
+    top_runs_table,
 )
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -47,20 +48,7 @@ def render_sweep(report: SweepReport) -> str:
     lines += [*(f"> {escape(note)}" for note in report.notes), ""]
     lines += [f"## Top {len(report.top_runs)} runs", ""]
     if report.top_runs:
-        param_names = list(dict.fromkeys(k for r in report.top_runs for k in r.params))
-        header = ["rank", "run", "trial", s.metric, "± std", "duration", *param_names]
-        rows = [
-            [
-                str(rank),
-                str(run.id),
-                str(run.trial_number),
-                format_value(run.value),
-                format_value(run.value_std),
-                format_duration(run.duration_s),
-                *(format_value(run.params.get(name)) for name in param_names),
-            ]
-            for rank, run in enumerate(report.top_runs, start=1)
-        ]
+        header, rows = top_runs_table(report)
         lines += [*table(header, rows), ""]
     else:
         lines += ["_No complete runs yet._", ""]

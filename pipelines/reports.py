@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +132,25 @@ class SweepReport:
     @property
     def title(self) -> str:
         return f"Sweep {self.summary.id}: {self.summary.name}"
+
+
+def top_runs_table(report: SweepReport) -> tuple[list[str], list[list[str]]]:
+    """The top runs as a header and text rows, the same in every format."""
+    names = list(dict.fromkeys(k for r in report.top_runs for k in r.params))
+    header = ["rank", "run", "trial", report.summary.metric, "± std", "duration", *names]
+    rows = [
+        [
+            str(rank),
+            str(run.id),
+            str(run.trial_number),
+            format_value(run.value),
+            format_value(run.value_std),
+            format_duration(run.duration_s),
+            *(format_value(run.params.get(name)) for name in names),
+        ]
+        for rank, run in enumerate(report.top_runs, start=1)
+    ]
+    return header, rows
 
 
 def check_format(fmt: str) -> None:
@@ -346,22 +363,10 @@ def _renderer(fmt: str) -> Any:
 
 
 def _write(path: Path, text: str, explicit: Path | None) -> Path:
-    """Write beside the target, then rename: nothing half-written is ever left behind. An
-    explicit output needs an existing folder; the default reports folder is created."""
-    path = Path(path).expanduser()
-    if explicit is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    elif not path.parent.is_dir():
-        raise WorkbenchError(f"cannot write {path}: no such folder {path.parent}")
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        partial.write_text(text, encoding="utf-8", newline="")
-        os.replace(partial, path)
-    except OSError as exc:
-        raise WorkbenchError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+    """An explicit output needs an existing folder; the default reports folder is created."""
+    from pipelines.run_export import write_atomically
+
+    return write_atomically(path, text, create_folder=explicit is None)
 
 
 def _elapsed(sweep: SweepRecord) -> float | None:

@@ -46,9 +46,15 @@ def render_runs(ws: Workspace, fmt: str, sweep_id: int | None = None) -> tuple[s
     return text, len(runs)
 
 
-def write_atomically(path: Path, text: str) -> Path:
-    """Write beside the target, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomically(path: Path, text: str, *, create_folder: bool = True) -> Path:
+    """Write beside the target, then rename: readers never see half a file, and a failed
+    write leaves nothing behind. Without ``create_folder`` a missing folder is an error
+    (a typo in an explicit output path should not create directories)."""
+    path = Path(path).expanduser()
+    if create_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise WorkbenchError(f"cannot write {path}: no such folder {path.parent}")
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         partial.write_text(text, encoding="utf-8", newline="")
