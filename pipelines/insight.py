@@ -300,7 +300,7 @@ def _compute_permutation(
             f"run {run.id} used data {run.dataset_sha[:12]} but {sweep.dataset_ref} is now "
             f"{version.sha256[:12]}: cannot rebuild its model"
         )
-    X, y = load_frame(browsable_path(ws, version), sweep.target)
+    X, y = load_frame(browsable_path(ws, version), sweep.target, sweep.spec.get("exclude") or ())
     y = prepare_target(y, sweep.task)
     folds, holdout = int(sweep.spec.get("folds") or 5), sweep.spec.get("holdout")
     train, valid = splits(y, sweep.task, folds, holdout, run.seed)[0]
@@ -370,6 +370,7 @@ def _cache_path(
         "seed": run.seed,
         "folds": int(sweep.spec.get("folds") or 5),
         "holdout": sweep.spec.get("holdout"),
+        "exclude": sweep.spec.get("exclude") or [],
         "repeats": repeats,
         "max_rows": max_rows,
     }

@@ -36,7 +36,7 @@ def reproduce_run(ws: Workspace, run_id: int) -> Reproduction:
             f"run {run_id} used data {run.dataset_sha[:12]} but {sweep.dataset_ref} is now "
             f"{version.sha256[:12]}"
         )
-    X, y = load_frame(browsable_path(ws, version), sweep.target)
+    X, y = load_frame(browsable_path(ws, version), sweep.target, sweep.spec.get("exclude") or ())
     result = evaluate(
         X,
         y,

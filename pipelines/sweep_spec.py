@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 KEYS = (
     "name", "dataset", "target", "model", "metric", "task", "trials", "timeout", "folds",
-    "holdout", "seed", "sampler", "pruner", "workers", "keep_top", "params",
+    "holdout", "seed", "sampler", "pruner", "workers", "keep_top", "exclude", "params",
 )  # fmt: skip
 TASKS = ("classification", "regression")
 SAMPLERS = ("tpe", "random", "cmaes", "gp")
@@ -31,6 +31,9 @@ DEFAULT_FOLDS = 5
 MAX_CLASSES = 20  # a numeric target with at most this many distinct values is a class label
 PARAM_KEYS = ("low", "high", "log", "step", "type", "choices")
 _LABELS = ("string", "categorical", "boolean")
+ID_NAME = re.compile(r"(^|[_\-\s])(id|uuid|guid|key)$|^id([_\-\s]|$)", re.IGNORECASE)
+CAMEL_ID = re.compile(r"[a-z](Id|ID|Uuid|Key)$")  # customerId
+NEARLY_UNIQUE = 0.98  # distinct counts of large files are estimates
 _NUMERIC = ("integer", "float")
 
 
@@ -56,6 +59,7 @@ class SweepSpec:
     keep_top: int
     # param -> {"kind", "low", "high", "log", "step", "choices"} or {"kind": "fixed", "value"}
     search_space: dict[str, dict]
+    exclude: list[str] = dataclasses.field(default_factory=list)  # columns left out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable; `from_dict` rebuilds an equal spec."""
@@ -64,6 +68,7 @@ class SweepSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
         names = [f.name for f in dataclasses.fields(cls)]
+        data = {"exclude": [], **data}  # sweeps created before `exclude` existed
         odd = sorted(set(data) ^ set(names))
         _need(not odd, f"sweep spec: unknown or missing keys: {', '.join(odd)}")
         values = {n: data[n] for n in names}
@@ -132,13 +137,15 @@ def resolve_spec(raw: dict[str, Any], version: DatasetVersionRecord) -> tuple[Sw
     name = raw.get("name")
     ok = name is None or (isinstance(name, str) and bool(name.strip()))
     _need(ok, f"name: expected non-empty text, got {name!r}")
+    exclude, exclude_line = _exclude(raw, target, version)
+    lines.append(exclude_line)
     space, line = _resolve_params(raw.get("params"), family, task)
     lines.append(line)
     return SweepSpec(
         name=name.strip() if name else None, dataset=version.ref, target=target, model=family.name,
         metric=metric, task=task, direction=METRICS[metric].direction, trials=trials,
         timeout=timeout, folds=folds, holdout=holdout, seed=seed, sampler=sampler,
-        pruner=pruner, workers=workers, keep_top=keep_top, search_space=space,
+        pruner=pruner, workers=workers, keep_top=keep_top, search_space=space, exclude=exclude,
     ), lines  # fmt: skip
 
 
@@ -150,7 +157,7 @@ def spec_to_toml(spec_or_raw: dict[str, Any] | SweepSpec) -> str:
         top = {k: v for k, v in data.items() if k != "params" and v is not None}
         params = data.get("params") or {}
     else:
-        top = {k: data.get(k) for k in KEYS if k != "params" and data.get(k) is not None}
+        top = {k: data.get(k) for k in KEYS if k != "params" and data.get(k) not in (None, [])}
         if data.get("holdout") is not None:
             top.pop("folds", None)
         params = _params_table(data)
@@ -187,6 +194,39 @@ def _target(given: Any, version: DatasetVersionRecord) -> tuple[str, ColumnProfi
     kind = next(s.logical_type for s in version.schema if s.name == given)
     dropped = f"; {column.missing:,} rows without it are left out" if column.missing else ""
     return given, column, kind, f"target: {given} ({why}{dropped})"
+
+
+def _exclude(
+    raw: dict[str, Any], target: str, version: DatasetVersionRecord
+) -> tuple[list[str], str]:
+    """Columns left out of the features: the ones given, or else identifiers (unique per row
+    and named like an id, or text unique per row), which only let a model memorise rows."""
+    columns = [s.name for s in version.schema]
+    given = raw.get("exclude")
+    if given is not None:
+        ok = isinstance(given, list) and all(isinstance(c, str) for c in given)
+        _need(ok, f"exclude: expected a list of column names, got {given!r}")
+        for name in given:
+            hint = _suggest(name, columns)
+            _need(name in columns, f"exclude: column {name!r} not in {version.ref}{hint}")
+            _need(name != target, f"exclude: {name!r} is the target")
+        _need(len(given) < len(columns) - 1, "exclude: every feature would be left out")
+        return list(given), f"exclude: {', '.join(given) or 'nothing'} (given)"
+    found = []
+    for schema in version.schema:
+        column = version.profile.column(schema.name)
+        if schema.name == target or column is None:
+            continue
+        filled = version.row_count - column.missing
+        unique = filled > 0 and column.distinct >= NEARLY_UNIQUE * filled
+        text = schema.logical_type in ("string", "categorical")
+        named = ID_NAME.search(schema.name) or CAMEL_ID.search(schema.name)
+        if unique and (text or named):
+            found.append(schema.name)
+    if not found:
+        return [], "features: every column but the target (no identifier columns found)"
+    why = "unique per row, so an identifier; `exclude = []` keeps them"
+    return found, f"exclude: {', '.join(found)} ({why})"
 
 
 def _task(raw: dict[str, Any], target: str, column: ColumnProfile, kind: str) -> tuple[str, str]:

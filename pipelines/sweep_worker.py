@@ -85,7 +85,9 @@ class SweepWorker:
         beater.start()
         try:
             version = get_version(self.ws.db, sweep.dataset_ref)
-            X, y = load_frame(browsable_path(self.ws, version), sweep.target)
+            X, y = load_frame(
+                browsable_path(self.ws, version), sweep.target, sweep.spec.get("exclude") or ()
+            )
             self.environment = capture_environment()
             from pipelines.families import get_family
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,8 +125,11 @@ def infer_task(target: pd.Series) -> str:
     return "regression"
 
 
-def load_frame(parquet_path: Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Features (every other column) and target; rows whose target is missing are dropped."""
+def load_frame(
+    parquet_path: Path, target: str, exclude: Sequence[str] = ()
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features (every other column but ``exclude``) and target; rows whose target is
+    missing are dropped."""
     import pandas as pd
 
     frame = pd.read_parquet(parquet_path)
@@ -137,7 +140,8 @@ def load_frame(parquet_path: Path, target: str) -> tuple[pd.DataFrame, pd.Series
             f"target: no column {target!r} in {Path(parquet_path).name} (columns: {shown}{more})"
         )
     frame = frame[frame[target].notna()].reset_index(drop=True)
-    return frame.drop(columns=[target]), frame[target]
+    left_out = [c for c in exclude if c in frame.columns]
+    return frame.drop(columns=[target, *left_out]), frame[target]
 
 
 def prepare_target(y: pd.Series, task: str) -> pd.Series:

@@ -224,6 +224,25 @@ def test_to_dict_from_dict_round_trip(versions: Versions) -> None:
         SweepSpec.from_dict(data)
 
 
+def test_identifier_columns_are_left_out_unless_told(versions: Versions) -> None:
+    """churn's customer_id is unique per row: a model could only memorise it."""
+    spec, lines = resolve_spec({"model": "lightgbm"}, versions["churn"])
+    assert spec.exclude == ["customer_id"]
+    assert (
+        "exclude: customer_id (unique per row, so an identifier; `exclude = []` keeps them)"
+        in lines
+    )
+    kept, lines = resolve_spec({"model": "lightgbm", "exclude": []}, versions["churn"])
+    assert kept.exclude == [] and "exclude: nothing (given)" in lines
+    chosen, _ = resolve_spec({"model": "lightgbm", "exclude": ["region"]}, versions["churn"])
+    assert chosen.exclude == ["region"]  # what is given replaces the detection
+    wine, lines = resolve_spec({"model": "lightgbm"}, versions["wine"])
+    assert wine.exclude == []
+    assert "features: every column but the target (no identifier columns found)" in lines
+    old = {k: v for k, v in spec.to_dict().items() if k != "exclude"}
+    assert SweepSpec.from_dict(old).exclude == []  # sweeps stored before exclude existed
+
+
 def test_unknown_key_suggests_the_nearest(versions: Versions) -> None:
     with pytest.raises(SweepInputError) as caught:
         resolve_spec({"model": "lightgbm", "trails": 10}, versions["wine"])
@@ -298,6 +317,9 @@ REFUSALS = [
     ("tiny", {"holdout": 0.01}, "holdout: 0.01 of 62 rows scores 1"),
     ("wine", {"dataset": "penguins"}, "dataset: 'penguins' does not match"),
     ("wine", {"name": ""}, "name: expected non-empty text"),
+    ("churn", {"exclude": ["customer"]}, "exclude: column 'customer' not in churn@D0"),
+    ("churn", {"exclude": ["churned"]}, "exclude: 'churned' is the target"),
+    ("churn", {"exclude": "customer_id"}, "exclude: expected a list of column names"),
 ]
 
 

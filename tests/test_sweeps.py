@@ -77,6 +77,34 @@ def test_an_inline_sweep_records_every_trial_as_a_run_and_keeps_the_top_models(
     assert (model.predict(X.head(20)) == y.head(20).to_numpy()).mean() > 0.8
 
 
+def test_identifier_columns_stay_out_of_training_and_the_kept_model(
+    workspace: Workspace,
+) -> None:
+    """churn's customer_id is detected as an identifier: no run sees it, the kept model
+    predicts without it, and reproducing a run gives the same score."""
+    from pipelines.datasets import register_dataset
+    from pipelines.insight import own_importances
+    from pipelines.runs import reproduce_run
+    from tests.sweep_helpers import SAMPLES
+
+    register_dataset(workspace, SAMPLES / "churn_v1.csv", name="churn", target="churned")
+    spec = {"dataset": "churn", "model": "random_forest", "trials": 2, "folds": 2}
+    created = sweeps.create_sweep(workspace, {**spec, "keep_top": 1, "pruner": "none"})
+    assert any(line.startswith("exclude: customer_id") for line in created.choices)
+    run_worker(workspace, created.sweep.id)
+    runs = repo.list_runs(workspace.db, sweep_id=created.sweep.id, order_by="trial")
+    importances = own_importances(workspace, runs[0].id)
+    assert "customer_id" not in importances and "contract" in importances
+    kept = next(r for r in runs if r.artifact_sha)
+    import joblib
+
+    model = joblib.load(
+        io.BytesIO(ArtifactStore(workspace.paths.artifacts).get_bytes(kept.artifact_sha))
+    )
+    assert "customer_id" not in list(model.feature_names_in_)
+    assert reproduce_run(workspace, runs[0].id).difference == 0
+
+
 def test_lightgbm_reports_per_iteration_and_bad_trials_are_pruned(workspace: Workspace) -> None:
     add_sample(workspace, "breast_cancer", "diagnosis")
     created = sweeps.create_sweep(
