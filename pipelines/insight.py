@@ -167,7 +167,13 @@ def held_out_predictions(ws: Workspace, run_id: int) -> HeldOutPredictions:
             f"run {run_id}: held-out predictions {run.predictions_sha[:12]} are missing from "
             f"the workspace's artifacts"
         )
-    return decode_held_out(store.get_bytes(run.predictions_sha))
+    try:
+        return decode_held_out(store.get_bytes(run.predictions_sha))
+    except Exception as exc:  # a damaged artifact: pyarrow's errors are not one line
+        raise InsightError(
+            f"run {run_id}: held-out predictions {run.predictions_sha[:12]} are unreadable: "
+            f"{_one_line(exc)}"
+        ) from exc
 
 
 def held_out_summary(ws: Workspace, run_id: int) -> HeldOutSummary:
@@ -268,7 +274,14 @@ def permutation_importances(
         return PermutationResult(**{**cached, "run_id": run_id, "cached": True})
     if not compute:
         return None
-    result = _compute_permutation(ws, run, sweep, repeats, max_rows)
+    try:
+        result = _compute_permutation(ws, run, sweep, repeats, max_rows)
+    except WorkbenchError:
+        raise
+    except Exception as exc:  # a model or data library failing: one line, not a traceback
+        raise InsightError(
+            f"run {run_id}: permutation importance failed: {_one_line(exc)}"
+        ) from exc
     _write_cache(path, {k: v for k, v in asdict(result).items() if k not in ("run_id", "cached")})
     return result
 
@@ -339,8 +352,9 @@ def _compute_permutation(
                 n_jobs=1,
             )
     except ValueError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InsightError(f"run {run.id}: permutation importance failed: {first}") from exc
+        raise InsightError(
+            f"run {run.id}: permutation importance failed: {_one_line(exc)}"
+        ) from exc
     columns = [str(c) for c in X.columns]
     order = sorted(range(len(columns)), key=lambda i: (-found.importances_mean[i], columns[i]))
     return PermutationResult(
@@ -410,6 +424,11 @@ def _arrow(values: Any) -> Any:
     if values.dtype.kind in "OU":
         return pa.array([None if v is None else str(v) for v in values], type=pa.string())
     return pa.array(values)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _status_words(status: str) -> str:

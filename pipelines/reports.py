@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from storage.records import RunRecord, SweepRecord
 FORMATS = ("md", "html")
 TOP_RUNS = 10
 TOP_COMPARED = 5
+_CLAIMED: set[Path] = set()
+_CLAIM_LOCK = threading.Lock()
 RUN_STATES = ("complete", "pruned", "failed", "running")
 IMPORTANCE_PREFIX = "importance:"
 NOT_CURVES = ("fold_score",)
@@ -177,8 +180,13 @@ def write_runs_report(
     """Assemble, render and atomically write a report comparing runs; returns the path."""
     check_format(fmt)
     text = _renderer(fmt).render_runs(runs_report(ws, run_ids, baseline))
-    stem = "runs-" + "-".join(str(r) for r in run_ids)
-    return _write(output or default_report_path(ws, stem, fmt), text, output)
+    return _write(output or default_report_path(ws, runs_stem(run_ids), fmt), text, output)
+
+
+def runs_stem(run_ids: list[int], prefix: str = "runs", shown: int = 6) -> str:
+    """A file name stem naming a few runs: hundreds of ids would pass the name limit."""
+    stem = f"{prefix}-" + "-".join(str(r) for r in run_ids[:shown])
+    return stem + (f"-and-{len(run_ids) - shown}-more" if len(run_ids) > shown else "")
 
 
 def runs_report(ws: Workspace, run_ids: list[int], baseline: int | None = None) -> RunsReport:
@@ -315,14 +323,18 @@ def run_lineage(run: RunRecord, sweep: SweepRecord) -> RunLineage:
 
 
 def default_report_path(ws: Workspace, stem: str, fmt: str, now: datetime | None = None) -> Path:
-    """``<workspace>/reports/<stem>-<UTC timestamp>.<fmt>``, never an existing file."""
+    """``<workspace>/reports/<stem>-<UTC timestamp>.<fmt>``, never an existing file, and never
+    a name already handed out in this process (two exports started in the same second from
+    the TUI would otherwise write to one file)."""
     stamp = (now or _now()).strftime("%Y%m%d-%H%M%S")
     folder = ws.root / "reports"
     path = folder / f"{stem}-{stamp}.{fmt}"
     counter = 2
-    while path.exists():
-        path = folder / f"{stem}-{stamp}-{counter}.{fmt}"
-        counter += 1
+    with _CLAIM_LOCK:
+        while path in _CLAIMED or path.exists():
+            path = folder / f"{stem}-{stamp}-{counter}.{fmt}"
+            counter += 1
+        _CLAIMED.add(path)
     return path
 
 

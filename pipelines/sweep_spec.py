@@ -157,7 +157,7 @@ def spec_to_toml(spec_or_raw: dict[str, Any] | SweepSpec) -> str:
         top = {k: v for k, v in data.items() if k != "params" and v is not None}
         params = data.get("params") or {}
     else:
-        top = {k: data.get(k) for k in KEYS if k != "params" and data.get(k) not in (None, [])}
+        top = {k: data.get(k) for k in KEYS if k != "params" and data.get(k) is not None}
         if data.get("holdout") is not None:
             top.pop("folds", None)
         params = _params_table(data)
@@ -225,6 +225,12 @@ def _exclude(
             found.append(schema.name)
     if not found:
         return [], "features: every column but the target (no identifier columns found)"
+    features = len(columns) - 1
+    _need(
+        len(found) < features,
+        f"exclude: every feature of {version.ref} looks like an identifier "
+        f"({', '.join(found)}); give `exclude = []` to train on them anyway",
+    )
     why = "unique per row, so an identifier; `exclude = []` keeps them"
     return found, f"exclude: {', '.join(found)} ({why})"
 

@@ -59,13 +59,12 @@ def _export(screen: CompareScreen, ws: Workspace, table: Comparison, fmt: str) -
 def export_comparison(ws: Workspace, comparison: Comparison, fmt: str) -> Path:
     """Write one export and return its path (reports hold every row; tables what is shown)."""
     from pipelines.compare_views import render_comparison
-    from pipelines.reports import default_report_path, write_runs_report
+    from pipelines.reports import default_report_path, runs_stem, write_runs_report
     from pipelines.run_export import write_atomically
 
     run_ids = [run.id for run in comparison.runs]
     baseline = run_ids[comparison.baseline]
     if fmt in ("html", "md"):
         return write_runs_report(ws, run_ids, fmt, baseline=baseline)
-    stem = "compare-" + "-".join(str(i) for i in run_ids[:6]) + ("-etc" if len(run_ids) > 6 else "")
-    path = default_report_path(ws, stem, fmt)
+    path = default_report_path(ws, runs_stem(run_ids, "compare"), fmt)
     return write_atomically(path, render_comparison(comparison, fmt))

@@ -156,6 +156,20 @@ def test_report_errors_are_one_line(
     assert code == 1 and len(err.strip().splitlines()) == 1
 
 
+def test_default_paths_stay_short_and_are_never_handed_out_twice(workspace: Workspace) -> None:
+    from datetime import datetime
+
+    from pipelines.reports import default_report_path, runs_stem
+
+    stem = runs_stem(list(range(1000, 1300)))  # 300 runs: their ids would not fit a name
+    assert stem == "runs-1000-1001-1002-1003-1004-1005-and-294-more"
+    moment = datetime(2026, 1, 2, 3, 4, 5)
+    first = default_report_path(workspace, stem, "html", now=moment)
+    second = default_report_path(workspace, stem, "html", now=moment)  # same second, unwritten
+    assert first != second and first.name.endswith("20260102-030405.html")
+    assert second.name.endswith("20260102-030405-2.html")
+
+
 def test_markdown_helpers() -> None:
     assert escape("a|b\nc") == "a\\|b c"
     assert table(["x"], [["1|2"]]) == ["| x |", "|---|", "| 1\\|2 |"]

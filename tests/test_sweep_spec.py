@@ -243,6 +243,26 @@ def test_identifier_columns_are_left_out_unless_told(versions: Versions) -> None
     assert SweepSpec.from_dict(old).exclude == []  # sweeps stored before exclude existed
 
 
+@pytest.mark.parametrize("raw", [{}, {"exclude": []}, {"exclude": ["region"]}])
+def test_exclusions_round_trip_through_toml(
+    versions: Versions, tmp_path: Path, raw: dict[str, Any]
+) -> None:
+    spec, _ = resolve_spec({"model": "lightgbm", **raw}, versions["churn"])
+    path = tmp_path / "saved.toml"
+    path.write_text(spec_to_toml(spec))
+    assert resolve_spec(read_sweep_file(path), versions["churn"])[0] == spec
+
+
+def test_a_table_of_identifiers_only_is_refused(workspace: Workspace, tmp_path: Path) -> None:
+    rows = [[f"C{i:04d}", f"note {i}", i % 2] for i in range(40)]
+    path = _write(tmp_path / "ids.csv", ["customer_id", "comment", "label"], rows)
+    version = register_dataset(workspace, path, name="ids", target="label").version
+    with pytest.raises(SweepInputError, match=r"exclude: every feature of ids@D0 looks like an"):
+        resolve_spec({"model": "lightgbm"}, version)
+    spec, _ = resolve_spec({"model": "lightgbm", "exclude": []}, version)
+    assert spec.exclude == []
+
+
 def test_unknown_key_suggests_the_nearest(versions: Versions) -> None:
     with pytest.raises(SweepInputError) as caught:
         resolve_spec({"model": "lightgbm", "trails": 10}, versions["wine"])

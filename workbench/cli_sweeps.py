@@ -164,24 +164,43 @@ def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def run_insight(ws: Workspace, run_id: int, permutation: bool, as_json: bool) -> int:
+    """Each part on its own: a run without recorded predictions (older than them, or pruned)
+    still shows its importances, and --permutation still runs."""
     from pipelines import insight
+    from storage.errors import WorkbenchError
 
-    summary = insight.held_out_summary(ws, run_id)
+    notes: list[str] = []
+    try:
+        summary = insight.held_out_summary(ws, run_id)
+    except WorkbenchError as exc:
+        summary = None
+        notes.append(str(exc))
     own = insight.own_importances(ws, run_id)
     permuted = insight.permutation_importances(ws, run_id) if permutation else None
+    if summary is None and not own and permuted is None:
+        raise WorkbenchError(notes[0])
     if as_json:
         out.print_json(
-            {"run": run_id, "held_out": summary, "importances": own, "permutation": permuted}
+            {
+                "run": run_id,
+                "held_out": summary,
+                "importances": own,
+                "permutation": permuted,
+                "notes": notes,
+            }
         )
         return 0
     console = out.console()
-    console.print(
-        f"[bold]run {run_id}[/] · {summary.task} · {summary.rows} held-out rows "
-        f"from {summary.folds} fold{'s' if summary.folds != 1 else ''}"
-    )
-    if summary.confusion is not None:
+    if summary is None:
+        console.print(f"[bold]run {run_id}[/] · {notes[0]}", highlight=False)
+    else:
+        console.print(
+            f"[bold]run {run_id}[/] · {summary.task} · {summary.rows} held-out rows "
+            f"from {summary.folds} fold{'s' if summary.folds != 1 else ''}"
+        )
+    if summary is not None and summary.confusion is not None:
         _print_confusion(summary.confusion)
-    if summary.residuals is not None:
+    if summary is not None and summary.residuals is not None:
         _print_residuals(summary.residuals)
     _print_importances("model's own importances", own)
     if permuted is not None:
