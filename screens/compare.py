@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pipelines.compare import CompareRow, Comparison
     from pipelines.compare_views import SweepSlice
     from storage.handle import Workspace
+    from storage.records import RunRecord
 
 TABS = ("table", "curves", "folds", "slice", "insight")
 RUNS_AS_ROWS_FROM = 16  # DataTable paints whole rows: hundreds of runs read (and draw) as rows
@@ -78,7 +79,8 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         self.curve_key = 0
         self.slice: SweepSlice | None = None
         self.slice_param = 0
-        self.insight_run = 0
+        self.insight_run_id: int | None = None  # None: the first run shown
+        self._wanted_baseline: int | None = None  # the latest pin asked for
         self._first_fill = True
 
     def compose(self) -> ComposeResult:
@@ -112,7 +114,13 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
 
     # --- data in -----------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="compare",
+        exit_on_error=False,
+        description="comparing runs",
+    )
     def load(self, baseline: int | None) -> None:
         """Build the comparison against ``baseline`` (a run id) and hand it to the screen."""
         from pipelines.compare import compare_runs
@@ -123,6 +131,9 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
     def show(self, comparison: Comparison) -> None:
         if not self.is_attached:  # the screen was closed while the worker ran
             return
+        wanted = self._wanted_baseline or self.run_ids[0]
+        if comparison.runs[comparison.baseline].id != wanted:
+            return  # an earlier pin finishing late: thread workers cannot be cancelled
         self.comparison = self.ordered(comparison)
         self.baseline_id = comparison.runs[comparison.baseline].id
         if self._first_fill:
@@ -143,7 +154,13 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         row = next((r for r in comparison.rows if (r.section, r.name) == (section, name)), None)
         return comparison if row is None else sort_runs(comparison, row, descending)
 
-    @work(thread=True, exclusive=True, group="compare-curves", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="compare-curves",
+        exit_on_error=False,
+        description="loading curves",
+    )
     def load_curves(self) -> None:
         from pipelines.compare_views import run_curves
 
@@ -154,7 +171,13 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         self.curves = curves
         self.draw_curves()
 
-    @work(thread=True, exclusive=True, group="compare-slice", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="compare-slice",
+        exit_on_error=False,
+        description="loading the sweep's trials",
+    )
     def load_slice(self, sweep_id: int) -> None:
         from pipelines.compare_views import sweep_slice
 
@@ -162,6 +185,10 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         self.app.call_from_thread(self.slice_loaded, data)
 
     def slice_loaded(self, data: SweepSlice) -> None:
+        if self.comparison is None or not self.is_attached:
+            return
+        if data.sweep_id != self.comparison.runs[self.comparison.baseline].sweep_id:
+            return  # the baseline moved to another sweep while this one loaded
         self.slice = data
         self.draw_slice()
 
@@ -215,8 +242,14 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
             self.draw_folds()
         elif tab == "slice":
             base = self.comparison.runs[self.comparison.baseline]
-            stale = self.slice is None or self.slice.sweep_id != base.sweep_id
-            self.load_slice(base.sweep_id) if stale else self.draw_slice()
+            if self.slice is None or self.slice.sweep_id != base.sweep_id:
+                self.plot("slice").plt.clear_figure()
+                self.plot("slice").refresh()
+                note = self.query_one("#slice-note", Static)
+                note.update(f"loading the trials of sweep {base.sweep_id} …")
+                self.load_slice(base.sweep_id)
+            else:
+                self.draw_slice()
         elif tab == "insight":
             self.show_insight()
 
@@ -247,10 +280,13 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         if self.comparison is None:
             return
         plot = self.plot("folds")
-        panels.draw_folds(plot.plt, self.comparison.runs, self.colours)
+        note = panels.draw_folds(plot.plt, self.comparison.runs, self.colours)
         plot.refresh()
-        table = panels.folds_table(self.comparison.runs, self.colours)
-        self.query_one("#folds-table", Static).update(table)
+        body = self.query_one("#folds-table", Static)
+        if not any(run.fold_scores for run in self.comparison.runs):
+            body.update(note)
+            return
+        body.update(panels.folds_table(self.comparison.runs, self.colours))
 
     def draw_slice(self) -> None:
         if self.slice is None:
@@ -258,6 +294,8 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         plot = self.plot("slice")
         note = self.query_one("#slice-note", Static)
         if not self.slice.params:
+            plot.plt.clear_figure()
+            plot.refresh()
             note.update(f"sweep {self.slice.sweep_id} searched no parameters")
             return
         param = self.slice.params[self.slice_param % len(self.slice.params)]
@@ -268,12 +306,24 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         """Insight for the chosen run: held-out summary and importances, in a worker."""
         if self.comparison is None:
             return
-        run = self.comparison.runs[self.insight_run % len(self.comparison.runs)]
+        run = self.insight_target()
         wait = "computing permutation importance on held-out data …" if permutation else "…"
         self.query_one("#insight-body", Static).update(f"run {run.id}: loading insight {wait}")
         self.load_insight(run.id, permutation)
 
-    @work(thread=True, exclusive=True, group="compare-insight", exit_on_error=False)
+    def insight_target(self) -> RunRecord:
+        """The run the Insight tab is about: the one chosen, else the first shown."""
+        assert self.comparison is not None
+        runs = self.comparison.runs
+        return next((r for r in runs if r.id == self.insight_run_id), runs[0])
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="compare-insight",
+        exit_on_error=False,
+        description="gathering model insight",
+    )
     def load_insight(self, run_id: int, permutation: bool) -> None:
         from screens.compare_insight import gather_insight
 
@@ -285,7 +335,7 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
 
         if self.comparison is None:
             return
-        run = self.comparison.runs[self.insight_run % len(self.comparison.runs)]
+        run = self.insight_target()
         if insight.run_id != run.id:
             return  # the user moved on to another run
         body = self.query_one("#insight-body", Static)
@@ -317,9 +367,11 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         if tab == "insight":  # insight follows the run under the table's cursor
             run_id = self.run_at_cursor()
             if run_id is not None and self.comparison is not None:
-                ids = [r.id for r in self.comparison.runs]
-                self.insight_run = ids.index(run_id)
-        self.query_one(TabbedContent).active = tab
+                self.insight_run_id = run_id
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == tab:
+            self.redraw_tab()  # no TabActivated when the tab is already showing
+        tabs.active = tab
         if tab == "table":
             self.query_one(DataTable).focus()
 
@@ -330,8 +382,10 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
             self.curve_key += step
         elif tab == "slice":
             self.slice_param += step
-        elif tab == "insight":
-            self.insight_run += step
+        elif tab == "insight" and self.comparison is not None:
+            ids = [run.id for run in self.comparison.runs]
+            here = ids.index(self.insight_target().id)
+            self.insight_run_id = ids[(here + step) % len(ids)]
         self.redraw_tab()
 
     def action_toggle_differences(self) -> None:
@@ -367,7 +421,7 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
     @on(Input.Changed, "#compare-filter")
     def filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value.strip()
-        self.render_table(Coordinate(0, 0))
+        self.render_table(Coordinate(0, 1) if self.transposed else Coordinate(1, 0))
 
     @on(Input.Submitted, "#compare-filter")
     def filter_done(self) -> None:
@@ -383,6 +437,7 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
             return
         rows = self.visible_rows()
         self.update_title(len(rows), len(self.comparison.rows), f"pinning run {run_id}…")
+        self._wanted_baseline = run_id
         self.load(run_id)
 
     def action_transpose(self) -> None:

@@ -4,6 +4,7 @@ table header) so a line, a bar and a column are the same run at a glance."""
 
 from __future__ import annotations
 
+import colorsys
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +36,14 @@ OTHER_TRIALS = (128, 128, 128)
 
 
 def run_colour(position: int) -> tuple[int, int, int]:
-    """The colour of the run at ``position`` in the order the runs were chosen."""
-    return RUN_COLOURS[position % len(RUN_COLOURS)]
+    """The colour of the run at ``position`` in the order the runs were chosen: a tuned
+    palette for the first twelve, then hues a golden angle apart, so no two runs match."""
+    if position < len(RUN_COLOURS):
+        return RUN_COLOURS[position]
+    hue = (position * 0.618033988749895) % 1.0
+    value = 0.95 if position % 2 else 0.75
+    red, green, blue = colorsys.hsv_to_rgb(hue, 0.65, value)
+    return (round(red * 255), round(green * 255), round(blue * 255))
 
 
 def rich_colour(rgb: tuple[int, int, int]) -> str:

@@ -200,3 +200,65 @@ async def test_insight_tab_shows_the_confusion_matrix_and_permutation_importance
         await pilot.press("right_square_bracket")
         await settle(pilot)
         assert "run 3" in screen_text(pilot)
+
+
+async def test_runs_of_two_sweeps_a_failed_run_and_regression_insight(workspace: Path) -> None:
+    """A random forest on wine (classification), a failed run and a linear model on diabetes
+    (regression): the value row, empty folds, the slice following the baseline's sweep, and
+    residuals in the Insight tab."""
+    from storage import sweeps as repo
+
+    ws = open_workspace(workspace)
+    try:
+        add_sample(ws, "diabetes", "disease_progression")
+        spec = {"dataset": "diabetes", "model": "linear", "trials": 2, "holdout": 0.25}
+        regression = create_sweep(ws, {**spec, "pruner": "none"}).sweep.id
+        run_worker(ws, regression)
+        other = repo.list_runs(ws.db, sweep_id=regression, order_by="trial")[0]
+        first = get_run(ws, 1)
+        failed = repo.start_run(
+            ws.db,
+            sweep_id=first.sweep_id,
+            trial_number=99,
+            params=first.params,
+            seed=first.seed,
+            dataset_sha=first.dataset_sha,
+            environment=first.environment,
+            worker="test:1",
+        )
+        repo.finish_run(ws.db, failed, status="failed", error="ValueError: boom")
+    finally:
+        ws.close()
+    app = WorkbenchApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(CompareScreen(app.workspace, [1, failed, other.id]))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        text = screen_text(pilot)
+        lines = {line.split()[0]: line for line in text.splitlines() if line.split()}
+        assert number(other.value) in lines["value"]  # two metrics: one neutral value row
+        assert "failed" in lines["status"]
+
+        await pilot.press("3")
+        await settle(pilot)
+        folds = screen_text(pilot)
+        assert f"run {failed} " in folds and "–" in folds  # the failed run has no folds
+
+        await pilot.press("4")
+        await settle(pilot)
+        assert "complete trials of sweep 1" in screen_text(pilot)
+        await pilot.press("1", "right", "right", "p", "4")  # pin the diabetes run
+        await settle(pilot)
+        assert f"baseline run {other.id}" in screen_text(pilot)
+        assert f"2 complete trials of sweep {regression}" in screen_text(pilot)
+
+        await pilot.press("1", "5")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert f"run {other.id}" in text and "Residuals (true − predicted)" in text
+        assert "held-out rows from 1 fold(s)" in text and "RMSE" in text
+        await pilot.press("left_square_bracket")  # the failed run says why it has nothing
+        await settle(pilot)
+        assert f"run {failed} failed: no held-out predictions" in screen_text(pilot)
