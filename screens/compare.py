@@ -34,9 +34,23 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="compare.back"),
-        Binding("x", "toggle_differences", "Differences only", id="compare.differences"),
-        Binding("p", "pin_baseline", "Pin baseline", id="compare.pin"),
-        Binding("s", "sort", "Sort by row", id="compare.sort"),
+        Binding(
+            "x",
+            "toggle_differences",
+            "Diff only",
+            id="compare.differences",
+            tooltip="Differences only: hide rows where every run agrees",
+        ),
+        Binding(
+            "p",
+            "pin_baseline",
+            "Pin",
+            id="compare.pin",
+            tooltip="Pin the run under the cursor as baseline",
+        ),
+        Binding(
+            "s", "sort", "Sort", id="compare.sort", tooltip="Sort runs by the row under the cursor"
+        ),
         Binding("slash", "filter", "Filter", key_display="/", id="compare.filter"),
         Binding("t", "transpose", "Transpose", id="compare.transpose"),
         Binding("e", "export", "Export", id="compare.export"),

@@ -130,7 +130,7 @@ class WorkbenchApp(App[None]):
             if not binding.description or binding.description in seen:
                 continue
             seen.add(binding.description)
-            keys.append((self.get_key_display(binding), binding.description))
+            keys.append((self.get_key_display(binding), binding.tooltip or binding.description))
         self.push_screen(HelpScreen(screen.title or self.title, keys))
 
     def action_next_theme(self) -> None:
@@ -153,7 +153,7 @@ class WorkbenchApp(App[None]):
                 continue
             seen.add(binding.description)
             yield SystemCommand(
-                binding.description,
+                binding.tooltip or binding.description,  # the long name, where there is one
                 f"key: {self.get_key_display(binding)}",
                 lambda action=binding.action, node=node: self.run_action(action, node),
             )
