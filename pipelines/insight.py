@@ -293,27 +293,19 @@ def _compute_permutation(
     from sklearn.inspection import permutation_importance
     from threadpoolctl import threadpool_limits
 
-    from pipelines.datasets import browsable_path
     from pipelines.families import get_family
+    from pipelines.runs import run_frame
     from pipelines.training import (
         METRICS,
         fit_fold,
-        load_frame,
         predict,
         prepare_target,
         score,
         splits,
     )
-    from storage.datasets import get_version
 
     started = time.perf_counter()
-    version = get_version(ws.db, sweep.dataset_ref)
-    if version.sha256 != run.dataset_sha:
-        raise InsightError(
-            f"run {run.id} used data {run.dataset_sha[:12]} but {sweep.dataset_ref} is now "
-            f"{version.sha256[:12]}: cannot rebuild its model"
-        )
-    X, y = load_frame(browsable_path(ws, version), sweep.target, sweep.spec.get("exclude") or ())
+    X, y = run_frame(ws, run, sweep)
     y = prepare_target(y, sweep.task)
     folds, holdout = int(sweep.spec.get("folds") or 5), sweep.spec.get("holdout")
     train, valid = splits(y, sweep.task, folds, holdout, run.seed)[0]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from storage import sweeps as repo
 from storage.datasets import get_version
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
-from storage.records import RunRecord, RunSummary
+from storage.records import RunRecord, RunSummary, SweepRecord
 
 
 @dataclass(frozen=True)
@@ -22,21 +23,14 @@ class Reproduction:
 def reproduce_run(ws: Workspace, run_id: int) -> Reproduction:
     """Re-execute a run from its recorded definition: same data (checked by hash), same
     parameters, folds and seed; report how far the metric moved."""
-    from pipelines.datasets import browsable_path
     from pipelines.families import get_family
-    from pipelines.training import evaluate, load_frame
+    from pipelines.training import evaluate
 
     run = repo.get_run(ws.db, run_id)
     if run.status != "complete" or run.value is None:
         raise WorkbenchError(f"run {run_id} is {run.status}: only complete runs can be reproduced")
     sweep = repo.get_sweep(ws.db, run.sweep_id)
-    version = get_version(ws.db, sweep.dataset_ref)
-    if version.sha256 != run.dataset_sha:
-        raise WorkbenchError(
-            f"run {run_id} used data {run.dataset_sha[:12]} but {sweep.dataset_ref} is now "
-            f"{version.sha256[:12]}"
-        )
-    X, y = load_frame(browsable_path(ws, version), sweep.target, sweep.spec.get("exclude") or ())
+    X, y = run_frame(ws, run, sweep)
     result = evaluate(
         X,
         y,
@@ -54,6 +48,21 @@ def reproduce_run(ws: Workspace, run_id: int) -> Reproduction:
         difference=result.value - run.value,
         fold_differences=[a - b for a, b in zip(result.fold_scores, run.fold_scores, strict=False)],
     )
+
+
+def run_frame(ws: Workspace, run: RunRecord, sweep: SweepRecord) -> tuple[Any, Any]:
+    """The features and target a run trained on, refusing data that has changed since (a
+    model rebuilt on other data would not be that run's model)."""
+    from pipelines.datasets import browsable_path
+    from pipelines.training import load_frame
+
+    version = get_version(ws.db, sweep.dataset_ref)
+    if version.sha256 != run.dataset_sha:
+        raise WorkbenchError(
+            f"run {run.id} used data {run.dataset_sha[:12]} but {sweep.dataset_ref} is now "
+            f"{version.sha256[:12]}"
+        )
+    return load_frame(browsable_path(ws, version), sweep.target, sweep.spec.get("exclude") or ())
 
 
 def get_run(ws: Workspace, run_id: int) -> RunRecord:

@@ -153,8 +153,9 @@ def test_cli_start_wait_show_and_runs_with_two_background_workers(
     assert len(runs) == 16 and len({r["worker"] for r in runs}) == 2  # both workers worked
     logs = "".join(p.read_text() for p in (workspace.root / "logs").glob("*.log"))
     assert "database is locked" not in logs and "Traceback" not in logs
-    code, out, _ = cli(capsys, workspace, "runs", "reproduce", str(runs[0]["id"]))
-    assert code == 0 and "difference +0" in out
+    complete = next(r for r in runs if r["status"] == "complete")
+    code, out, err = cli(capsys, workspace, "runs", "reproduce", str(complete["id"]))
+    assert code == 0 and "difference +0" in out, err
 
 
 def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_the_study_resumes(
