@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pipelines.compare import CompareRow, Comparison, metric_direction
+from pipelines.runs import recorded_curves
+from pipelines.sweep_spec import searched_space
 from storage import sweeps as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
 
 EXPORT_FORMATS = ("csv", "json")
-IMPORTANCE_PREFIX = "importance:"
-NOT_CURVES = ("fold_score",)
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,8 @@ class SweepSlice:
 
 
 def run_curves(ws: Workspace, run_ids: list[int]) -> dict[int, dict[str, list[tuple[int, float]]]]:
-    """Per-iteration curves of each run (LightGBM's per-round scores, or the scores reported
-    to the pruner); fold scores and importances live in the same table and are left out."""
-    curves: dict[int, dict[str, list[tuple[int, float]]]] = {}
-    for run_id in run_ids:
-        points = repo.metric_points(ws.db, run_id)
-        curves[run_id] = {
-            key: values
-            for key, values in points.items()
-            if key not in NOT_CURVES and not key.startswith(IMPORTANCE_PREFIX)
-        }
-    return curves
+    """Every per-step curve of each run, to overlay one key across runs."""
+    return {run_id: recorded_curves(repo.metric_points(ws.db, run_id)) for run_id in run_ids}
 
 
 def sweep_slice(ws: Workspace, sweep_id: int) -> SweepSlice:
@@ -69,8 +60,7 @@ def sweep_slice(ws: Workspace, sweep_id: int) -> SweepSlice:
         for r in repo.run_summaries(ws.db, sweep_id=sweep_id)
         if r.status == "complete" and r.value is not None and math.isfinite(r.value)
     ]
-    space = (sweep.spec or {}).get("search_space") or {}
-    params = [name for name, d in space.items() if d.get("kind") != "fixed"]
+    params = list(searched_space(sweep.spec or {}))
     if not params:
         params = list(dict.fromkeys(name for r in runs for name in r.params))
     return SweepSlice(

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipelines.runs import recorded_importances
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
 from storage.errors import WorkbenchError
@@ -236,13 +237,7 @@ def own_importances(ws: Workspace, run_id: int) -> dict[str, float]:
     first, as recorded at training time; {} when the run has none (pruned, failed, or a
     model without importances)."""
     repo.get_run(ws.db, run_id)  # NotFoundError for an unknown run
-    points = repo.metric_points(ws.db, run_id)
-    found = {
-        key.removeprefix("importance:"): values[0][1]
-        for key, values in points.items()
-        if key.startswith("importance:") and values
-    }
-    return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+    return recorded_importances(repo.metric_points(ws.db, run_id))
 
 
 def permutation_importances(
@@ -309,17 +304,18 @@ def _compute_permutation(
     y = prepare_target(y, sweep.task)
     folds, holdout = int(sweep.spec.get("folds") or 5), sweep.spec.get("holdout")
     train, valid = splits(y, sweep.task, folds, holdout, run.seed)[0]
-    pipeline, _ = fit_fold(
-        X.iloc[train],
-        y.iloc[train],
-        X.iloc[valid],
-        y.iloc[valid],
-        task=sweep.task,
-        family=get_family(sweep.model),
-        params=run.params,
-        metric=sweep.metric,
-        seed=run.seed,
-    )
+    with threadpool_limits(limits=1, user_api="openmp"):  # as a sweep worker fits (n_jobs=1)
+        pipeline, _ = fit_fold(
+            X.iloc[train],
+            y.iloc[train],
+            X.iloc[valid],
+            y.iloc[valid],
+            task=sweep.task,
+            family=get_family(sweep.model),
+            params=run.params,
+            metric=sweep.metric,
+            seed=run.seed,
+        )
     if len(valid) > max_rows:
         picked = np.random.default_rng(run.seed).choice(len(valid), size=max_rows, replace=False)
         valid = valid[np.sort(picked)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Any
 
 from pipelines.compare import Comparison, compare_runs
 from pipelines.run_tables import best_so_far, param_importances
-from pipelines.runs import list_runs
+from pipelines.runs import iteration_curves, list_runs, recorded_importances
+from pipelines.sweep_spec import searched_space
 from storage import sweeps as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
-from storage.records import RunRecord, SweepRecord
+from storage.records import RunRecord, RunSummary, SweepRecord
 
 FORMATS = ("md", "html")
 TOP_RUNS = 10
@@ -27,9 +29,6 @@ TOP_COMPARED = 5
 _CLAIMED: set[Path] = set()
 _CLAIM_LOCK = threading.Lock()
 RUN_STATES = ("complete", "pruned", "failed", "running")
-IMPORTANCE_PREFIX = "importance:"
-NOT_CURVES = ("fold_score",)
-MAX_CURVES = 4
 MAX_IMPORTANCES = 15
 Curve = list[tuple[int, float]]
 
@@ -199,26 +198,11 @@ def runs_report(ws: Workspace, run_ids: list[int], baseline: int | None = None) 
 
 
 def run_detail(run_id: int, points: dict[str, Curve]) -> RunDetail:
-    """Split a run's metric points into iteration curves (the model's own first; the pruning
-    reports only when it records nothing else) and its feature importances."""
-    own = {
-        key: curve
-        for key, curve in points.items()
-        if key not in (*NOT_CURVES, "intermediate")
-        and not key.startswith(IMPORTANCE_PREFIX)
-        and len(curve) > 1
-    }
-    intermediate = points.get("intermediate", [])
-    if not own and len(intermediate) > 1:
-        own = {"intermediate": intermediate}
-    importances = {
-        key.removeprefix(IMPORTANCE_PREFIX): curve[-1][1]
-        for key, curve in points.items()
-        if key.startswith(IMPORTANCE_PREFIX) and curve
-    }
-    top = sorted(importances.items(), key=lambda kv: kv[1], reverse=True)[:MAX_IMPORTANCES]
+    """A run's plot-worthy curves and its largest importances, as the run screen shows them."""
     return RunDetail(
-        run_id=run_id, curves=dict(list(own.items())[:MAX_CURVES]), importances=dict(top)
+        run_id=run_id,
+        curves=iteration_curves(points),
+        importances=recorded_importances(points, most=MAX_IMPORTANCES),
     )
 
 
@@ -227,7 +211,10 @@ def sweep_report(
 ) -> SweepReport:
     """A sweep's summary, optimization history, importances, top runs and top-N comparison."""
     sweep = repo.get_sweep(ws.db, sweep_id)
-    complete = repo.list_runs(ws.db, sweep_id=sweep.id, status="complete", order_by="trial")
+    complete = sorted(  # table columns only: a sweep may hold tens of thousands of runs
+        (r for r in repo.run_summaries(ws.db, sweep_id=sweep.id) if r.status == "complete"),
+        key=lambda r: r.trial_number,
+    )
     history = optimization_history(ws, sweep, complete)
     top_runs = list_runs(
         ws,
@@ -246,11 +233,7 @@ def sweep_report(
     chosen = [r.id for r in top_runs[:compared]]
     comparison = compare_runs(ws, chosen) if len(chosen) >= 2 else None
     best_trial = next((r.trial_number for r in top_runs if r.id == sweep.best_run_id), None)
-    space = {
-        name: dict(dist)
-        for name, dist in (sweep.spec.get("search_space") or {}).items()
-        if dist.get("kind") != "fixed"
-    }
+    space = searched_space(sweep.spec)
     trials = [
         TrialPoint(r.trial_number, r.id, float(r.value), {k: r.params.get(k) for k in space})
         for r in complete
@@ -294,7 +277,7 @@ def sweep_summary(sweep: SweepRecord, best_trial: int | None = None) -> SweepSum
 
 
 def optimization_history(
-    ws: Workspace, sweep: SweepRecord, runs: list[RunRecord] | None = None
+    ws: Workspace, sweep: SweepRecord, runs: Sequence[RunRecord | RunSummary] | None = None
 ) -> list[HistoryPoint]:
     """Complete trials in trial order, each with the best value so far."""
     if runs is None:

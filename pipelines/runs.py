@@ -11,6 +11,12 @@ from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.records import RunRecord, RunSummary, SweepRecord
 
+Curves = dict[str, list[tuple[int, float]]]
+FOLD_SCORE = "fold_score"  # metric point keys the sweep worker writes beside the curves
+IMPORTANCE_PREFIX = "importance:"
+PRUNER_REPORTS = "intermediate"
+MAX_CURVES = 4
+
 
 @dataclass(frozen=True)
 class Reproduction:
@@ -69,8 +75,42 @@ def get_run(ws: Workspace, run_id: int) -> RunRecord:
     return repo.get_run(ws.db, run_id)
 
 
-def run_curves(ws: Workspace, run_id: int) -> dict[str, list[tuple[int, float]]]:
+def run_curves(ws: Workspace, run_id: int) -> Curves:
+    """Every metric point the run recorded, by key (curves, fold scores, importances)."""
     return repo.metric_points(ws.db, run_id)
+
+
+def recorded_curves(points: Curves) -> Curves:
+    """The per-step curves among a run's metric points: LightGBM's valid_* per iteration and
+    what was reported to the pruner; not the fold scores or importances kept beside them."""
+    return {
+        key: curve
+        for key, curve in points.items()
+        if key != FOLD_SCORE and not key.startswith(IMPORTANCE_PREFIX)
+    }
+
+
+def iteration_curves(points: Curves, most: int = MAX_CURVES) -> Curves:
+    """Curves worth a plot of one run: the model's own first; the pruner reports only when
+    the model records nothing else."""
+    curves = recorded_curves(points)
+    own = {k: c for k, c in curves.items() if k != PRUNER_REPORTS and len(c) > 1}
+    if own:
+        return dict(list(own.items())[:most])
+    reports = curves.get(PRUNER_REPORTS, [])
+    return {PRUNER_REPORTS: reports} if len(reports) > 1 else {}
+
+
+def recorded_importances(points: Curves, most: int | None = None) -> dict[str, float]:
+    """The model's own importances by input column, recorded at training time, largest
+    first (ties by name); {} when the run has none (pruned, failed, or no importances)."""
+    found = {
+        key.removeprefix(IMPORTANCE_PREFIX): curve[-1][1]
+        for key, curve in points.items()
+        if key.startswith(IMPORTANCE_PREFIX) and curve
+    }
+    ordered = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+    return dict(ordered[:most] if most is not None else ordered)
 
 
 def list_runs(ws: Workspace, **filters: object) -> list[RunRecord]:

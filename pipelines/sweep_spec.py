@@ -149,6 +149,13 @@ def resolve_spec(raw: dict[str, Any], version: DatasetVersionRecord) -> tuple[Sw
     ), lines  # fmt: skip
 
 
+def searched_space(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A stored spec's searched parameters, in search-space order: fixed values say nothing
+    about how one trial differs from another."""
+    space = spec.get("search_space") or {}
+    return {name: dict(d) for name, d in space.items() if d.get("kind") != "fixed"}
+
+
 def spec_to_toml(spec_or_raw: dict[str, Any] | SweepSpec) -> str:
     """The user-facing TOML (what the launch form saves) for a raw definition or a resolved spec;
     [params] lists only what differs from the family's defaults. Resolves to the same spec."""

@@ -14,6 +14,7 @@ import socket
 import threading
 from typing import Any
 
+from pipelines.runs import FOLD_SCORE, IMPORTANCE_PREFIX, PRUNER_REPORTS
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
 from storage.handle import Workspace
@@ -164,7 +165,7 @@ class SweepWorker:
         reported: list[tuple[str, int, float]] = []
 
         def report(step: int, value: float) -> None:
-            reported.append(("intermediate", step, float(value)))
+            reported.append((PRUNER_REPORTS, step, float(value)))
             trial.report(float(value), step)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step}")
@@ -190,10 +191,10 @@ class SweepWorker:
                 self.ws.db, run_id, status="failed", error=_one_line(exc), points=reported
             )
             raise
-        points = reported + [("fold_score", i, s) for i, s in enumerate(result.fold_scores)]
+        points = reported + [(FOLD_SCORE, i, s) for i, s in enumerate(result.fold_scores)]
         for key, values in result.curves.items():
             points += [(key, i, float(v)) for i, v in enumerate(values)]
-        points += [(f"importance:{k}", 0, float(v)) for k, v in result.importances.items()]
+        points += [(IMPORTANCE_PREFIX + k, 0, float(v)) for k, v in result.importances.items()]
         predictions_sha = None
         if result.held_out is not None:  # a few KB of Parquet: ~1 ms against a trial's fits
             from pipelines.insight import encode_held_out

@@ -232,18 +232,18 @@ def evaluate(
         X_train, X_valid = X.iloc[train], X.iloc[valid]
         y_train, y_valid = y.iloc[train], y.iloc[valid]
         with _thread_limit(n_jobs):
-            pipeline, curves = _fit_fold(
+            pipeline, curves = fit_fold(
                 X_train,
                 y_train,
                 X_valid,
                 y_valid,
-                task,
-                family,
-                params,
-                metric,
-                seed,
-                n_jobs,
-                report if index == 0 else None,
+                task=task,
+                family=family,
+                params=params,
+                metric=metric,
+                seed=seed,
+                n_jobs=n_jobs,
+                report=report if index == 0 else None,
             )
             values, predictions = _score_all(pipeline, X_valid, y_valid, task, metric)
         boosted = curves is not None
@@ -283,28 +283,10 @@ def fit_fold(
     report: Report | None = None,
 ) -> tuple[Any, dict[str, list[float]] | None]:
     """One fold's pipeline, fitted exactly as `evaluate` fits it (`y_*` already prepared by
-    `prepare_target`). LightGBM is fitted with the validation rows as its eval set (per
-    iteration curves, returned; `report` gets the sweep metric per iteration); other families
-    return None for curves and never call `report`."""
-    with _thread_limit(n_jobs):
-        return _fit_fold(
-            X_train, y_train, X_valid, y_valid, task, family, params, metric, seed, n_jobs, report
-        )
-
-
-def _fit_fold(
-    X_train: Any,
-    y_train: Any,
-    X_valid: Any,
-    y_valid: Any,
-    task: str,
-    family: ModelFamily,
-    params: dict[str, Any],
-    metric: str,
-    seed: int,
-    n_jobs: int,
-    report: Report | None,
-) -> tuple[Any, dict[str, list[float]] | None]:
+    `prepare_target`; callers cap threads with `_thread_limit` around it). LightGBM is fitted
+    with the validation rows as its eval set (per-iteration curves, returned; `report` gets
+    the sweep metric per iteration); other families return None for curves and never call
+    `report`."""
     pipeline = build_pipeline(X_train, task, family, params, seed, n_jobs)
     if family.has_iterations and _is_lightgbm(pipeline):
         return pipeline, _fit_boosted(pipeline, X_train, y_train, X_valid, y_valid, metric, report)

@@ -33,12 +33,7 @@ def ask_and_export(screen: CompareScreen) -> None:
     def chosen(fmt: str | None) -> None:
         if fmt is None or screen.comparison is None:
             return
-        shown = screen.comparison
-        if screen.differences_only:
-            shown = shown.only_differences()
-        visible = {(r.section, r.name) for r in screen.visible_rows()}
-        rows = [r for r in shown.rows if (r.section, r.name) in visible]
-        table = replace(shown, rows=rows)
+        table = replace(screen.comparison, rows=screen.visible_rows())  # as shown
         screen.notify(f"exporting {fmt} …", timeout=2)
         screen.run_worker(
             partial(_export, screen, screen.workspace, table, fmt),

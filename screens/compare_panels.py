@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from pipelines.runs import PRUNER_REPORTS
 from screens.formatting import number
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def rich_colour(rgb: tuple[int, int, int]) -> str:
 def curve_keys(curves: dict[int, dict[str, list[tuple[int, float]]]], metric: str) -> list[str]:
     """Curve names any run has, the sweep metric first (then what the pruner saw)."""
     names = list(dict.fromkeys(key for per_run in curves.values() for key in per_run))
-    preferred = [k for k in (f"valid_{metric}", metric, "intermediate") if k in names]
+    preferred = [k for k in (f"valid_{metric}", metric, PRUNER_REPORTS) if k in names]
     return preferred + sorted(k for k in names if k not in preferred)
 
 
@@ -74,8 +75,8 @@ def draw_curves(
         xs = [step for step, _ in points]
         ys = [value for _, value in points]
         plt.plot(xs, ys, marker="braille", color=colours[run.id], label=f"run {run.id}")
-    plt.title(f"{key} per iteration" if key != "intermediate" else "values reported to pruner")
-    plt.xlabel("iteration" if key != "intermediate" else "step")
+    plt.title(f"{key} per iteration" if key != PRUNER_REPORTS else "values reported to pruner")
+    plt.xlabel("iteration" if key != PRUNER_REPORTS else "step")
     with_curve = sum(1 for r in runs if curves.get(r.id, {}).get(key))
     note = f"{len(shown)} of {len(runs)} runs drawn"
     if with_curve > len(shown):

@@ -21,41 +21,11 @@ from screens.sweep_detail import RUN_STATUS_STYLE, bar_list, value_text, whole_t
 from screens.sweeps import duration_text
 
 if TYPE_CHECKING:
+    from pipelines.runs import Curves
     from storage.handle import Workspace
     from storage.records import RunRecord, SweepRecord
 
-Curves = dict[str, list[tuple[int, float]]]
-NOT_CURVES = ("fold_score",)
-IMPORTANCE_PREFIX = "importance:"
-MAX_CURVES = 4
 MAX_IMPORTANCES = 15
-
-
-def iteration_curves(curves: Curves) -> Curves:
-    """Per-iteration curves worth a plot: the model's own (LightGBM's valid_* …) first;
-    the pruning reports ("intermediate") when the model records nothing else."""
-    own = {
-        key: points
-        for key, points in curves.items()
-        if key not in (*NOT_CURVES, "intermediate")
-        and not key.startswith(IMPORTANCE_PREFIX)
-        and len(points) > 1
-    }
-    if own:
-        return dict(list(own.items())[:MAX_CURVES])
-    intermediate = curves.get("intermediate", [])
-    return {"intermediate": intermediate} if len(intermediate) > 1 else {}
-
-
-def feature_importances(curves: Curves) -> dict[str, float]:
-    """The ``importance:<column>`` points, the largest MAX_IMPORTANCES of them."""
-    values = {
-        key.removeprefix(IMPORTANCE_PREFIX): points[-1][1]
-        for key, points in curves.items()
-        if key.startswith(IMPORTANCE_PREFIX) and points
-    }
-    top = sorted(values.items(), key=lambda kv: kv[1], reverse=True)[:MAX_IMPORTANCES]
-    return dict(top)
 
 
 def environment_lines(environment: dict[str, Any]) -> list[str]:
@@ -123,15 +93,19 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
         description="loading run",
     )
     def load(self) -> None:
-        from pipelines.runs import get_run, run_curves
+        from pipelines.runs import get_run, iteration_curves, recorded_importances, run_curves
         from pipelines.sweeps import get_sweep
 
         run = get_run(self.workspace, self.run_id)
         sweep = get_sweep(self.workspace, run.sweep_id)
-        curves = run_curves(self.workspace, self.run_id)
-        self.app.call_from_thread(self.show, run, sweep, curves)
+        points = run_curves(self.workspace, self.run_id)
+        curves = iteration_curves(points)
+        importances = recorded_importances(points, most=MAX_IMPORTANCES)
+        self.app.call_from_thread(self.show, run, sweep, curves, importances)
 
-    def show(self, run: RunRecord, sweep: SweepRecord, curves: Curves) -> None:
+    def show(
+        self, run: RunRecord, sweep: SweepRecord, curves: Curves, importances: dict[str, float]
+    ) -> None:
         if not self.is_attached:  # the screen was closed while the worker ran
             return
         self.run = run
@@ -148,8 +122,7 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
             )
         )
         self.query_one("#run-facts", Static).update("\n".join(self.fact_lines(run, sweep)))
-        self.draw_curves(iteration_curves(curves), sweep)
-        importances = feature_importances(curves)
+        self.draw_curves(curves, sweep)
         self.query_one("#run-importances", Static).update(
             "[b]Feature importance[/b]\n" + bar_list(importances)
             if importances
@@ -193,6 +166,8 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
     def draw_curves(self, curves: Curves, sweep: SweepRecord) -> None:
         from textual_plotext import PlotextPlot
 
+        from pipelines.runs import PRUNER_REPORTS
+
         plot = self.query_one("#run-curves", PlotextPlot)
         plt = plot.plt
         plt.clear_figure()
@@ -202,7 +177,7 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
         if not curves:
             note.update(f"no per-iteration curves: {sweep.model} records none")
             return
-        if list(curves) == ["intermediate"]:
+        if list(curves) == [PRUNER_REPORTS]:
             plt.title(f"reports to the pruner · {sweep.model}")
             plt.xlabel("step")
         else:

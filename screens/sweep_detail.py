@@ -224,8 +224,9 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
     def param_columns(self) -> list[str]:
         """Searched parameters (fixed ones say nothing about a trial), in search-space order."""
         assert self.sweep is not None
-        space = self.sweep.spec.get("search_space") or {}
-        names = [n for n, d in space.items() if d.get("kind") != "fixed"]
+        from pipelines.sweep_spec import searched_space
+
+        names = list(searched_space(self.sweep.spec))
         return names or sorted({name for run in self.runs for name in run.params})
 
     def show_trials(self) -> None:

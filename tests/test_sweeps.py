@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -244,20 +243,22 @@ def test_optuna_dashboard_opens_the_workspace_studies(workspace: Workspace) -> N
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    answer: list[dict] = []
+
+    def answered() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as r:
+                answer.extend(json.load(r)["study_summaries"])
+        except OSError:
+            return False
+        return True
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as r:
-                    studies = json.load(r)["study_summaries"]
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "optuna-dashboard did not answer"
-                time.sleep(0.3)
+        wait_until(answered, "optuna-dashboard to answer", timeout_s=30)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    [study] = [s for s in studies if s["study_name"] == created.sweep.study_name]
+    [study] = [s for s in answer if s["study_name"] == created.sweep.study_name]
     assert study["directions"] == ["maximize"]
 
 
