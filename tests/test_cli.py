@@ -212,9 +212,18 @@ def test_db_commands_and_an_old_database(capsys, tmp_path: Path) -> None:
 
 
 def test_demo_fills_the_workspace_once(capsys, tmp_path: Path) -> None:
+    """...also when an older Workbench left the demo at an older schema: it is ours."""
+    from storage.database import HEAD_REVISION, Database
+
     ws = tmp_path / "demo"
+    ws.mkdir()
+    old = Database(f"sqlite:///{ws / 'workbench.db'}")
+    old.upgrade("0003")
+    old.dispose()
     code, _, err = run(capsys, ws, "demo", "--no-tui")
     assert code == 0 and "demo workspace ready" in err
+    code, out, _ = run(capsys, ws, "db", "current")
+    assert out.strip() == HEAD_REVISION
     _, out, _ = run(capsys, ws, "data", "ls", "--json")
     listed = {d["name"]: d for d in json.loads(out)}
     assert {"wine", "diabetes", "breast_cancer", "churn"} <= set(listed)

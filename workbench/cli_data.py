@@ -46,9 +46,13 @@ def workspace_for(args: argparse.Namespace, root: Path) -> Workspace:
 
 def fill_demo_workspace(root: Path, database_url: str | None) -> None:
     from pipelines.demo import demo_is_filled, fill_demo
+    from storage.database import HEAD_REVISION
 
-    ws = open_workspace(root, database_url=database_url)
+    own_database = database_url is None  # the demo's SQLite file is ours to migrate
+    ws = open_workspace(root, database_url=database_url, check_schema=not own_database)
     try:
+        if own_database and ws.db.current_revision() != HEAD_REVISION:
+            ws.db.upgrade()  # a demo made by an older Workbench opens, not refuses
         if demo_is_filled(ws):
             return
         with progress_bar("demo workspace") as report:
