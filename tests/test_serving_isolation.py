@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -84,3 +85,21 @@ print(json.dumps({{"proba": model.predict_proba(frame).tolist(),
     expected = json.loads((FIXTURES / "legacy_model_proba.json").read_text(encoding="utf-8"))
     for got, want in zip(answer["proba"], expected, strict=True):
         assert max(abs(a - b) for a, b in zip(got, want, strict=True)) < 1e-9
+
+
+def test_the_serve_extra_lists_what_serving_imports() -> None:
+    """An image installs only the `serve` extra: every third-party library the serving code
+    imports must be in it."""
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]["serve"]
+    declared = {re.split(r"[<>=!~\[; ]", requirement)[0].lower() for requirement in extra}
+    distribution = {"sklearn": "scikit-learn"}
+    stdlib = set(sys.stdlib_module_names) | {"__future__", "pipelines"}
+    for path in SERVING.rglob("*.py"):
+        for name in imported_names(path):
+            top = name.split(".")[0]
+            if top not in stdlib:
+                assert distribution.get(top, top) in declared, f"{path.name}: {top} not in serve"
