@@ -8,6 +8,10 @@ less than ``LIMIT/OFFSET``. A filtered or sorted view answers its first pages wi
 in display order, because a deep ``OFFSET`` re-runs the filter and sort (~4 s at 5M sorted).
 A sorted view of few rows is copied into memory once instead: a sorted page fetched by row
 number touches every row group (~0.4 s), a page of the copy takes milliseconds.
+
+Every query runs under a time limit (30 s unless told otherwise): a filter such as
+``(SELECT count(*) FROM range(1e12)) > 0`` would otherwise run until the process is killed.
+DuckDB has no statement timeout, so a timer interrupts the cursor running the query.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -33,12 +39,23 @@ ROW_NUMBER = "file_row_number"
 DIRECT_PAGE_LIMIT = 1_000
 # Sorted views up to this many rows are copied, sorted, into DuckDB's memory on first use.
 SMALL_SORTED_ROWS = 200_000
+# How long one count or page may run before it is interrupted (None: no limit).
+DEFAULT_QUERY_SECONDS = 30.0
 _copy_names = itertools.count(1)
 _PLAIN_TYPES = (bool, int, float, str, Decimal)
 
 
 class BrowseQueryError(WorkbenchError):
     """A filter or ORDER BY fragment was refused or failed; the message is one line."""
+
+
+class BrowseTimeoutError(BrowseQueryError):
+    """A query ran past the source's time limit and was interrupted."""
+
+    def __init__(self, stage: str, seconds: float) -> None:
+        super().__init__(f"{stage} took longer than {seconds:g} s and was stopped")
+        self.stage = stage
+        self.seconds = seconds
 
 
 @dataclass(frozen=True)
@@ -80,18 +97,50 @@ def _check_fragment(kind: str, fragment: str) -> str:
     return fragment
 
 
+@contextmanager
+def _time_limit(
+    cursor: duckdb.DuckDBPyConnection, seconds: float | None, stage: str
+) -> Iterator[None]:
+    """Interrupt what `cursor` runs after `seconds`, and say so instead of "Interrupted!"."""
+    import duckdb
+
+    if seconds is None or seconds <= 0:
+        yield
+        return
+    expired = threading.Event()
+
+    def stop() -> None:
+        expired.set()
+        cursor.interrupt()
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except duckdb.Error as error:
+        if expired.is_set():
+            raise BrowseTimeoutError(stage, seconds) from error
+        raise
+    finally:
+        timer.cancel()
+
+
 class RowSource:
     """One open Parquet file.
 
     Thread-safe: each call may come from a different worker thread, so every call opens a
     fresh cursor on one shared in-memory DuckDB connection. The connection may read only
     this file (``allowed_paths``, external access off, configuration locked), so a filter
-    cannot reach other files.
+    cannot reach other files. Each count and each page may run for ``time_limit`` seconds.
     """
 
-    def __init__(self, parquet_path: Path) -> None:
+    def __init__(
+        self, parquet_path: Path, time_limit: float | None = DEFAULT_QUERY_SECONDS
+    ) -> None:
         import duckdb
 
+        self.time_limit = time_limit
         self.path = Path(parquet_path).resolve()
         if not self.path.is_file():
             raise BrowseQueryError(f"{self.path}: no such file")
@@ -155,7 +204,8 @@ class RowSource:
                 if order_by:
                     relation.order(order_by)
                 stage = "filter"
-                row_count = int(relation.aggregate("count(*)").fetchall()[0][0])
+                with _time_limit(cursor, self.time_limit, stage):
+                    row_count = int(relation.aggregate("count(*)").fetchall()[0][0])
             except duckdb.Error as error:
                 raise BrowseQueryError(f"{stage}: {_one_line(error)}") from error
         finally:
@@ -207,24 +257,30 @@ class RowView:
             return Page(offset, [])
         cursor = self.source.cursor()
         try:
-            relation = self.source.relation(cursor)
-            if self.is_plain and self.source.has_row_numbers:
-                last = offset + limit - 1
-                rows = self.source.output(
-                    relation.filter(f"{ROW_NUMBER} BETWEEN {offset} AND {last}").order(ROW_NUMBER)
-                ).fetchall()
-            elif self.order_by and self.row_count <= SMALL_SORTED_ROWS:
-                copy = cursor.table(self._copy_table(cursor))
-                rows = self.source.output(copy.limit(limit, offset)).fetchall()
-            elif not self.source.has_row_numbers or offset + limit <= DIRECT_PAGE_LIMIT:
-                rows = self._direct(relation, offset, limit)
-            else:
-                rows = self._by_row_numbers(cursor, offset, limit)
+            with _time_limit(cursor, self.source.time_limit, "page"):
+                rows = self._fetch(cursor, offset, limit)
         except duckdb.Error as error:
             raise BrowseQueryError(f"page: {_one_line(error)}") from error
         finally:
             cursor.close()
         return Page(offset, _display_rows(rows))
+
+    def _fetch(
+        self, cursor: duckdb.DuckDBPyConnection, offset: int, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """The rows of one page, by the cheapest way this view allows."""
+        relation = self.source.relation(cursor)
+        if self.is_plain and self.source.has_row_numbers:
+            last = offset + limit - 1
+            return self.source.output(
+                relation.filter(f"{ROW_NUMBER} BETWEEN {offset} AND {last}").order(ROW_NUMBER)
+            ).fetchall()
+        if self.order_by and self.row_count <= SMALL_SORTED_ROWS:
+            copy = cursor.table(self._copy_table(cursor))
+            return self.source.output(copy.limit(limit, offset)).fetchall()
+        if not self.source.has_row_numbers or offset + limit <= DIRECT_PAGE_LIMIT:
+            return self._direct(relation, offset, limit)
+        return self._by_row_numbers(cursor, offset, limit)
 
     def _ordered(self, relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
         """Apply the view's filter and order, tie-broken by file position to stay stable."""

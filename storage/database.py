@@ -2,7 +2,9 @@
 
 SQLite gets WAL, foreign keys and a busy timeout on every connection; PostgreSQL goes
 through exactly the same code. Opening a database made by an older Workbench is refused
-with the command that upgrades it; a fresh database is created at the newest revision.
+with the command that upgrades it; one made by a newer Workbench (a revision this one has
+no migration for) is refused, by every command and by `db upgrade`, with the advice to
+upgrade Workbench; a fresh database is created at the newest revision.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from storage.errors import SchemaOutOfDateError, StorageError
+from storage.errors import SchemaOutOfDateError, SchemaTooNewError, StorageError
 from storage.models import TABLE_PREFIX
 
 VERSION_TABLE = f"{TABLE_PREFIX}alembic_version"
@@ -45,6 +47,16 @@ def make_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def workbench_version() -> str:
+    """The installed Workbench's version, for messages."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("workbench")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def describe_url(engine: Engine) -> str:
@@ -119,19 +131,38 @@ class Database:
         if revision is None and not self.has_workbench_tables():
             self.upgrade()
             return
+        self._refuse_newer(revision)
         found = revision or "an unknown revision"
         raise SchemaOutOfDateError(
             f"{self.url}: the database schema is at {found} but this Workbench needs "
             f"{HEAD_REVISION}; run `workbench db upgrade` to upgrade it"
         )
 
+    def _refuse_newer(self, revision: str | None) -> None:
+        """A revision without a migration here was written by a newer Workbench: neither
+        using nor "upgrading" it can work, only upgrading Workbench can."""
+        from storage.migrations.runner import known_revisions
+
+        if revision is None or revision in known_revisions():
+            return
+        raise SchemaTooNewError(
+            f"{self.url}: this Workbench ({workbench_version()}, schema {HEAD_REVISION}) is "
+            f"older than the workspace, whose database a newer Workbench left at schema "
+            f"{revision}; upgrade Workbench to open it"
+        )
+
     def upgrade(self, revision: str = "head") -> None:
+        from alembic.util import CommandError
+
         from storage.migrations.runner import upgrade
 
+        self._refuse_newer(self.current_revision())
         try:
             upgrade(self.engine, revision)
         except SQLAlchemyError as exc:
             raise StorageError(self._explain(exc)) from exc
+        except CommandError as exc:
+            raise StorageError(f"{self.url}: {one_line(exc)}") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,6 +13,10 @@ class SchemaOutOfDateError(StorageError):
     """The database was made by an older Workbench and must be upgraded before use."""
 
 
+class SchemaTooNewError(StorageError):
+    """The database was made by a newer Workbench: this one must be upgraded to use it."""
+
+
 class NotFoundError(WorkbenchError):
     """A named thing (dataset, version, ...) does not exist in the workspace."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from storage.database import Database
 from storage.errors import WorkbenchError
 from storage.settings import Settings
-from storage.workspace import WorkspacePaths
+from storage.workspace import WorkspacePaths, keep_files_private
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,11 @@ class Workspace:
 def open_workspace(
     root: Path, *, database_url: str | None = None, check_schema: bool = True
 ) -> Workspace:
-    """Create the folders if needed, open the database, and check (or create) its schema."""
+    """Create the folders if needed, open the database, and check (or create) its schema.
+
+    From here on the process creates files private to its owner (`keep_files_private`)."""
     paths = WorkspacePaths(root)
+    keep_files_private()
     if root.exists() and not root.is_dir():
         raise WorkbenchError(f"{root}: workspace must be a folder, but it is a file")
     try:

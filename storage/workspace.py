@@ -8,6 +8,8 @@ from pathlib import Path
 
 WORKSPACE_ENV = "WORKBENCH_WORKSPACE"
 DATABASE_FILE = "workbench.db"
+PRIVATE_FOLDER = 0o700
+PRIVATE_UMASK = 0o077
 
 
 def default_workspace_root() -> Path:
@@ -54,5 +56,14 @@ class WorkspacePaths:
         return self.root / "settings.toml"
 
     def create(self) -> None:
+        """Make the missing folders, private to their owner (an existing one keeps its mode)."""
         for folder in (self.root, self.artifacts, self.datasets, self.reports, self.builds):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+
+
+def keep_files_private() -> None:
+    """Make every file and folder this process creates from now on private to its owner
+    (umask 077 added to the current one), whichever module writes it: the database and
+    its WAL/SHM files, frozen datasets, models, logs, journals, reports. A workspace holds
+    users' data, so a default umask of 022 must not leave it readable by every local user."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)

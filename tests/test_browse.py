@@ -11,7 +11,13 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from pipelines import browse
-from pipelines.browse import DIRECT_PAGE_LIMIT, BrowseQueryError, RowSource
+from pipelines.browse import (
+    DIRECT_PAGE_LIMIT,
+    BrowseQueryError,
+    BrowseTimeoutError,
+    RowSource,
+    RowView,
+)
 from screens.row_browser import RowBrowserScreen
 from screens.widgets.lazy_table import LazyTable
 
@@ -158,6 +164,29 @@ def test_filters_cannot_read_other_files(source: RowSource, tmp_path: Path) -> N
     other.write_text("a\n1\n")
     with pytest.raises(BrowseQueryError, match="Permission Error"):
         source.query(f"age > (SELECT max(a) FROM read_csv('{other}'))")
+
+
+ENDLESS = "(SELECT count(*) FROM range(1000000000000)) > 0"  # runs for hours
+
+
+def test_a_count_past_the_time_limit_is_stopped(parquet_file: Path) -> None:
+    source = RowSource(parquet_file, time_limit=0.3)
+    with pytest.raises(BrowseTimeoutError) as caught:
+        source.query(ENDLESS)
+    assert str(caught.value) == "filter took longer than 0.3 s and was stopped"
+    assert source.query("age = 18").row_count == ROWS // 70 + 1  # the source still answers
+
+
+def test_a_page_past_the_time_limit_is_stopped(parquet_file: Path) -> None:
+    source = RowSource(parquet_file, time_limit=0.3)
+    view = RowView(source, ENDLESS, "", row_count=10)  # as if the count had been quick
+    with pytest.raises(BrowseTimeoutError, match=r"^page took longer than 0\.3 s"):
+        view.page(0, 5)
+    assert source.query().page(0, 1).rows == [expected_row(0)]
+
+
+def test_the_default_time_limit_is_thirty_seconds(source: RowSource) -> None:
+    assert source.time_limit == 30
 
 
 def test_missing_file_is_one_line(tmp_path: Path) -> None:

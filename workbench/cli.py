@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.browse import DEFAULT_QUERY_SECONDS
+from pipelines.inert import inert
 from storage.errors import WorkbenchError
+
+# What a shell reports for a program ended by SIGPIPE (128 + 13), as `seq 1e9 | head -1` does.
+BROKEN_PIPE_EXIT = 141
+
+
+def add_global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """The options every command takes: before the command, and after it as well."""
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        default=default,
+        help="workspace folder (default: $WORKBENCH_WORKSPACE or the platform's user-data folder)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=default,
+        help="metadata database URL (default: the workspace's SQLite file)",
+    )
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below `parser` (commands, their verbs, ...), each once."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += [sub, *_subparsers(sub)]
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,16 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A keyboard-driven terminal workbench for tabular ML. "
         "With no command it opens the TUI.",
     )
-    parser.add_argument(
-        "--workspace",
-        metavar="DIR",
-        help="workspace folder (default: $WORKBENCH_WORKSPACE or the platform's user-data folder)",
-    )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="metadata database URL (default: the workspace's SQLite file)",
-    )
+    add_global_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="open a demo workspace, filled on first use")
@@ -67,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     rows.add_argument("--order-by", default="", help='SQL ORDER BY list, e.g. "age DESC"')
     rows.add_argument("--limit", type=int, default=20)
     rows.add_argument("--offset", type=int, default=0)
+    rows.add_argument(
+        "--time-limit",
+        type=float,
+        default=DEFAULT_QUERY_SECONDS,
+        metavar="SECONDS",
+        help="stop a --where/--order-by running longer; 0: no limit "
+        f"(default: {DEFAULT_QUERY_SECONDS:g})",
+    )
     rows.add_argument("--json", action="store_true")
     rm = data.add_parser("rm", help="remove a dataset, or one version with NAME@Dn")
     rm.add_argument("ref", metavar="NAME[@Dn]")
@@ -76,15 +107,36 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench import cli_compare
 
     cli_compare.add_parsers(commands)
+    # `workbench worker 3 --database-url URL` as well as `workbench --database-url URL worker 3`:
+    # SUPPRESS leaves a value given before the command in place when none is given after it.
+    for sub in _subparsers(parser):
+        add_global_options(sub, default=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a reader that stops early (`| head`) ends it quietly, like any Unix
+    tool, instead of with a BrokenPipeError traceback."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, not in the interpreter's exit, where it cannot be caught
+    except BrokenPipeError:
+        # Nothing more can reach the reader; point stdout at /dev/null so the interpreter's
+        # own final flush of what is still buffered does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return BROKEN_PIPE_EXIT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
     except WorkbenchError as exc:
-        print(f"workbench: error: {exc}", file=sys.stderr)
+        print(f"workbench: error: {inert(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)

@@ -130,7 +130,7 @@ def print_comparison(comparison: Comparison) -> None:
             _cell(value, row.deltas[i], i == comparison.baseline, i == row.best)
             for i, value in enumerate(values)
         ]
-        table.add_row(row.name, *cells, style="bold yellow" if row.differs else None)
+        table.add_row(out.shown(row.name), *cells, style="bold yellow" if row.differs else None)
     if not comparison.rows:
         table.add_row("[dim]no differences[/]", *[""] * len(runs))
     out.console().print(table)
@@ -145,9 +145,7 @@ def _commit(value: object) -> object:
 
 
 def _cell(value: object, delta: float | None, baseline: bool, best: bool) -> str:
-    from rich.markup import escape
-
-    text = escape(_short(value))
+    text = out.shown(_short(value))
     if delta is not None and not baseline:
         text += f" ({delta:+.3g})"
     return f"{text} ★" if best else text

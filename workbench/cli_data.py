@@ -154,12 +154,20 @@ def validate(args: argparse.Namespace, ws: Workspace) -> int:
 
 def print_rows(args: argparse.Namespace, ws: Workspace) -> int:
     from pipelines import datasets
-    from pipelines.browse import RowSource
+    from pipelines.browse import BrowseTimeoutError, RowSource
+    from storage.errors import WorkbenchError
 
     version = datasets.get_version(ws, args.ref)
-    source = RowSource(datasets.browsable_path(ws, version))
-    view = source.query(args.where, args.order_by)
-    page = view.page(max(args.offset, 0), max(args.limit, 0))
+    source = RowSource(datasets.browsable_path(ws, version), time_limit=args.time_limit)
+    try:
+        view = source.query(args.where, args.order_by)
+        page = view.page(max(args.offset, 0), max(args.limit, 0))
+    except BrowseTimeoutError as exc:
+        flag = "--where" if exc.stage == "filter" else "--where/--order-by"
+        raise WorkbenchError(
+            f"{flag} took longer than {exc.seconds:g} s and was stopped; narrow it, or allow "
+            "more time with --time-limit SECONDS (0: no limit)"
+        ) from None
     columns = source.columns
     if args.json:
         out.print_json(
@@ -170,12 +178,5 @@ def print_rows(args: argparse.Namespace, ws: Workspace) -> int:
             }
         )
         return 0
-    from rich.table import Table
-
-    table = Table(title=f"{version.ref}: {view.row_count:,} rows match", title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in page.rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.console().print(table)
+    out.print_rows(f"{version.ref}: {view.row_count:,} rows match", columns, page.rows)
     return 0

@@ -192,7 +192,7 @@ def run_insight(ws: Workspace, run_id: int, permutation: bool, as_json: bool) ->
         return 0
     console = out.console()
     if summary is None:
-        console.print(f"[bold]run {run_id}[/] · {notes[0]}", highlight=False)
+        console.print(f"[bold]run {run_id}[/] · {out.shown(notes[0])}", highlight=False)
     else:
         console.print(
             f"[bold]run {run_id}[/] · {summary.task} · {summary.rows} held-out rows "
@@ -222,10 +222,10 @@ def _print_confusion(c: Any) -> None:
     table = Table()
     table.add_column("true / predicted")
     for label in c.labels:
-        table.add_column(str(label), justify="right")
+        table.add_column(out.shown(label), justify="right")
     table.add_column("recall", justify="right")
     for label, row, recall in zip(c.labels, c.matrix, c.recall, strict=True):
-        table.add_row(str(label), *(str(n) for n in row), f"{recall:.3f}")
+        table.add_row(out.shown(label), *(str(n) for n in row), f"{recall:.3f}")
     table.add_row("precision", *(f"{p:.3f}" for p in c.precision), "")
     out.console().print(table)
 
@@ -265,7 +265,7 @@ def _print_importances(
     if spread is not None:
         table.add_column("± std", justify="right")
     for name, value in values.items():
-        cells = [name, f"{value:.4g}"]
+        cells = [out.shown(name), f"{value:.4g}"]
         if spread is not None:
             cells.append(f"{spread.get(name, 0.0):.2g}")
         table.add_row(*cells)
@@ -302,7 +302,7 @@ def print_sweeps(sweeps: list[SweepRecord]) -> None:
     for s in sweeps:
         table.add_row(
             str(s.id),
-            s.name,
+            out.shown(s.name),
             s.dataset_ref,
             s.model,
             s.metric,
@@ -317,16 +317,17 @@ def print_sweeps(sweeps: list[SweepRecord]) -> None:
 
 def print_sweep(s: SweepRecord) -> None:
     console = out.console()
-    console.print(f"[bold]sweep {s.id}[/] {s.name} · {s.status}")
+    console.print(f"[bold]sweep {s.id}[/] {out.shown(s.name)} · {s.status}")
     console.print(
-        f"{s.dataset_ref} → {s.target} · {s.task} · {s.model} · {s.metric} ({s.direction})"
+        f"{s.dataset_ref} → {out.shown(s.target)} · {s.task} · {s.model} · {s.metric} "
+        f"({s.direction})"
     )
     counts = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items())) or "no trials yet"
     console.print(f"trials: {counts} of {s.trials_requested or 'unlimited'}")
     if s.best_value is not None:
         console.print(f"best {s.metric}: {s.best_value:.6g} (run {s.best_run_id}) {s.best_params}")
     if s.error:
-        console.print(f"[red]error: {s.error}[/]")
+        console.print(f"[red]error: {out.shown(s.error)}[/]")
 
 
 def print_runs(runs: list[RunRecord]) -> None:
@@ -371,7 +372,7 @@ def print_run(r: RunRecord, curves: dict[str, list[tuple[int, float]]]) -> None:
     for key, points in curves.items():
         console.print(f"curve {key}: {len(points)} points")
     if r.error:
-        console.print(f"[red]error: {r.error}[/]")
+        console.print(f"[red]error: {out.shown(r.error)}[/]")
 
 
 def _short(value: object) -> str:

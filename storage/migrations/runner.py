@@ -17,11 +17,20 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest migration, read from the scripts themselves."""
+def _scripts() -> ScriptDirectory:
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
-    return ScriptDirectory.from_config(config).get_current_head() or ""
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str:
+    """The newest migration, read from the scripts themselves."""
+    return _scripts().get_current_head() or ""
+
+
+def known_revisions() -> set[str]:
+    """Every revision this Workbench has a migration for; any other was made by a newer one."""
+    return {script.revision for script in _scripts().walk_revisions()}
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
