@@ -75,16 +75,20 @@ class SweepWorker:
         from storage.datasets import get_version
 
         sweep = self.sweep
+        # The launcher may have registered this process already: then this is its row.
+        worker_id, ordinal = workers.register_worker(
+            self.ws.db, sweep.id, socket.gethostname(), os.getpid()
+        )
         stored = repo.sweep_status(self.ws.db, sweep.id)
         if stored == "created":  # run in this process directly (demo, tests)
             now = repo.utcnow()
             repo.set_sweep_state(self.ws.db, sweep.id, "running", started_at=now, heartbeat_at=now)
-        elif stored != "running":  # stopped (or finished) before this worker came up
+        elif stored not in ("running", "stopping"):  # stopped or finished before it came up
+            workers.finish_worker(self.ws.db, worker_id)
             print(f"sweep {sweep.id} is {stored}: nothing to do", file=sys.stderr)
             return
-        worker_id, ordinal = workers.register_worker(
-            self.ws.db, sweep.id, socket.gethostname(), os.getpid()
-        )
+        # A stop asked before this worker came up: it claims no trial and, if it is the
+        # last, still ends the sweep as 'stopped' (with its refit) below.
         beater = threading.Thread(target=self._beat, args=(worker_id,), daemon=True)
         beater.start()
         final: str | None = None

@@ -167,6 +167,22 @@ def test_stop_lets_running_trials_finish_and_starts_none(
     assert "running" not in sweep.counts
 
 
+def test_a_stop_before_the_workers_came_up_ends_stopped(workspace: Workspace) -> None:
+    """Stopped the moment it was launched: the worker, registered by the launcher, comes up
+    to a stop, runs nothing and ends the sweep as stopped (not stalled)."""
+    add_sample(workspace, "wine", "cultivar")
+    created = sweeps.create_sweep(
+        workspace, {"dataset": "wine", "model": "linear", "trials": 50, "folds": 2}
+    )
+    try:
+        sweeps.start_sweep(workspace, created.sweep.id)
+        assert sweeps.stop_sweep(workspace, created.sweep.id).status == "stopping"
+        sweep = sweeps.wait_for_sweep(workspace, created.sweep.id, poll_s=0.2)
+    finally:
+        sweeps.kill_workers(workspace, created.sweep.id)
+    assert sweep.status == "stopped" and sweep.counts == {}
+
+
 def test_a_joining_worker_keeps_the_budget_exact(workspace: Workspace) -> None:
     """`workbench worker SWEEP` joining a launched worker: together they run exactly the
     budget (every trial is claimed before it starts, running ones counted)."""
