@@ -188,7 +188,8 @@ def test_a_joining_worker_keeps_the_budget_exact(workspace: Workspace) -> None:
     budget (every trial is claimed before it starts, running ones counted)."""
     add_sample(workspace, "wine", "cultivar")
     created = sweeps.create_sweep(
-        workspace, {"dataset": "wine", "model": "linear", "trials": 12, "folds": 2}
+        workspace,
+        {"dataset": "wine", "model": "linear", "trials": 12, "folds": 2, "pruner": "none"},
     )
     sweeps.start_sweep(workspace, created.sweep.id, workers=1)
     command = [sys.executable, "-m", "workbench", "--workspace", str(workspace.root)]
