@@ -8,7 +8,7 @@ the sweep-file checks can name families without paying for those imports.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from storage.errors import SweepInputError
@@ -42,6 +42,10 @@ class ModelFamily:
     has_iterations: bool  # per-iteration curves, and pruning per iteration (LightGBM)
     spaces: dict[str, tuple[ParamSpec, ...]] = field(compare=False, hash=False, repr=False)
     builder: Builder = field(compare=False, hash=False, repr=False)
+    # Parameters the estimator passes on beyond its get_params() (LightGBM's core ones).
+    more_parameters: Callable[[], Iterable[str]] | None = field(
+        default=None, compare=False, hash=False, repr=False
+    )
 
     def search_space(self, task: str) -> dict[str, ParamSpec]:
         """The default ranges for `task`, modest enough that small-data trials stay fast."""
@@ -52,6 +56,17 @@ class ModelFamily:
         """An unfitted estimator; parameters the library refuses raise the library's error."""
         self._check_task(task)
         return self.builder(task, dict(params), seed, n_jobs)
+
+    def parameter_names(self, task: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        """The estimator's own parameters (its get_params() keys) and every other name it
+        accepts, so a misspelt [params] entry is refused rather than passed on; None when
+        the estimator cannot say. Imports the library."""
+        estimator = self.build(task, {}, seed=0)
+        get_params = getattr(estimator, "get_params", None)
+        if get_params is None:
+            return None
+        own = frozenset(get_params())
+        return own, own | frozenset(self.more_parameters() if self.more_parameters else ())
 
     def _check_task(self, task: str) -> None:
         if task not in self.tasks:
@@ -114,6 +129,17 @@ def _lightgbm(task: str, params: dict[str, object], seed: int, n_jobs: int) -> o
     return cls(**(base | params))
 
 
+def _lightgbm_parameters() -> set[str]:
+    """LightGBM's core parameters and their aliases: its estimators take them as keywords."""
+    from lightgbm.basic import _ConfigAliases
+
+    try:
+        aliases = _ConfigAliases._get_all_param_aliases()
+    except Exception:  # a private API: without it, only get_params() names are known
+        return set()
+    return set(aliases) | {alias for names in aliases.values() for alias in names}
+
+
 def _forest(extra: bool) -> Builder:
     def build(task: str, params: dict[str, object], seed: int, n_jobs: int) -> object:
         from sklearn import ensemble
@@ -173,6 +199,7 @@ for _family in (
             _float("reg_lambda", 1e-3, 10.0, log=True),
         ),
         builder=_lightgbm,
+        more_parameters=_lightgbm_parameters,
     ),
     ModelFamily(
         name="random_forest",

@@ -3,8 +3,9 @@
 Measured here per trial: Optuna's SQLite RDB storage ~28 ms, its JournalStorage file backend
 ~1.7 ms, and Optuna advises against SQLite for parallel workers. So a SQLite workspace keeps
 its studies in a journal file next to the database (several local processes append to it
-under a file lock), and a PostgreSQL workspace keeps them in the same PostgreSQL database,
-where workers on many machines can join, with Optuna's own heartbeat."""
+under a file lock, and a failed write never damages it: pipelines.optuna_journal), and a
+PostgreSQL workspace keeps them in the same PostgreSQL database, where workers on many
+machines can join, with Optuna's own heartbeat."""
 
 from __future__ import annotations
 
@@ -31,13 +32,17 @@ def storage_kind_for(ws: Workspace) -> str:
 def open_storage(ws: Workspace, kind: str) -> optuna.storages.BaseStorage:
     import optuna
     from optuna.storages import JournalStorage, RDBStorage
-    from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if kind.startswith("journal:"):
+        from pipelines.optuna_journal import JournalError, SafeJournalFileBackend, os_reason
+
         path = ws.root / kind.removeprefix("journal:")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(f"{path.parent}: cannot create ({os_reason(exc)})") from exc
+        return JournalStorage(SafeJournalFileBackend(str(path)))
     url = ws.db.engine.url.render_as_string(hide_password=False)
     # Heartbeats are what make a killed worker's trial FAILED on PostgreSQL: wanted, even
     # though Optuna still labels the argument experimental.

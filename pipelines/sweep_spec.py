@@ -180,7 +180,8 @@ def _need(ok: bool, message: str) -> None:
 
 
 def _suggest(word: str, options: Any) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
+    same = [o for o in options if str(o).lower() == word.lower()]  # C for c
+    close = same or difflib.get_close_matches(word, list(options), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -350,8 +351,12 @@ def _resolve_params(given: Any, family: Any, task: str) -> tuple[dict[str, dict]
     given = {} if given is None else given
     _need(isinstance(given, dict), "params: expected a table of parameter settings")
     space, changed = dict(defaults), {"overridden": 0, "fixed": 0, "added": 0}
+    known = family.parameter_names(task) if set(given) - set(defaults) else None
     for name, setting in given.items():
         field, base = f"params.{name}", defaults.get(name)
+        if known is not None and base is None and name not in known[1]:
+            hint = _suggest(name, [*defaults, *sorted(known[0])]) or _suggest(name, known[1])
+            raise SweepInputError(f"{field}: {family.name} has no parameter {name!r}{hint}")
         if isinstance(setting, dict):
             space[name] = _param_range(field, setting, base, family.name)
             changed["added" if base is None else "overridden"] += 1

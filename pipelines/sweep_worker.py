@@ -3,20 +3,25 @@
 Each trial is a run in our tables: started before training, finished (complete, pruned or
 failed, with all its metric points) in one transaction; a complete run also names its
 held-out predictions, a small Parquet file written to the artifact store just before. A
-heartbeat thread marks the worker alive; the last worker to finish refits the top trials on
-the whole data and keeps them."""
+heartbeat thread marks the worker alive; the last worker to finish, once the budget is
+spent, refits the top trials on the whole data and keeps them."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
+import sys
 import threading
+import time
 from typing import Any
 
 from pipelines.runs import FOLD_SCORE, IMPORTANCE_PREFIX, PRUNER_REPORTS
+from storage import sweep_workers as workers
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
+from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.records import SweepRecord
 
@@ -48,100 +53,108 @@ def suggest_params(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, An
 
 
 class SweepWorker:
-    """One process's share of a sweep."""
+    """One process's part of a sweep: it claims trials one at a time until the budget is
+    taken, the timeout passes or a stop is asked, so any number of workers (launched or
+    joining) run exactly the budget."""
 
-    def __init__(
-        self, ws: Workspace, sweep_id: int, index: int = 0, trials: int | None = None
-    ) -> None:
+    def __init__(self, ws: Workspace, sweep_id: int, trials: int | None = None) -> None:
         self.ws = ws
         self.sweep: SweepRecord = repo.get_sweep(ws.db, sweep_id)
-        self.index = index
-        self.share = trials  # this worker's exact share of the budget, when the launcher split it
+        self.cap = trials  # at most this many trials from this worker (`worker --trials`)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.sampler_seed = 0
+        self._slot: repo.TrialSlot | None = None
         self._stopped = threading.Event()
         self._store = ArtifactStore(ws.paths.artifacts)
 
     def run(self) -> None:
-        import optuna
-
         from pipelines.datasets import browsable_path
         from pipelines.environment import capture_environment
-        from pipelines.optuna_storage import make_pruner, make_sampler, open_storage
+        from pipelines.families import get_family
         from pipelines.training import load_frame
         from storage.datasets import get_version
 
-        sweep, spec = self.sweep, self.sweep.spec
-        if sweep.status == "created":  # run in this process directly (demo, tests)
-            repo.set_sweep_state(
-                self.ws.db,
-                sweep.id,
-                "running",
-                started_at=repo.utcnow(),
-                heartbeat_at=repo.utcnow(),
-            )
-        elif sweep.status != "running":  # stopped (or finished) before this worker came up
+        sweep = self.sweep
+        # The launcher may have registered this process already: then this is its row.
+        worker_id, ordinal = workers.register_worker(
+            self.ws.db, sweep.id, socket.gethostname(), os.getpid()
+        )
+        stored = repo.sweep_status(self.ws.db, sweep.id)
+        if stored == "created":  # run in this process directly (demo, tests)
+            now = repo.utcnow()
+            repo.set_sweep_state(self.ws.db, sweep.id, "running", started_at=now, heartbeat_at=now)
+        elif stored not in ("running", "stopping"):  # stopped or finished before it came up
+            workers.finish_worker(self.ws.db, worker_id)
+            print(f"sweep {sweep.id} is {stored}: nothing to do", file=sys.stderr)
             return
-        worker_id = repo.register_worker(self.ws.db, sweep.id, socket.gethostname(), os.getpid())
+        # A stop asked before this worker came up: it claims no trial and, if it is the
+        # last, still ends the sweep as 'stopped' (with its refit) below.
         beater = threading.Thread(target=self._beat, args=(worker_id,), daemon=True)
         beater.start()
+        final: str | None = None
         try:
             version = get_version(self.ws.db, sweep.dataset_ref)
             X, y = load_frame(
                 browsable_path(self.ws, version), sweep.target, sweep.spec.get("exclude") or ()
             )
             self.environment = capture_environment()
-            from pipelines.families import get_family
-
             family = get_family(sweep.model)
-            max_steps = None if family.has_iterations else int(spec.get("folds") or 1)
-            study = optuna.load_study(
-                study_name=sweep.study_name,
-                storage=open_storage(self.ws, sweep.optuna_storage),
-                sampler=make_sampler(
-                    spec.get("sampler", "tpe"), int(spec.get("seed", 0)) + self.index
-                ),
-                pruner=make_pruner(spec.get("pruner", "median"), max_steps),
-            )
-            callbacks = [self._stop_when_asked]
-            if sweep.trials_requested:
-                callbacks.append(
-                    optuna.study.MaxTrialsCallback(
-                        sweep.trials_requested,
-                        states=(
-                            optuna.trial.TrialState.COMPLETE,
-                            optuna.trial.TrialState.PRUNED,
-                            optuna.trial.TrialState.FAIL,
-                        ),
-                    )
-                )
-            if self._budget_left(study):  # else only finalize (e.g. resumed after a kill)
+            # Every worker a sweep ever had has its own ordinal, so a resumed or joining
+            # worker's sampler never replays another's draws; each run records its seed.
+            self.sampler_seed = (int(sweep.spec.get("seed", 0)) + ordinal) % 2**32
+            self.environment["sampler_seed"] = self.sampler_seed
+            timed_out = self._trials(self._study(family), X, y, family)
+            final = workers.end_worker(self.ws.db, worker_id, sweep.id, timed_out)
+            if final is not None:
+                keep_top_models(self.ws, repo.get_sweep(self.ws.db, sweep.id), X, y)
+                workers.finish_sweep(self.ws.db, worker_id, sweep.id, final)
+        except Exception as exc:
+            line = failure_line(exc)
+            if final is not None:
+                line = f"keeping the top models failed: {line}"
+            with contextlib.suppress(WorkbenchError):  # the database may be on a full disk too
+                workers.finish_sweep(self.ws.db, worker_id, sweep.id, "failed", error=line)
+            raise WorkbenchError(f"sweep {sweep.id}: {line}") from exc
+        finally:
+            self._stopped.set()
+
+    def _study(self, family: Any) -> Any:
+        import optuna
+
+        from pipelines.optuna_storage import make_pruner, make_sampler, open_storage
+
+        spec = self.sweep.spec
+        max_steps = None if family.has_iterations else int(spec.get("folds") or 1)
+        return optuna.load_study(
+            study_name=self.sweep.study_name,
+            storage=open_storage(self.ws, self.sweep.optuna_storage),
+            sampler=make_sampler(spec.get("sampler", "tpe"), self.sampler_seed),
+            pruner=make_pruner(spec.get("pruner", "median"), max_steps),
+        )
+
+    def _trials(self, study: Any, X: Any, y: Any, family: Any) -> bool:
+        """Claim and run trials until none is left to claim; True when the timeout ended it.
+        The claim is held while Optuna asks for the trial and the run is recorded, so a
+        stop lets no new trial start and the budget is never overshot."""
+        timeout = self.sweep.spec.get("timeout")
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        done = 0
+        while self.cap is None or done < self.cap:
+            if deadline is not None and time.monotonic() >= deadline:
+                return True
+            with repo.claim_trial(self.ws.db, self.sweep.id) as slot:
+                if slot is None:
+                    return False
+                self._slot = slot
                 study.optimize(
                     lambda trial: self._objective(trial, X, y, family),
-                    n_trials=self.share,
-                    timeout=spec.get("timeout"),
-                    callbacks=callbacks,
+                    n_trials=1,
                     catch=(Exception,),
                     gc_after_trial=False,
                 )
-        except Exception as exc:
-            repo.set_sweep_state(
-                self.ws.db, sweep.id, "failed", error=_one_line(exc), finished_at=repo.utcnow()
-            )
-            raise
-        finally:
-            self._stopped.set()
-            repo.finish_worker(self.ws.db, worker_id)
-        self._finish_if_last(X, y)
-
-    def _budget_left(self, study: Any) -> bool:
-        from optuna.trial import TrialState
-
-        if not self.sweep.trials_requested:
-            return True
-        done = study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-        )
-        return len(done) < self.sweep.trials_requested
+                self._slot = None
+            done += 1
+        return False
 
     def _objective(self, trial: Any, X: Any, y: Any, family: Any) -> float:
         import optuna
@@ -151,16 +164,17 @@ class SweepWorker:
         spec = self.sweep.spec
         params = suggest_params(trial, spec["search_space"])
         seed = int(spec.get("seed", 0))
-        run_id = repo.start_run(
-            self.ws.db,
-            sweep_id=self.sweep.id,
-            trial_number=trial.number,
-            params=params,
-            seed=seed,
-            dataset_sha=self.sweep.dataset_sha,
-            environment=self.environment,
-            worker=self.name,
-        )
+        fields = {
+            "sweep_id": self.sweep.id,
+            "trial_number": trial.number,
+            "params": params,
+            "seed": seed,
+            "dataset_sha": self.sweep.dataset_sha,
+            "environment": self.environment,
+            "worker": self.name,
+        }
+        slot, self._slot = self._slot, None
+        run_id = slot.start_run(**fields) if slot else repo.start_run(self.ws.db, **fields)
         trial.set_user_attr("workbench_run_id", run_id)
         reported: list[tuple[str, int, float]] = []
 
@@ -188,7 +202,7 @@ class SweepWorker:
             raise
         except Exception as exc:
             repo.finish_run(
-                self.ws.db, run_id, status="failed", error=_one_line(exc), points=reported
+                self.ws.db, run_id, status="failed", error=failure_line(exc), points=reported
             )
             raise
         points = reported + [(FOLD_SCORE, i, s) for i, s in enumerate(result.fold_scores)]
@@ -213,44 +227,19 @@ class SweepWorker:
         )
         return result.value
 
-    def _stop_when_asked(self, study: Any, _trial: Any) -> None:
-        if repo.sweep_status(self.ws.db, self.sweep.id) == "stopping":
-            study.stop()
-
     def _beat(self, worker_id: int) -> None:
+        """Runs until the worker is done, refit included: a finalizing sweep is alive."""
         while not self._stopped.wait(HEARTBEAT_S):
             try:
-                repo.beat(self.ws.db, worker_id, self.sweep.id)
+                workers.beat(self.ws.db, worker_id, self.sweep.id)
             except Exception:  # a missed beat is not worth killing the sweep
                 continue
 
-    def _finish_if_last(self, X: Any, y: Any) -> None:
-        """Whoever finds no live worker left claims finalization (one wins), refits the top
-        trials and sets the final status; followers see 'finalizing' meanwhile."""
-        from pipelines.sweeps import live_worker_count
-
-        if live_worker_count(self.ws, self.sweep.id):
-            return
-        final = repo.claim_finalization(self.ws.db, self.sweep.id)
-        if final is None:
-            return
-        try:
-            keep_top_models(self.ws, repo.get_sweep(self.ws.db, self.sweep.id), X, y)
-        except Exception as exc:
-            repo.set_sweep_state(
-                self.ws.db,
-                self.sweep.id,
-                "failed",
-                finished_at=repo.utcnow(),
-                error=f"keeping the top models failed: {_one_line(exc)}",
-            )
-            raise
-        repo.set_sweep_state(self.ws.db, self.sweep.id, final, finished_at=repo.utcnow())
-
 
 def keep_top_models(ws: Workspace, sweep: SweepRecord, X: Any, y: Any) -> list[int]:
-    """Refit the top K complete trials on the whole data and store them; the others keep
-    no model. Returns the run ids kept, best first."""
+    """Refit the top K complete trials on the whole data and store them; every other run of
+    the sweep keeps no model, so K holds however often this runs (a refit killed half-way
+    and resumed refits only what is missing). Returns the run ids kept, best first."""
     import joblib
 
     from pipelines.families import get_family
@@ -265,9 +254,12 @@ def keep_top_models(ws: Workspace, sweep: SweepRecord, X: Any, y: Any) -> list[i
         descending=sweep.direction == "maximize",
         limit=keep,
     )
+    repo.clear_run_artifacts(ws.db, sweep.id, keep=[r.id for r in runs])
     store = ArtifactStore(ws.paths.artifacts)
     family = get_family(sweep.model)
     for run in runs:
+        if run.artifact_sha:  # refit by an earlier finalization from the same data and seed
+            continue
         model = fit_final(X, y, task=sweep.task, family=family, params=run.params, seed=run.seed)
         buffer = io.BytesIO()
         joblib.dump(model, buffer)
@@ -275,10 +267,20 @@ def keep_top_models(ws: Workspace, sweep: SweepRecord, X: Any, y: Any) -> list[i
     return [r.id for r in runs]
 
 
-def run_worker(ws: Workspace, sweep_id: int, index: int = 0, trials: int | None = None) -> None:
-    SweepWorker(ws, sweep_id, index, trials).run()
+def run_worker(ws: Workspace, sweep_id: int, trials: int | None = None) -> None:
+    SweepWorker(ws, sweep_id, trials).run()
 
 
-def _one_line(exc: BaseException) -> str:
+def failure_line(exc: BaseException) -> str:
+    """One line naming the real cause: Optuna reports a storage write that failed while it
+    finished a trial as `AssertionError: Should not reach.`, with the cause in its chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, WorkbenchError):
+            return str(seen).strip().splitlines()[0]
+        if isinstance(seen, OSError) and seen.strerror:
+            where = f" ({seen.filename})" if seen.filename else ""
+            return f"{seen.strerror}{where}"
+        seen = seen.__cause__ or seen.__context__
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,13 +18,15 @@ from typing import Any
 
 from pipelines.progress import Progress, no_progress
 from storage import datasets as dataset_repo
+from storage import sweep_workers as workers_repo
 from storage import sweeps as repo
 from storage.errors import SweepInputError, WorkbenchError
 from storage.handle import Workspace
 from storage.records import DONE_SWEEP_STATES, SweepRecord
+from storage.sweep_workers import process_alive
 
-STALE_AFTER_S = 30.0
 DONE = DONE_SWEEP_STATES
+FULL_DISK_BYTES = 1024 * 1024  # less free than this and a worker cannot record a trial
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,32 @@ def read_and_create(
     return create_sweep(ws, raw)
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (a container's limit, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def capped_workers(asked: int) -> tuple[int, str | None]:
+    """More local workers than cores only slows every trial down: cap, and say so."""
+    cores = usable_cores()
+    if asked <= cores:
+        return asked, None
+    return cores, f"workers: {cores}, not {asked} (this machine has {cores} CPU cores)"
+
+
 def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:
-    """Start N worker processes in their own sessions (they survive the TUI and the shell)."""
+    """Start N worker processes in their own sessions (they survive the TUI and the shell).
+    Each is registered as it starts, so it counts as live before it has even imported."""
     sweep = repo.get_sweep(ws.db, sweep_id)
-    if sweep.status in ("running", "stopping") and live_worker_count(ws, sweep_id):
-        raise WorkbenchError(f"sweep {sweep_id} is already running")
+    if sweep.status == "finished":
+        raise WorkbenchError(f"sweep {sweep_id} is finished: every trial is done")
+    live = live_worker_count(ws, sweep_id)
+    if live:
+        raise WorkbenchError(f"sweep {sweep_id} is already running ({live} live workers)")
+    count, _ = capped_workers(max(1, workers))
     repo.set_sweep_state(
         ws.db,
         sweep_id,
@@ -99,15 +123,13 @@ def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:
     )
     logs = ws.root / "logs"
     logs.mkdir(exist_ok=True)
-    shares = split_budget(ws, sweep, max(1, workers))
+    host = socket.gethostname()
     pids = []
-    for index, share in enumerate(shares):
+    for index in range(count):
         command = [sys.executable, "-m", "workbench", "--workspace", str(ws.root)]
         if ws.settings.database_url:
             command += ["--database-url", ws.settings.database_url]
-        command += ["worker", str(sweep_id), "--index", str(index)]
-        if share is not None:
-            command += ["--trials", str(share)]
+        command += ["worker", str(sweep_id)]
         with (logs / f"sweep-{sweep_id}-worker-{index}.log").open("ab") as log:
             process = subprocess.Popen(
                 command,
@@ -117,19 +139,9 @@ def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:
                 start_new_session=True,
                 cwd=os.getcwd(),
             )
+        workers_repo.register_worker(ws.db, sweep_id, host, process.pid)
         pids.append(process.pid)
     return pids
-
-
-def split_budget(ws: Workspace, sweep: SweepRecord, workers: int) -> list[int | None]:
-    """Exact shares of the trials left, so N workers run exactly the requested number
-    (Optuna's MaxTrialsCallback alone lets concurrent workers overshoot)."""
-    if not sweep.trials_requested:
-        return [None] * workers
-    done = sum(n for status, n in sweep.counts.items() if status != "running")
-    left = max(0, sweep.trials_requested - done)
-    shares = [left // workers + (1 if i < left % workers else 0) for i in range(workers)]
-    return [s for s in shares if s > 0] or [0]
 
 
 def start_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> list[int]:
@@ -138,50 +150,24 @@ def start_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> lis
 
 
 def stop_sweep(ws: Workspace, sweep_id: int) -> SweepRecord:
-    """Ask workers to finish their running trials and stop (cooperative: study.stop())."""
+    """Ask workers to finish their running trials and stop: from the moment this returns,
+    no new trial starts (workers claim each trial under the same lock)."""
     sweep = repo.get_sweep(ws.db, sweep_id)
     if sweep.status in DONE or sweep.status == "finalizing":
         raise WorkbenchError(f"sweep {sweep_id} is already {sweep.status}")
-    if not live_worker_count(ws, sweep_id):
-        repo.set_sweep_state(ws.db, sweep_id, "stopped", finished_at=repo.utcnow())
-    else:
-        repo.set_sweep_state(ws.db, sweep_id, "stopping")
+    workers_repo.request_stop(ws.db, sweep_id)
     return repo.get_sweep(ws.db, sweep_id)
 
 
 def resume_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> tuple[int, list[int]]:
-    """Fail the trials of dead workers, then start workers again on the same study."""
+    """Fail the trials of dead workers, then start workers again on the same study; a sweep
+    killed during its final refit finishes it."""
     failed = fail_stale_trials(ws, sweep_id)
     return failed, start_sweep(ws, sweep_id, workers)
 
 
-def process_alive(pid: int) -> bool:
-    """A local process that still runs; a zombie (killed, not yet reaped) counts as dead."""
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that has exited: reap it
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
-
-
 def live_worker_count(ws: Workspace, sweep_id: int) -> int:
-    host = socket.gethostname()
-    return sum(
-        1
-        for _, worker_host, pid in repo.live_workers(ws.db, sweep_id, STALE_AFTER_S)
-        if worker_host != host or process_alive(pid)
-    )
+    return workers_repo.live_worker_count(ws.db, sweep_id)
 
 
 def fail_stale_trials(ws: Workspace, sweep_id: int) -> int:
@@ -193,23 +179,14 @@ def fail_stale_trials(ws: Workspace, sweep_id: int) -> int:
     from pipelines.optuna_storage import open_storage
 
     sweep = repo.get_sweep(ws.db, sweep_id)
-    host = socket.gethostname()
-    alive = {
-        f"{h}:{pid}"
-        for _, h, pid in repo.live_workers(ws.db, sweep_id, STALE_AFTER_S)
-        if h != host or process_alive(pid)
-    }
-    stale = [
-        r
-        for r in repo.list_runs(ws.db, sweep_id=sweep_id, status="running")
-        if r.worker not in alive
-    ]
-    repo.fail_runs(ws.db, [r.id for r in stale], "worker died while the trial was running")
+    stale = workers_repo.stale_run_ids(ws.db, sweep_id)
+    repo.fail_runs(ws.db, [r for r, _ in stale], "worker died while the trial was running")
     storage = open_storage(ws, sweep.optuna_storage)
     study = optuna.load_study(study_name=sweep.study_name, storage=storage)
-    stale_numbers = {r.trial_number for r in stale}
+    stale_numbers = {number for _, number in stale}
+    nobody = not live_worker_count(ws, sweep_id)  # then a trial asked but never started is stale
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.number in stale_numbers:
+        if trial.number in stale_numbers or nobody:
             study.tell(trial.number, state=TrialState.FAIL)
     if sweep.optuna_storage.startswith("rdb:"):
         optuna.storages.fail_stale_trials(study)
@@ -219,38 +196,54 @@ def fail_stale_trials(ws: Workspace, sweep_id: int) -> int:
 def wait_for_sweep(
     ws: Workspace, sweep_id: int, progress: Progress = no_progress, poll_s: float = 0.5
 ) -> SweepRecord:
-    """Follow a sweep until it is finished, stopped or failed."""
+    """Follow a sweep until it is finished, stopped, failed or stalled (no live worker)."""
     while True:
         sweep = repo.get_sweep(ws.db, sweep_id)
         done = sum(sweep.counts.get(s, 0) for s in ("complete", "pruned", "failed"))
         total = sweep.trials_requested
         best = f", best {sweep.best_value:.4g}" if sweep.best_value is not None else ""
         progress(f"{done}/{total or '?'} trials{best}", done / total if total else None)
-        if sweep.status in DONE:
+        if sweep.status in DONE or sweep.status == "stalled":
             return sweep
-        # 'finalizing' (the last worker refitting the top models) is work in progress.
-        if sweep.status in ("running", "stopping") and not live_worker_count(ws, sweep_id):
-            time.sleep(poll_s)  # a worker may be just starting or just finishing
-            sweep = repo.get_sweep(ws.db, sweep_id)
-            if sweep.status not in DONE and not live_worker_count(ws, sweep_id):
-                last_sign = sweep.heartbeat_at or sweep.started_at or repo.utcnow()
-                if (repo.utcnow() - last_sign).total_seconds() > STALE_AFTER_S:
-                    raise WorkbenchError(
-                        f"sweep {sweep_id} has no live worker (see {ws.root / 'logs'}); "
-                        f"`workbench sweep resume {sweep_id}` continues it"
-                    )
         time.sleep(poll_s)
 
 
-def kill_workers(ws: Workspace, sweep_id: int) -> int:
-    """Hard stop of local workers (tests and emergencies); trials they held become stale."""
+def stalled_hint(ws: Workspace, sweep: SweepRecord) -> str:
+    """Why a sweep has no worker, as far as can be told: a worker on a full disk can write
+    its error neither to the database nor to its log, so the free space is checked here."""
+    stale = sweep.counts.get("stale", 0)
+    held = f"; {stale} trial(s) of dead workers are stale" if stale else ""
+    try:
+        free = shutil.disk_usage(ws.root).free
+    except OSError:
+        free = None
+    full = (
+        f"; the disk holding {ws.root} is full ({free // 1024} KiB free)"
+        if free is not None and free < FULL_DISK_BYTES
+        else ""
+    )
+    return (
+        f"sweep {sweep.id} is stalled: no live worker{held}{full} (logs in {ws.root / 'logs'}); "
+        f"`workbench sweep resume {sweep.id}` continues it"
+    )
+
+
+def kill_workers(ws: Workspace, sweep_id: int, timeout_s: float = 10.0) -> int:
+    """Hard stop of local workers (tests and emergencies), returning once they are gone;
+    trials they held become stale."""
     host = socket.gethostname()
-    killed = 0
-    for _, worker_host, pid in repo.live_workers(ws.db, sweep_id, STALE_AFTER_S):
-        if worker_host == host and process_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            killed += 1
-    return killed
+    with ws.db.session_scope() as session:
+        live = workers_repo.live_by_sweep(session, [sweep_id]).get(sweep_id, set())
+    killed = []
+    for name in live:
+        worker_host, _, pid = name.rpartition(":")
+        if worker_host == host and process_alive(int(pid)):
+            os.kill(int(pid), signal.SIGKILL)
+            killed.append(int(pid))
+    deadline = time.monotonic() + timeout_s
+    while any(process_alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return len(killed)
 
 
 def list_sweeps(ws: Workspace) -> list[SweepRecord]:

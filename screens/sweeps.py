@@ -33,6 +33,7 @@ SWEEP_STATUS_STYLE = {
     "stopped": "yellow",
     "finished": "green",
     "failed": "bold red",
+    "stalled": "bold magenta",  # active, but no live worker: resume it
 }
 COLUMNS = (
     ("id", "id"),

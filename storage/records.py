@@ -118,8 +118,8 @@ class DatasetSummary:
 
 
 SweepStatus = Literal[
-    "created", "running", "stopping", "finalizing", "stopped", "finished", "failed"
-]
+    "created", "running", "stopping", "finalizing", "stopped", "finished", "failed", "stalled"
+]  # 'stalled': active, but no live worker (read from the workers, never stored)
 ACTIVE_SWEEP_STATES = ("running", "stopping", "finalizing")  # workers are (or may be) busy
 DONE_SWEEP_STATES = ("finished", "stopped", "failed")
 RunStatus = Literal["running", "complete", "pruned", "failed"]

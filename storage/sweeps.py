@@ -5,17 +5,20 @@ the run's final state, so a run is either fully recorded or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from storage.database import Database
+from storage.database import Database, one_line
 from storage.datasets import utcnow
-from storage.errors import NotFoundError
-from storage.models_sweeps import MetricPointRow, RunRow, SweepRow, SweepWorkerRow
+from storage.errors import NotFoundError, StorageError
+from storage.models_sweeps import MetricPointRow, RunRow, SweepRow
 from storage.records import RunRecord, RunSummary, SweepRecord
+from storage.sweep_workers import derived_status, live_by_sweep, lock_sweep
 
 RUN_SORT_COLUMNS = {
     "id": RunRow.id,
@@ -64,52 +67,6 @@ def sweep_status(db: Database, sweep_id: int) -> str:
     return status
 
 
-# --- workers and heartbeats -----------------------------------------------------------
-
-
-def register_worker(db: Database, sweep_id: int, host: str, pid: int) -> int:
-    now = utcnow()
-    with db.session_scope() as session:
-        row = SweepWorkerRow(
-            sweep_id=sweep_id, host=host, pid=pid, started_at=now, heartbeat_at=now
-        )
-        session.add(row)
-        session.flush()
-        return row.id
-
-
-def beat(db: Database, worker_id: int, sweep_id: int) -> None:
-    now = utcnow()
-    with db.session_scope() as session:
-        session.execute(
-            update(SweepWorkerRow).where(SweepWorkerRow.id == worker_id).values(heartbeat_at=now)
-        )
-        session.execute(update(SweepRow).where(SweepRow.id == sweep_id).values(heartbeat_at=now))
-
-
-def finish_worker(db: Database, worker_id: int) -> None:
-    with db.session_scope() as session:
-        session.execute(
-            update(SweepWorkerRow)
-            .where(SweepWorkerRow.id == worker_id)
-            .values(finished_at=utcnow())
-        )
-
-
-def live_workers(db: Database, sweep_id: int, stale_after_s: float) -> list[tuple[int, str, int]]:
-    """(worker id, host, pid) of workers not finished whose heartbeat is recent."""
-    cutoff = utcnow() - timedelta(seconds=stale_after_s)
-    with db.session_scope() as session:
-        rows = session.execute(
-            select(SweepWorkerRow.id, SweepWorkerRow.host, SweepWorkerRow.pid).where(
-                SweepWorkerRow.sweep_id == sweep_id,
-                SweepWorkerRow.finished_at.is_(None),
-                SweepWorkerRow.heartbeat_at >= cutoff,
-            )
-        ).all()
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
 # --- runs --------------------------------------------------------------------------------
 
 
@@ -125,22 +82,59 @@ def start_run(
     worker: str,
 ) -> int:
     with db.session_scope() as session:
-        row = RunRow(
+        return _add_run(
+            session,
             sweep_id=sweep_id,
             trial_number=trial_number,
-            status="running",
             params=params,
-            fold_scores=[],
-            metrics={},
-            started_at=utcnow(),
             seed=seed,
             dataset_sha=dataset_sha,
             environment=environment,
             worker=worker,
         )
-        session.add(row)
-        session.flush()
-        return row.id
+
+
+def _add_run(session: Session, **fields: Any) -> int:
+    row = RunRow(status="running", fold_scores=[], metrics={}, started_at=utcnow(), **fields)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+class TrialSlot:
+    """A claimed place in a sweep's budget: the run it starts is recorded in the same
+    transaction as the claim, which ends (releasing the sweep) as soon as it is recorded."""
+
+    def __init__(self, db: Database, session: Session) -> None:
+        self._db, self._session = db, session
+
+    def start_run(self, **fields: Any) -> int:
+        try:
+            run_id = _add_run(self._session, **fields)
+            self._session.commit()
+        except SQLAlchemyError as exc:  # e.g. a full disk: the claim is given back
+            self._session.rollback()
+            raise StorageError(f"{self._db.url}: {one_line(exc)}") from exc
+        return run_id
+
+
+@contextmanager
+def claim_trial(db: Database, sweep_id: int) -> Iterator[TrialSlot | None]:
+    """A slot for one more trial, or None when the sweep is no longer running or every
+    trial of its budget is taken (running ones included, so N workers run exactly N).
+    Workers claim one at a time; hold the slot only while the trial is asked and started."""
+    with db.session_scope() as session:
+        lock_sweep(session, sweep_id)
+        status, budget = session.execute(
+            select(SweepRow.status, SweepRow.trials_requested).where(SweepRow.id == sweep_id)
+        ).one()
+        taken = session.scalar(
+            select(func.count()).select_from(RunRow).where(RunRow.sweep_id == sweep_id)
+        )
+        if status != "running" or (budget is not None and int(taken or 0) >= budget):
+            yield None
+        else:
+            yield TrialSlot(db, session)
 
 
 def finish_run(
@@ -195,6 +189,21 @@ def log_points(db: Database, points: Iterable[tuple[int, str, int, float]]) -> i
 def set_run_artifact(db: Database, run_id: int, artifact_sha: str | None) -> None:
     with db.session_scope() as session:
         session.execute(update(RunRow).where(RunRow.id == run_id).values(artifact_sha=artifact_sha))
+
+
+def clear_run_artifacts(db: Database, sweep_id: int, keep: Sequence[int]) -> None:
+    """Forget the kept model of every run of the sweep but `keep` (the artifact store is
+    content-addressed and shared, so the files themselves stay)."""
+    with db.session_scope() as session:
+        session.execute(
+            update(RunRow)
+            .where(
+                RunRow.sweep_id == sweep_id,
+                RunRow.artifact_sha.is_not(None),
+                RunRow.id.not_in(list(keep)),
+            )
+            .values(artifact_sha=None)
+        )
 
 
 def fail_runs(db: Database, run_ids: Sequence[int], error: str) -> None:
@@ -288,7 +297,9 @@ def metric_points(db: Database, run_id: int) -> dict[str, list[tuple[int, float]
 
 
 def _sweep_records(db: Database, ids: list[int] | None) -> list[SweepRecord]:
-    """Sweeps with run counts by status and their best run, in three indexed queries."""
+    """Sweeps with run counts by status and their best run, in a few indexed queries.
+    Status and counts are what is true now: running trials whose worker is gone count as
+    'stale', and an active sweep without a live worker is 'stalled'."""
     with db.session_scope() as session:
         query = select(SweepRow).order_by(SweepRow.id.desc())
         if ids is not None:
@@ -304,6 +315,18 @@ def _sweep_records(db: Database, ids: list[int] | None) -> list[SweepRecord]:
             .group_by(RunRow.sweep_id, RunRow.status)
         ):
             counts.setdefault(sweep_id, {})[status] = count
+        live = live_by_sweep(session, wanted)
+        for sweep_id, worker in session.execute(
+            select(RunRow.sweep_id, RunRow.worker).where(
+                RunRow.sweep_id.in_(wanted), RunRow.status == "running"
+            )
+        ):
+            if worker not in live.get(sweep_id, ()):
+                by_status = counts[sweep_id]
+                by_status["running"] -= 1
+                by_status["stale"] = by_status.get("stale", 0) + 1
+                if not by_status["running"]:
+                    del by_status["running"]
         best: dict[int, tuple[int, float, dict[str, Any]]] = {}
         for sweep in sweeps:
             if not counts.get(sweep.id, {}).get("complete"):
@@ -321,11 +344,17 @@ def _sweep_records(db: Database, ids: list[int] | None) -> list[SweepRecord]:
             ).first()
             if row is not None:
                 best[sweep.id] = (row[0], row[1], row[2])
-        return [_sweep_record(s, counts.get(s.id, {}), best.get(s.id)) for s in sweeps]
+        return [
+            _sweep_record(s, counts.get(s.id, {}), best.get(s.id), bool(live.get(s.id)))
+            for s in sweeps
+        ]
 
 
 def _sweep_record(
-    row: SweepRow, counts: dict[str, int], best: tuple[int, float, dict[str, Any]] | None
+    row: SweepRow,
+    counts: dict[str, int],
+    best: tuple[int, float, dict[str, Any]] | None,
+    live: bool,
 ) -> SweepRecord:
     return SweepRecord(
         id=row.id,
@@ -340,7 +369,7 @@ def _sweep_record(
         spec=dict(row.spec),
         study_name=row.study_name,
         optuna_storage=row.optuna_storage,
-        status=row.status,
+        status=derived_status(row.status, row.heartbeat_at, live),
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
@@ -376,21 +405,6 @@ def _run_record(row: RunRow) -> RunRecord:
         worker=row.worker,
         predictions_sha=row.predictions_sha,
     )
-
-
-def claim_finalization(db: Database, sweep_id: int) -> str | None:
-    """Atomically move a running/stopping sweep to 'finalizing'; only one caller wins.
-    Returns the final status the winner should set ('finished' or 'stopped'), else None."""
-    for before, final in (("running", "finished"), ("stopping", "stopped")):
-        with db.session_scope() as session:
-            result = session.execute(
-                update(SweepRow)
-                .where(SweepRow.id == sweep_id, SweepRow.status == before)
-                .values(status="finalizing")
-            )
-            if result.rowcount == 1:
-                return final
-    return None
 
 
 def run_summaries(db: Database, *, sweep_id: int | None = None) -> list[RunSummary]:

@@ -308,7 +308,22 @@ REFUSALS = [
         {"params": {"learning_rate": {"low": 0.0, "high": 0.1, "log": True}}},
         "params.learning_rate: a log range needs low > 0",
     ),
-    ("wine", {"params": {"no_such": {"low": 1, "high": 2}}}, "params.no_such: not in the lightgbm"),
+    (
+        "wine",
+        {"params": {"max_depth": {"low": 1, "high": 2}}},
+        "params.max_depth: not in the lightgbm search space; give type",
+    ),
+    ("wine", {"params": {"no_such": {"low": 1, "high": 2}}}, "params.no_such: lightgbm has no"),
+    (
+        "wine",
+        {"params": {"num_leavs": 31}},
+        "params.num_leavs: lightgbm has no parameter 'num_leavs' (did you mean 'num_leaves'?)",
+    ),
+    (
+        "wine",
+        {"params": {"max_dept": {"low": 3, "high": 12, "type": "int"}}},
+        "params.max_dept: lightgbm has no parameter 'max_dept' (did you mean 'max_depth'?)",
+    ),
     (
         "wine",
         {"params": {"max_depth": {"low": 3, "high": 12, "type": "big"}}},
@@ -319,7 +334,11 @@ REFUSALS = [
         {"params": {"learning_rate": {"lo": 0.1}}},
         "params.learning_rate: unknown setting 'lo'",
     ),
-    ("wine", {"params": {"extra": {"choices": []}}}, "params.extra: choices must be a non-empty"),
+    (
+        "wine",
+        {"params": {"boosting_type": {"choices": []}}},
+        "params.boosting_type: choices must be a non-empty",
+    ),
     ("wine", {"params": {"num_leaves": "many"}}, "params.num_leaves: expected a whole number"),
     ("wine", {"params": ["learning_rate"]}, "params: expected a table"),
     ("tiny", {}, "folds: 5 folds need at least 5 rows per class; class 'class_1' has 3"),
@@ -352,6 +371,33 @@ def test_refusals_name_the_field(
     text = str(caught.value)
     assert text.startswith(message), text
     assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "message"),
+    [
+        ("random_forest", {"n_estimator": 50}, "did you mean 'n_estimators'?"),
+        ("random_forest", {"criterion": {"choices": ["gini", "entropi"]}}, None),
+        ("random_forest", {"max_leaf_nodes": {"low": 8, "high": 64, "type": "int"}}, None),
+        ("linear", {"c": {"low": 0.1, "high": 1.0}}, "did you mean 'C'?"),
+        ("lightgbm", {"bagging_freq": 1, "extra_trees": True}, None),  # LightGBM's own names
+        ("hist_gradient_boosting", {"max_bin": 63}, "did you mean 'max_bins'?"),
+    ],
+)
+def test_params_must_be_parameters_of_the_estimator(
+    versions: Versions, model: str, params: dict[str, Any], message: str | None
+) -> None:
+    """A typo is refused before anything starts instead of reaching the model (LightGBM
+    would only warn and ignore it); a parameter added with a range must exist too."""
+    raw = {"model": model, "params": params}
+    if message is None:
+        spec, _ = resolve_spec(raw, versions["wine"])
+        assert set(params) <= set(spec.search_space)
+        return
+    with pytest.raises(SweepInputError) as caught:
+        resolve_spec(raw, versions["wine"])
+    name = next(iter(params))
+    assert str(caught.value) == f"params.{name}: {model} has no parameter {name!r} ({message})"
 
 
 def test_family_that_cannot_do_the_task_is_refused(

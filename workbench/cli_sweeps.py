@@ -63,8 +63,7 @@ def add_parsers(commands: Any) -> None:
 
     worker = commands.add_parser("worker", help="work on a sweep in this process")
     worker.add_argument("sweep", type=int)
-    worker.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
-    worker.add_argument("--trials", type=int, help=argparse.SUPPRESS)
+    worker.add_argument("--trials", type=int, help="at most this many trials from this worker")
 
 
 def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
@@ -72,7 +71,7 @@ def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
     from storage import sweeps as repo
 
     if args.verb == "start":
-        created = sweeps.read_and_create(ws, args.file)
+        created = sweeps.read_and_create(ws, args.file, {"workers": args.workers})
         sweep = created.sweep
         if args.json and not args.wait:
             out.print_json({"id": sweep.id, "choices": created.choices, "sweep": sweep})
@@ -80,7 +79,8 @@ def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
             print(f"sweep {sweep.id}: {sweep.name}")
             for line in created.choices:
                 print(f"  {line}")
-        sweeps.start_sweep(ws, sweep.id, args.workers)
+        _say_cap(int(sweep.spec.get("workers", 1)))
+        sweeps.start_sweep(ws, sweep.id)
         if not args.wait:
             print(
                 f"started in the background: `workbench sweep show {sweep.id}` follows it",
@@ -100,12 +100,18 @@ def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
             )
         else:
             print_sweep(sweep)
+            if sweep.status == "stalled":
+                print(sweeps.stalled_hint(ws, sweep))
         return 0
     if args.verb == "stop":
         sweep = sweeps.stop_sweep(ws, args.id)
-        print(f"sweep {sweep.id}: {sweep.status}")
+        running = sweep.counts.get("running", 0)
+        why = f" ({running} running trial(s) finish first; no new trial starts)"
+        print(f"sweep {sweep.id}: {sweep.status}{why if sweep.status == 'stopping' else ''}")
         return 0
     if args.verb == "resume":
+        if args.workers:
+            _say_cap(args.workers)
         failed, pids = sweeps.resume_sweep(ws, args.id, args.workers)
         print(
             f"sweep {args.id}: {failed} stale trial(s) marked failed; {len(pids)} worker(s) started"
@@ -114,12 +120,32 @@ def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
     raise AssertionError(args.verb)
 
 
+def _say_cap(asked: int) -> None:
+    from pipelines.sweeps import capped_workers
+
+    _, note = capped_workers(asked)
+    if note:
+        print(f"  {note}", file=sys.stderr)
+
+
 def follow(ws: Workspace, sweep_id: int, as_json: bool) -> int:
+    """Follow to the end; Ctrl+C stops following, not the sweep, and says how to go on."""
     from pipelines import sweeps
 
-    with progress_bar(f"sweep {sweep_id}") as report:
-        sweep = sweeps.wait_for_sweep(ws, sweep_id, report)
+    try:
+        with progress_bar(f"sweep {sweep_id}") as report:
+            sweep = sweeps.wait_for_sweep(ws, sweep_id, report)
+    except KeyboardInterrupt:
+        print(
+            f"workbench: interrupted; sweep {sweep_id} goes on in the background: "
+            f"`workbench sweep show {sweep_id}` (or the TUI) follows it, "
+            f"`workbench sweep stop {sweep_id}` stops it",
+            file=sys.stderr,
+        )
+        return 130
     out.print_json(sweep) if as_json else print_sweep(sweep)
+    if sweep.status == "stalled":
+        print(f"workbench: error: {sweeps.stalled_hint(ws, sweep)}", file=sys.stderr)
     return 0 if sweep.status in ("finished", "stopped") else 1
 
 
@@ -275,7 +301,7 @@ def _print_importances(
 def run_worker_command(args: argparse.Namespace, ws: Workspace) -> int:
     from pipelines.sweep_worker import run_worker
 
-    run_worker(ws, args.sweep, args.index, args.trials)
+    run_worker(ws, args.sweep, args.trials)
     return 0
 
 
