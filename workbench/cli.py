@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from storage.errors import WorkbenchError
+from storage.scratch import exit_cleanly_on_signals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    exit_cleanly_on_signals()  # SIGTERM/SIGHUP run the `finally` blocks removing temp files
     args = build_parser().parse_args(argv)
     try:
         return run(args)
