@@ -284,12 +284,23 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
         versions_focused = self.query_one("#versions-table").has_focus
         ref = version.ref if versions_focused else version.dataset_name
         what = f"version {ref}" if versions_focused else f"dataset {ref} and all its versions"
+        self.ask_remove(ref, what)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, description="checking its use")
+    def ask_remove(self, ref: str, what: str) -> None:
+        """The question names the sweeps a removal would orphan (they are detached if yes)."""
+        from pipelines.datasets import describe_users, removal_users
+
+        assert self.workspace is not None
+        users = removal_users(self.workspace, ref)
+        used = f" It is used by {describe_users(users)}, orphaned if removed." if users else ""
 
         def confirmed(answer: bool | None) -> None:
             if answer:
                 self.remove(ref)
 
-        self.app.push_screen(ConfirmScreen(f"Remove {what}?"), confirmed)
+        question = f"Remove {what}?{escape(used)}"
+        self.app.call_from_thread(self.app.push_screen, ConfirmScreen(question), confirmed)
 
     @work(
         thread=True,
@@ -302,8 +313,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
         from pipelines.datasets import remove
 
         assert self.workspace is not None
-        removed = remove(self.workspace, ref)
-        message = "removed " + ", ".join(v.ref for v in removed)
+        message = remove(self.workspace, ref, force=True).message  # the question named them
         self.app.call_from_thread(self.set_status, message)
         self.app.call_from_thread(self.load_datasets)
 

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     rows.add_argument("--json", action="store_true")
     rm = data.add_parser("rm", help="remove a dataset, or one version with NAME@Dn")
     rm.add_argument("ref", metavar="NAME[@Dn]")
+    rm.add_argument("--force", action="store_true", help="even if sweeps used it (orphans them)")
     from workbench.cli_sweeps import add_parsers
 
     add_parsers(commands)
