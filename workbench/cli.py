@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from storage.errors import WorkbenchError
-from storage.scratch import exit_cleanly_on_signals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    exit_cleanly_on_signals()  # SIGTERM/SIGHUP run the `finally` blocks removing temp files
     args = build_parser().parse_args(argv)
     try:
         return run(args)
@@ -95,8 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from storage.scratch import exit_cleanly_on_signals
     from storage.workspace import resolve_workspace_root
 
+    exit_cleanly_on_signals()  # SIGTERM/SIGHUP exit cleanly: `finally` blocks remove temp files
     if args.command is None:
         return open_tui(resolve_workspace_root(args.workspace), args.database_url)
     if args.command == "demo":
