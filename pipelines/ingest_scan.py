@@ -108,19 +108,18 @@ def cp1252_conflict(path: Path, compression: str | None) -> str | None:
     )
 
 
-def first_long_line(path: Path, compression: str | None, limit: int) -> int | None:
-    """Physical 1-based number of the first line longer than `limit` bytes."""
-    line, length = 1, 0
+def first_long_line(path: Path, compression: str | None, limit: int) -> tuple[int, int] | None:
+    """Physical 1-based number and byte length of the first line longer than `limit` bytes."""
+    line = length = 0
     for piece in chunks(path, compression):
         start = 0
         while (end := piece.find(b"\n", start)) >= 0:
-            if length + end - start > limit:
-                return line
+            length += end - start
+            if length > limit:
+                return line + 1, length
             line, length, start = line + 1, 0, end + 1
         length += len(piece) - start
-        if length > limit:
-            return line
-    return None
+    return (line + 1, length) if length > limit else None
 
 
 def unclosed_quote_line(

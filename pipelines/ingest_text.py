@@ -48,8 +48,8 @@ _MAGIC = {
     b"\x28\xb5\x2f\xfd": "is zstd-compressed; only gzip compression is supported",
     b"\xfd7zXZ\x00": "is xz-compressed; only gzip compression is supported",
 }
-_CONVERSION = re.compile(
-    r"In CSV column #(\d+): CSV conversion error to [^:]+: invalid value '(.*)'"
+_CONVERSION = re.compile(  # DOTALL: a quoted value may span lines
+    r"In CSV column #(\d+): CSV conversion error to [^:]+: invalid value '(.*)'", re.DOTALL
 )
 
 
@@ -360,15 +360,22 @@ def write_problem(exc: BaseException) -> str | None:
 
 
 def too_long(path: Path, options: dict[str, Any]) -> str | None:
-    """A row over the reader's block size: which line, and what the limit is."""
-    limit = f"{BLOCK_BYTES >> 20} MiB"
+    """A row too long for the reader (it takes a row across two blocks at most): which line,
+    how long, and what is always read."""
+    compression = options.get("compression")
     try:
-        line = first_long_line(path, options.get("compression"), BLOCK_BYTES)
+        found = first_long_line(path, compression, 2 * BLOCK_BYTES) or first_long_line(
+            path, compression, BLOCK_BYTES
+        )
     except (OSError, EOFError, zlib.error):
         return None
-    if line is not None:
-        return f"line {line} is longer than {limit}, the most one row may hold"
-    return None
+    if found is None:
+        return None
+    line, length = found
+    return (
+        f"line {line} is {length / (1 << 20):,.0f} MiB long; Workbench reads rows of up to "
+        f"{BLOCK_BYTES >> 20} MiB"
+    )
 
 
 def _csv_problem(
