@@ -160,3 +160,21 @@ def test_upgrading_from_0004_keeps_every_sweep_and_run(database_url: str) -> Non
     with pytest.raises(StorageError, match=r"(?i)foreign key"), db.session_scope() as s:
         s.execute(text("DELETE FROM wb_dataset_version"))
     db.dispose()
+
+
+async def test_the_tui_confirmation_names_the_sweeps_it_would_orphan(trained: Workspace) -> None:
+    from tests.app_helpers import screen_text, settle
+    from workbench.app import WorkbenchApp
+
+    app = WorkbenchApp(trained.root)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        text = screen_text(pilot)  # the dialog wraps the question
+        assert "Remove dataset wine and all its versions? It is used by sweep 1" in text
+        assert "'w' (2 runs, on wine@D0); they would be orphaned." in text
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.datasets_screen.summaries == []  # removed, as the person agreed
+    assert sweeps.get_sweep(trained, 1).name == "w"  # the sweep stays, detached
