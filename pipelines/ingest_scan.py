@@ -27,6 +27,17 @@ _CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 _CP1252_SPECIFIC = re.compile(rb"[\x80\x82-\x8c\x8e\x91-\x9c\x9e\x9f]")
 
 
+_UTF8_CANDIDATE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")  # cheap first filter, C speed
+
+
+def _utf8_sequence_at(data: bytes) -> int | None:
+    """Where the first well-formed multi-byte UTF-8 sequence starts, if any."""
+    for candidate in _UTF8_CANDIDATE.finditer(data):
+        if _UTF8_SEQUENCE.match(data, candidate.start()):
+            return candidate.start()
+    return None
+
+
 def chunks(path: Path, compression: str | None, size: int = CHUNK_BYTES) -> Iterator[bytes]:
     """The file's (decompressed) bytes in pieces."""
     opener = gzip.open if compression == "gzip" else open
@@ -57,9 +68,9 @@ def utf8_conflict(path: Path, compression: str | None) -> str | None:
                 at = max(exc.start - held, 0)
                 bad = (offset + at, lines + piece.count(b"\n", 0, at) + 1, piece[at])
         if text_line is None:
-            found = _UTF8_SEQUENCE.search(tail + piece)
-            if found is not None:
-                at = max(found.start() - len(tail), 0)
+            at = _utf8_sequence_at(tail + piece)
+            if at is not None:
+                at = max(at - len(tail), 0)
                 text_line = lines + piece.count(b"\n", 0, at) + 1
         if bad is not None and text_line is not None:
             break
