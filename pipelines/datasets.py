@@ -1,14 +1,19 @@
 """Registering, inspecting and removing dataset versions: the work behind `workbench data`
 and the Datasets screen. Nothing is half-written: the frozen copy is moved into place only
-after everything was read and checked, and the database row is one transaction."""
+after everything was read and checked, and the database row is one transaction.
+
+The recorded sha256 is the content that was converted: the file is hashed through one open
+handle, and its identity (device, inode, size, mtime, ctime) must be the same after the
+conversion, or the add is refused. Placing a frozen copy and inserting its row happen under
+one workspace lock, so concurrent adds of the same file end with one version and its copy.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
-import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +23,14 @@ from pipelines.progress import Progress, no_progress
 from storage import datasets as repo
 from storage.errors import DatasetInputError, WorkbenchError
 from storage.handle import Workspace
-from storage.records import DatasetSummary, DatasetVersionRecord, ValidationResult
+from storage.records import (
+    ColumnSchema,
+    DatasetProfile,
+    DatasetSummary,
+    DatasetVersionRecord,
+    ValidationResult,
+)
+from storage.scratch import exclusive_lock, remove_stale_scratch, scratch_name
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 HASH_CHUNK = 4 * 1024 * 1024
@@ -52,29 +64,60 @@ def check_name(name: str) -> str:
 
 def check_source_file(path: Path) -> int:
     """The file's size, or a one-line error for what makes it unusable."""
-    if not path.exists():
-        raise DatasetInputError(f"{path}: no such file")
-    if path.is_dir():
-        raise DatasetInputError(f"{path}: is a directory, not a file")
-    size = path.stat().st_size
-    if size == 0:
-        raise DatasetInputError(f"{path}: file is empty")
-    return size
+    from pipelines.ingest import check_file
+
+    return check_file(path).st_size
 
 
-def sha256_of(path: Path, progress: Progress = no_progress) -> str:
+FileIdentity = tuple[int, int, int, int, int]
+
+
+def _identity(info: os.stat_result) -> FileIdentity:
+    """What changes when a file is replaced (inode), rewritten (size, mtime) or touched in
+    any way that could restore the others (ctime, which nobody can set back)."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _changed(path: Path) -> DatasetInputError:
+    return DatasetInputError(
+        f"{path}: changed while it was being added (replaced or written to); nothing was "
+        "added, add it again once it is complete"
+    )
+
+
+def hash_file(path: Path, progress: Progress = no_progress) -> tuple[str, FileIdentity]:
+    """sha256 of the bytes read through one handle, and the identity they belong to."""
+    from pipelines.ingest import check_file
+
+    check_file(path)
     digest = hashlib.sha256()
-    total = max(path.stat().st_size, 1)
-    done = 0
     try:
         with path.open("rb") as handle:
+            before = _identity(os.fstat(handle.fileno()))
+            total, done = max(before[2], 1), 0
             while chunk := handle.read(HASH_CHUNK):
                 digest.update(chunk)
                 done += len(chunk)
-                progress("hashing", done / total)
+                progress("hashing", min(done / total, 1.0))
+            if _identity(os.fstat(handle.fileno())) != before:
+                raise _changed(path)
     except OSError as exc:
-        raise DatasetInputError(f"{path}: cannot read ({exc.strerror})") from None
-    return digest.hexdigest()
+        raise DatasetInputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return digest.hexdigest(), before
+
+
+def check_unchanged(path: Path, identity: FileIdentity) -> None:
+    """Refuse when the path no longer names the very file that was hashed, unchanged."""
+    try:
+        now = _identity(path.stat())
+    except OSError:
+        raise _changed(path) from None
+    if now != identity:
+        raise _changed(path)
+
+
+def sha256_of(path: Path, progress: Progress = no_progress) -> str:
+    return hash_file(path, progress)[0]
 
 
 def register_dataset(
@@ -89,62 +132,59 @@ def register_dataset(
     """Add `path` as the next version of `name`; the same content again is a no-op."""
     from pipelines.ingest import convert_to_parquet
     from pipelines.profiling import profile_parquet
-    from pipelines.validation import validate_against
 
     path = Path(path).expanduser()
     name = check_name(name or default_name(path))
-    size = check_source_file(path)
-    digest = sha256_of(path, progress)
+    remove_stale_temporaries(ws)
+    digest, identity = hash_file(path, progress)
     existing = repo.find_version_by_sha(ws.db, name, digest)
     if existing is not None:
-        return Registration(
-            existing,
-            created=False,
-            message=f"{path}: same content as {existing.ref} (sha256 {digest[:12]}), nothing added",
-        )
+        return _same_content(path, existing)
     previous = repo.latest_version(ws.db, name)
-    target = target or (previous.target if previous else None)
     final_path = ws.paths.datasets / f"{digest}.parquet"
     with _incoming_file(ws) as incoming:
         progress("reading", None)
         ingested = convert_to_parquet(path, incoming)
-        if target is not None and target not in ingested.columns:
-            raise DatasetInputError(
-                f"{path}: target column {target!r} not found "
-                f"(columns: {_short_list(ingested.columns)})"
-            )
+        chosen = _target(path, target, previous, ingested.columns)
         progress("profiling", None)
         schema, profile = profile_parquet(incoming)
-        progress("validating", None)
-        validation = validate_against(
-            (previous.label, previous.schema, previous.profile) if previous else None,
-            (schema, profile),
-        )
-        placed = False
-        if not reference and not final_path.exists():
-            os.replace(incoming, final_path)
-            placed = True
-        progress("saving", None)
-        try:
-            version = repo.add_version(
-                ws.db,
-                name=name,
-                sha256=digest,
-                source_path=str(path.resolve()),
-                stored_path=None if reference else str(final_path.relative_to(ws.root)),
-                file_format=ingested.file_format,
-                read_options=ingested.read_options,
-                size_bytes=size,
-                row_count=ingested.row_count,
-                target=target,
-                schema=schema,
-                profile=profile,
-                validation=validation,
-            )
-        except BaseException:
-            if placed:
-                final_path.unlink(missing_ok=True)
-            raise
+        check_unchanged(path, identity)  # the rows read are the bytes hashed
+        with _frozen_copies_lock(ws):
+            existing = repo.find_version_by_sha(ws.db, name, digest)
+            if existing is not None:  # a concurrent add of the same file got there first
+                return _same_content(path, existing)
+            newest = repo.latest_version(ws.db, name)
+            if newest != previous:  # another version landed meanwhile: compare with it
+                previous, chosen = newest, _target(path, target, newest, ingested.columns)
+            progress("validating", None)
+            validation = _validate(previous, schema, profile)
+            placed = False
+            if not reference and not final_path.exists():
+                os.replace(incoming, final_path)
+                placed = True
+            progress("saving", None)
+            try:
+                version = repo.add_version(
+                    ws.db,
+                    name=name,
+                    sha256=digest,
+                    source_path=str(path.resolve()),
+                    stored_path=None if reference else str(final_path.relative_to(ws.root)),
+                    file_format=ingested.file_format,
+                    read_options=ingested.read_options,
+                    size_bytes=identity[2],
+                    row_count=ingested.row_count,
+                    target=chosen,
+                    schema=schema,
+                    profile=profile,
+                    validation=validation,
+                )
+            except repo.DuplicateVersionError as duplicate:  # added through another folder
+                return _same_content(path, duplicate.existing)
+            except BaseException:
+                if placed:
+                    _remove_unused_copy(ws, final_path)
+                raise
     progress("done", 1.0)
     warnings = [f"{c.check}: {c.reason}" for c in validation.checks if c.status != "pass"]
     kept = "kept by reference" if reference else "frozen copy stored"
@@ -159,6 +199,39 @@ def register_dataset(
     )
 
 
+def _same_content(path: Path, existing: DatasetVersionRecord) -> Registration:
+    return Registration(
+        existing,
+        created=False,
+        message=(
+            f"{path}: same content as {existing.ref} (sha256 {existing.sha256[:12]}), nothing added"
+        ),
+    )
+
+
+def _target(
+    path: Path, given: str | None, previous: DatasetVersionRecord | None, columns: list[str]
+) -> str | None:
+    """The target asked for, else the previous version's; it must be one of the columns."""
+    chosen = given or (previous.target if previous else None)
+    if chosen is not None and chosen not in columns:
+        raise DatasetInputError(
+            f"{path}: target column {chosen!r} not found (columns: {_short_list(columns)})"
+        )
+    return chosen
+
+
+def _validate(
+    previous: DatasetVersionRecord | None, schema: list[ColumnSchema], profile: DatasetProfile
+) -> ValidationResult:
+    from pipelines.validation import validate_against
+
+    return validate_against(
+        (previous.label, previous.schema, previous.profile) if previous else None,
+        (schema, profile),
+    )
+
+
 def validate_file(ws: Workspace, name: str, path: Path) -> ValidationResult:
     """Check a candidate file against the newest version of `name` without registering it."""
     from pipelines.ingest import convert_to_parquet
@@ -168,8 +241,8 @@ def validate_file(ws: Workspace, name: str, path: Path) -> ValidationResult:
     path = Path(path).expanduser()
     check_source_file(path)
     previous = repo.get_version(ws.db, name)
-    with tempfile.TemporaryDirectory(prefix="workbench-validate-") as folder:
-        converted = Path(folder) / "candidate.parquet"
+    remove_stale_temporaries(ws)
+    with _incoming_file(ws) as converted:
         convert_to_parquet(path, converted)
         schema, profile = profile_parquet(converted)
     return validate_against((previous.label, previous.schema, previous.profile), (schema, profile))
@@ -218,28 +291,110 @@ def browsable_path(ws: Workspace, version: DatasetVersionRecord) -> Path:
         return source
     cached = ws.paths.root / "cache" / f"{version.sha256}.parquet"
     if not cached.is_file():
+        remove_stale_temporaries(ws)
         cached.parent.mkdir(parents=True, exist_ok=True)
         convert_to_parquet(source, cached, version.read_options)
     return cached
 
 
-def remove(ws: Workspace, ref: str) -> list[DatasetVersionRecord]:
-    """Remove a dataset (`name`) or one version (`name@D1`) and frozen copies no longer used."""
+@dataclass(frozen=True)
+class Removal:
+    """What `data rm` removed, and the sweeps a forced removal left without their data."""
+
+    removed: list[DatasetVersionRecord]
+    orphaned: list[repo.VersionUser]
+
+    @property
+    def message(self) -> str:
+        text = "removed " + ", ".join(v.ref for v in self.removed)
+        if self.orphaned:
+            text += (
+                f"; orphaned {describe_users(self.orphaned)}: their runs can no longer be "
+                "reproduced from this data"
+            )
+        return text
+
+
+def removal_users(ws: Workspace, ref: str) -> list[repo.VersionUser]:
+    """The sweeps that removing `ref` (a dataset, or one `name@Dn`) would orphan."""
+    return repo.version_users(ws.db, _versions_of(ws, ref))
+
+
+def describe_users(users: list[repo.VersionUser], limit: int = 3) -> str:
+    """'sweep 3 "churn-lgbm" (20 runs, on churn@D0)' for the first few, then a count."""
+    parts = [
+        f"sweep {u.sweep_id} {u.sweep_name!r} ({u.run_count} run{'s' * (u.run_count != 1)}"
+        f", on {u.version_ref})"
+        for u in users[:limit]
+    ]
+    if len(users) > limit:
+        parts.append(f"{len(users) - limit} more sweep{'s' * (len(users) - limit != 1)}")
+    return ", ".join(parts)
+
+
+def remove(ws: Workspace, ref: str, *, force: bool = False) -> Removal:
+    """Remove a dataset (`name`) or one version (`name@D1`) and frozen copies no longer used.
+    A version that sweeps trained on is refused, naming them, unless `force`, which detaches
+    those sweeps (the database refuses the delete otherwise)."""
     name, index = repo.parse_version_ref(ref)
-    removed = (
-        [repo.delete_version(ws.db, ref)] if index is not None else repo.delete_dataset(ws.db, name)
-    )
-    for stored in {v.stored_path for v in removed if v.stored_path}:
-        if not repo.stored_path_in_use(ws.db, stored):
-            (ws.root / stored).unlink(missing_ok=True)
-    return removed
+    users = removal_users(ws, ref)
+    if users and not force:
+        raise WorkbenchError(
+            f"{ref} is used by {describe_users(users)}; removing it would leave their runs "
+            "without data to reproduce them: pass --force to remove it anyway"
+        )
+    with _frozen_copies_lock(ws):
+        try:
+            removed = (
+                [repo.delete_version(ws.db, ref, orphan=force)]
+                if index is not None
+                else repo.delete_dataset(ws.db, name, orphan=force)
+            )
+        except repo.VersionInUseError:
+            raise WorkbenchError(
+                f"{ref}: a sweep started on it meanwhile, and the database refuses to remove "
+                "a version in use; nothing was removed"
+            ) from None
+        for stored in {v.stored_path for v in removed if v.stored_path}:
+            _remove_unused_copy(ws, ws.root / stored)
+    return Removal(removed, users)
+
+
+def _versions_of(ws: Workspace, ref: str) -> list[DatasetVersionRecord]:
+    name, index = repo.parse_version_ref(ref)
+    return [repo.get_version(ws.db, ref)] if index is not None else repo.list_versions(ws.db, name)
+
+
+def remove_stale_temporaries(ws: Workspace) -> list[Path]:
+    """Half-written copies left by killed commands (their process is gone)."""
+    return remove_stale_scratch([ws.paths.datasets, ws.paths.root / "cache"])
+
+
+@contextmanager
+def _frozen_copies_lock(ws: Workspace) -> Iterator[None]:
+    """Held while a frozen copy is placed or removed together with its row, so one add never
+    removes (or trusts) a copy another add or `data rm` is deciding about."""
+    with exclusive_lock(ws.paths.datasets):
+        yield
+
+
+def _remove_unused_copy(ws: Workspace, stored: Path) -> None:
+    """Delete a frozen copy no version points at (copies are shared by content); if the
+    database cannot say, keep it: a stray file is better than a missing one."""
+    try:
+        in_use = repo.stored_path_in_use(ws.db, str(stored.relative_to(ws.root)))
+    except WorkbenchError:
+        return
+    if not in_use:
+        with contextlib.suppress(OSError):
+            stored.unlink(missing_ok=True)
 
 
 @contextmanager
 def _incoming_file(ws: Workspace) -> Iterator[Path]:
     """A temporary path next to the frozen copies (same filesystem: the move is atomic),
-    removed whatever happens."""
-    incoming = ws.paths.datasets / f".incoming-{uuid.uuid4().hex}.parquet"
+    removed whatever happens; its name carries this process (see storage.scratch)."""
+    incoming = ws.paths.datasets / scratch_name("incoming", ".parquet")
     try:
         yield incoming
     finally:

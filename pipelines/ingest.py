@@ -9,9 +9,9 @@ importing this module costs nothing at start-up.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
-import secrets
 import shutil
 import stat
 import tempfile
@@ -24,6 +24,8 @@ from pipelines.ingest_text import (
     ROW_GROUP_ROWS,
     UTF8,
     check_not_binary,
+    check_width,
+    checked_encoding,
     clean_names,
     convert_csv,
     decode_sample,
@@ -37,10 +39,13 @@ from pipelines.ingest_text import (
     read_head,
     sniff_csv,
     target_schema,
+    too_long,
+    write_problem,
 )
 from storage.errors import DatasetInputError
+from storage.scratch import owner_tag
 
-__all__ = ["IngestResult", "convert_to_parquet", "detect_format"]
+__all__ = ["IngestResult", "check_file", "convert_to_parquet", "detect_format"]
 
 _EXTENSIONS = {
     ".csv": "csv",
@@ -78,7 +83,7 @@ def detect_format(path: Path) -> str:
         return "parquet"
     if fmt is not None and not (gzipped and fmt == "parquet"):
         return fmt
-    _check_file(path)
+    check_file(path)
     head = _peek(path, 2)
     raw, _ = read_head(path, "gzip" if head == _GZIP_MAGIC else None, 64 * 1024)
     text = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -98,7 +103,7 @@ def convert_to_parquet(
     tmp: Path | None = None
     done = False
     try:
-        _check_file(path)
+        check_file(path)
         fmt = detect_format(path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _temp_path(out_path)
@@ -112,6 +117,9 @@ def convert_to_parquet(
     except DatasetInputError:
         raise
     except Exception as exc:  # anything unforeseen still reaches the user as one line
+        full = write_problem(exc)
+        if full is not None:
+            raise fail(path, f"{full} while writing {out_path.parent}") from exc
         raise fail(path, f"cannot be converted ({first_line(exc)})") from exc
     finally:
         if not done:
@@ -121,22 +129,37 @@ def convert_to_parquet(
                         leftover.unlink(missing_ok=True)
 
 
-def _check_file(path: Path) -> None:
-    """Missing, a directory, not a regular file, or 0 bytes: say so before anything else."""
+_NOT_REGULAR = {
+    stat.S_IFIFO: "is a named pipe (FIFO), not a regular file; save what it carries to a file",
+    stat.S_IFSOCK: "is a socket, not a regular file",
+    stat.S_IFCHR: "is a character device, not a regular file",
+    stat.S_IFBLK: "is a block device, not a regular file",
+}
+
+
+def check_file(path: Path) -> os.stat_result:
+    """Missing, a symbolic link loop or to nothing, a directory, a pipe or device, or 0 bytes:
+    say which before anything else (a pipe would block the reader, not read as empty)."""
     try:
         info = path.stat()
     except (FileNotFoundError, NotADirectoryError) as exc:
+        if path.is_symlink():
+            target = os.readlink(path)
+            raise fail(path, f"is a symbolic link to {target}, which does not exist") from exc
         raise fail(path, "no such file") from exc
     except PermissionError as exc:
         raise fail(path, "permission denied") from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise fail(path, "is a symbolic link loop (it leads back to itself)") from exc
         raise fail(path, f"cannot be read ({first_line(exc)})") from exc
     if stat.S_ISDIR(info.st_mode):
         raise fail(path, "is a directory, not a file")
     if not stat.S_ISREG(info.st_mode):
-        raise fail(path, "is not a regular file")
+        raise fail(path, _NOT_REGULAR.get(stat.S_IFMT(info.st_mode), "is not a regular file"))
     if info.st_size == 0:
         raise fail(path, "is empty (0 bytes)")
+    return info
 
 
 def _peek(path: Path, size: int) -> bytes:
@@ -150,8 +173,9 @@ def _peek(path: Path, size: int) -> bytes:
 
 def _temp_path(out_path: Path) -> Path:
     """A hidden temp name beside out_path, so the final os.replace is atomic; the writer
-    creates it with the usual permissions (mkstemp's 0600 would stick to the result)."""
-    return out_path.with_name(f".{out_path.name}.{secrets.token_hex(6)}.tmp")
+    creates it with the usual permissions (mkstemp's 0600 would stick to the result). The
+    name carries this process, so a later command removes it only once this one is gone."""
+    return out_path.with_name(f".{out_path.name}.{owner_tag()}-{os.urandom(6).hex()}.tmp")
 
 
 def _copy_parquet(path: Path, tmp: Path) -> IngestResult:
@@ -166,6 +190,7 @@ def _copy_parquet(path: Path, tmp: Path) -> IngestResult:
         raise fail(path, f"not a valid Parquet file ({first_line(exc)})") from exc
     if not names:
         raise fail(path, "has no columns")
+    check_width(path, len(names))
     seen: dict[str, int] = {}
     for position, name in enumerate(names, 1):
         if not name.strip():
@@ -175,7 +200,10 @@ def _copy_parquet(path: Path, tmp: Path) -> IngestResult:
         seen[name] = position
     if rows == 0:
         raise fail(path, "has no rows")
-    shutil.copyfile(path, tmp)
+    try:
+        shutil.copyfile(path, tmp)
+    except OSError as exc:
+        raise io_problem(path, exc, tmp) from exc
     return IngestResult("parquet", {}, rows, list(names))
 
 
@@ -189,6 +217,8 @@ def _convert_text(path: Path, tmp: Path, fmt: str, given: dict[str, Any] | None)
     raw, complete = read_head(path, compression)
     encoding = given.get("encoding", "utf-8") if given else detect_encoding(raw, complete)
     check_not_binary(path, raw, encoding)
+    if not given:  # the sample ruled UTF-8 out: make sure the rest of the file agrees
+        encoding = checked_encoding(path, {"compression": compression}, encoding)
     text = decode_sample(raw, encoding, complete)
     if not text.strip():
         raise fail(path, "has only blank lines (no header, no data)")
@@ -227,7 +257,8 @@ def _convert_jsonl(path: Path, tmp: Path, options: dict[str, Any]) -> tuple[int,
     except OSError as exc:
         raise io_problem(path, exc) from exc
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        problem = _find_bad_json_line(path, options)
+        problem = too_long(path, options) if "straddling" in str(exc) else None
+        problem = problem or _find_bad_json_line(path, options)
         if problem:
             raise fail(path, problem) from exc
         if "changed from" not in str(exc):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import gzip
 import io
 import re
@@ -16,6 +17,12 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from pipelines.ingest_scan import (
+    cp1252_conflict,
+    first_long_line,
+    unclosed_quote_line,
+    utf8_conflict,
+)
 from storage.errors import DatasetInputError
 
 if TYPE_CHECKING:
@@ -24,9 +31,11 @@ if TYPE_CHECKING:
 SAMPLE_BYTES = 1 << 20  # detection sample (decompressed)
 BLOCK_BYTES = 16 << 20  # pyarrow block; types are inferred from the first one
 ROW_GROUP_ROWS = 128 * 1024
+MAX_COLUMNS = 10_000  # 785 (MNIST) add in ~4 s, 10,000 in about a minute
 DELIMITERS = (",", ";", "\t", "|")
 UTF8 = ("utf-8", "utf-8-sig")
 _FALLBACK = {"utf-8": "cp1252", "utf-8-sig": "cp1252", "cp1252": "latin-1"}
+_FULL_DISK = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
 _EXCEL_HINT = "; if it is an Excel workbook, save it as CSV"
 _MAGIC = {
     b"\x89PNG": "looks binary (a PNG image)",
@@ -39,8 +48,8 @@ _MAGIC = {
     b"\x28\xb5\x2f\xfd": "is zstd-compressed; only gzip compression is supported",
     b"\xfd7zXZ\x00": "is xz-compressed; only gzip compression is supported",
 }
-_CONVERSION = re.compile(
-    r"In CSV column #(\d+): CSV conversion error to [^:]+: invalid value '(.*)'"
+_CONVERSION = re.compile(  # DOTALL: a quoted value may span lines
+    r"In CSV column #(\d+): CSV conversion error to [^:]+: invalid value '(.*)'", re.DOTALL
 )
 
 
@@ -85,6 +94,34 @@ def detect_encoding(raw: bytes, complete: bool) -> str:
         return "latin-1"
 
 
+def next_encoding(path: Path, options: dict[str, Any]) -> str:
+    """The encoding to retry with when bytes do not fit the current one, but only if the
+    retry garbles nothing already read: a UTF-8 file with one stray byte, or a Windows-1252
+    file with an undefined one, is refused naming the line instead of silently re-decoded."""
+    encoding = options.get("encoding", "utf-8")
+    if encoding not in _FALLBACK:
+        raise fail(path, f"cannot be decoded as {encoding}")
+    compression = options.get("compression")
+    try:
+        problem = utf8_conflict(path, compression)
+        if problem is None and _FALLBACK[encoding] == "latin-1":
+            problem = cp1252_conflict(path, compression)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise fail(path, f"cannot be read ({first_line(exc)})") from exc
+    if problem is not None:
+        raise fail(path, problem)
+    return _FALLBACK[encoding]
+
+
+def checked_encoding(path: Path, options: dict[str, Any], detected: str) -> str:
+    """`detected` on the sample, confirmed on the whole file when the sample ruled UTF-8 (or
+    Windows-1252) out: the stray byte may sit in a file that is otherwise UTF-8."""
+    ruled_out = {"cp1252": "utf-8", "latin-1": "cp1252"}.get(detected)
+    if ruled_out is not None:
+        next_encoding(path, {**options, "encoding": ruled_out})
+    return detected
+
+
 def check_not_binary(path: Path, raw: bytes, encoding: str) -> None:
     """Refuse images, archives and other binaries before a parser produces nonsense."""
     for magic, message in _MAGIC.items():
@@ -115,11 +152,7 @@ def sniff_csv(text: str, preferred: str) -> dict[str, Any]:
     """Pick the delimiter giving a multi-column header and the most consistent row widths."""
     best, best_score = preferred, (False, 0.0, 0)
     for delimiter in (preferred, *(d for d in DELIMITERS if d != preferred)):
-        try:
-            reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"')
-            rows = [row for row in islice(reader, 1000) if row]
-        except csv.Error:
-            continue
+        rows = _sample_rows(text, delimiter)
         if not rows:
             continue
         width, data = len(rows[0]), rows[1:]
@@ -138,8 +171,41 @@ def sniff_csv(text: str, preferred: str) -> dict[str, Any]:
     return options
 
 
+def _sample_rows(text: str, delimiter: str) -> list[list[str]]:
+    """Up to 1,000 rows of the sample; a parse error (a quote that never closes) ends the
+    list, so the rows before it still vote instead of the delimiter being dropped."""
+    _raise_field_limit()
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"')
+    rows: list[list[str]] = []
+    try:
+        for row in islice(reader, 1000):
+            if row:
+                rows.append(row)
+    except csv.Error:
+        pass
+    return rows
+
+
+def _raise_field_limit() -> None:
+    """Python's csv refuses fields over 128 KiB; pyarrow reads up to a whole block."""
+    if csv.field_size_limit() < BLOCK_BYTES:
+        csv.field_size_limit(BLOCK_BYTES)
+
+
+def check_width(path: Path, count: int) -> None:
+    """Profiling and validation work per column (about 5 ms each): refuse, in one line, a
+    table so wide that adding it would take minutes."""
+    if count > MAX_COLUMNS:
+        raise fail(
+            path,
+            f"has {count:,} columns; Workbench takes at most {MAX_COLUMNS:,} "
+            "(keep the columns a model should see, then add that file)",
+        )
+
+
 def clean_names(path: Path, names: list[str]) -> list[str]:
     """Reject duplicate column names; name empty ones `column_<position>` (1-based)."""
+    check_width(path, len(names))
     seen: dict[str, int] = {}
     for position, name in enumerate(names, 1):
         if name.strip() and name in seen:
@@ -220,34 +286,46 @@ def _stream_csv(
             names = clean_names(path, header.names)
             types = header.types
             if encoding in UTF8 and any(pa.types.is_binary(t) for t in types):
-                options["encoding"] = _FALLBACK[encoding]  # invalid UTF-8 after the sample
+                options["encoding"] = next_encoding(path, options)  # invalid UTF-8 later on
                 raise _Retry
             target = target_schema(names, types)
             writer = pq.ParquetWriter(str(tmp), target, compression="zstd")
-            rows = _write_batches(reader, writer, names, target)
+            rows, last_value = _write_batches(reader, writer, names, target)
     except pa.ArrowInvalid as exc:
         raise _csv_problem(path, exc, options, header, column_types) from exc
     except UnicodeDecodeError as exc:
         if encoding not in _FALLBACK:
             raise fail(path, f"cannot be decoded as {encoding} ({first_line(exc)})") from exc
-        options["encoding"] = _FALLBACK[encoding]
+        options["encoding"] = next_encoding(path, options)
         raise _Retry from exc
     except OSError as exc:
-        raise io_problem(path, exc) from exc
+        raise io_problem(path, exc, tmp) from exc
     finally:
         if writer is not None:
-            writer.close()
+            try:
+                writer.close()
+            except OSError as exc:
+                raise io_problem(path, exc, tmp) from exc
     if rows == 0:
         raise fail(path, "has a header but no data rows")
+    if isinstance(last_value, str) and ("\n" in last_value or "\r" in last_value):
+        line = unclosed_quote_line(path, options, last_value, py_encoding(encoding))
+        if line is not None:
+            raise fail(path, f"line {line} opens a quoted field that is never closed")
     return rows, names
 
 
-def _write_batches(reader: Any, writer: Any, names: list[str], target: pa.Schema) -> int:
-    """Write in row groups of ROW_GROUP_ROWS whatever the reader's batch sizes are."""
+def _write_batches(
+    reader: Any, writer: Any, names: list[str], target: pa.Schema
+) -> tuple[int, Any]:
+    """Write in row groups of ROW_GROUP_ROWS whatever the reader's batch sizes are; return
+    the row count and the last value read (an unclosed quote ends up there)."""
     import pyarrow as pa
 
-    rows, pending = 0, None
+    rows, pending, last_value = 0, None, None
     for batch in reader:
+        if batch.num_rows and batch.num_columns:
+            last_value = batch.column(batch.num_columns - 1)[batch.num_rows - 1].as_py()
         table = pa.Table.from_batches([batch]).rename_columns(names).cast(target)
         pending = table if pending is None else pa.concat_tables([pending, table])
         rows += batch.num_rows
@@ -257,14 +335,47 @@ def _write_batches(reader: Any, writer: Any, names: list[str], target: pa.Schema
             pending = pending.slice(full)
     if pending is not None and pending.num_rows:
         writer.write_table(pending, row_group_size=ROW_GROUP_ROWS)
-    return rows
+    return rows, last_value
 
 
-def io_problem(path: Path, exc: OSError) -> DatasetInputError:
-    """Read failures: a damaged gzip stream is the usual one."""
+def io_problem(path: Path, exc: OSError, writing: Path | None = None) -> DatasetInputError:
+    """Read failures (a damaged gzip stream is the usual one), and a full disk while
+    `writing` the Parquet copy, which is no fault of the file."""
+    full = write_problem(exc)
+    if full is not None and writing is not None:
+        return fail(path, f"{full} while writing {writing.parent}")
     if re.search(r"compress|zlib|gzip|inflate", str(exc), re.IGNORECASE):
         return fail(path, f"is a damaged gzip file ({first_line(exc)})")
     return fail(path, f"cannot be read ({first_line(exc)})")
+
+
+def write_problem(exc: BaseException) -> str | None:
+    """'no space left on device' (or quota) when that is what stopped a write."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _FULL_DISK:
+            return _FULL_DISK[seen.errno]
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def too_long(path: Path, options: dict[str, Any]) -> str | None:
+    """A row too long for the reader (it takes a row across two blocks at most): which line,
+    how long, and what is always read."""
+    compression = options.get("compression")
+    try:
+        found = first_long_line(path, compression, 2 * BLOCK_BYTES) or first_long_line(
+            path, compression, BLOCK_BYTES
+        )
+    except (OSError, EOFError, zlib.error):
+        return None
+    if found is None:
+        return None
+    line, length = found
+    return (
+        f"line {line} is {length / (1 << 20):,.0f} MiB long; Workbench reads rows of up to "
+        f"{BLOCK_BYTES >> 20} MiB"
+    )
 
 
 def _csv_problem(
@@ -278,8 +389,12 @@ def _csv_problem(
     message = str(exc)
     encoding = options.get("encoding", "utf-8")
     if "invalid UTF8" in message and encoding in _FALLBACK:
-        options["encoding"] = _FALLBACK[encoding]
+        options["encoding"] = next_encoding(path, options)
         return _Retry()
+    if "straddling" in message:
+        problem = too_long(path, options) or find_bad_row(path, options)
+        if problem:
+            return fail(path, problem)
     found = _CONVERSION.search(message)
     if found and header is not None and int(found.group(1)) < len(header):
         field, value = header.field(int(found.group(1))), found.group(2)
@@ -324,6 +439,7 @@ def open_text(path: Path, options: dict[str, Any]) -> TextIO:
 
 def find_bad_row(path: Path, options: dict[str, Any]) -> str | None:
     """Physical 1-based line of the first record whose width differs from the header's."""
+    _raise_field_limit()
     with open_text(path, options) as f:
         reader = csv.reader(
             f, delimiter=options.get("delimiter", ","), quotechar=options.get("quotechar") or '"'
@@ -341,8 +457,10 @@ def find_bad_row(path: Path, options: dict[str, Any]) -> str | None:
                     return f"line {start} has {fields}, expected {width}"
                 start = reader.line_num + 1
         except csv.Error as exc:
-            hint = " (unclosed quote?)" if "field larger" in str(exc) else ""
-            return f"line {start}: {first_line(exc)}{hint}"
+            if "field larger" in str(exc):
+                limit = f"{BLOCK_BYTES >> 20} MiB"
+                return f"line {start} opens a quoted field longer than {limit} (unclosed quote?)"
+            return f"line {start}: {first_line(exc)}"
     return None
 
 

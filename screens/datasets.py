@@ -284,12 +284,34 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
         versions_focused = self.query_one("#versions-table").has_focus
         ref = version.ref if versions_focused else version.dataset_name
         what = f"version {ref}" if versions_focused else f"dataset {ref} and all its versions"
+        dialog = ConfirmScreen(f"Remove {what}?")
+        told: list[str] = []  # the sweeps the question has named, once it has
 
         def confirmed(answer: bool | None) -> None:
-            if answer:
-                self.remove(ref)
+            if answer:  # forced only over sweeps the person was told about; else refused
+                self.remove(ref, force=bool(told))
 
-        self.app.push_screen(ConfirmScreen(f"Remove {what}?"), confirmed)
+        self.app.push_screen(dialog, confirmed)
+        self.name_users(dialog, ref, what, told)
+
+    @work(thread=True, exit_on_error=False, description="checking what uses it")
+    def name_users(self, dialog: ConfirmScreen, ref: str, what: str, told: list[str]) -> None:
+        """Add to the open question the sweeps a removal would orphan."""
+        from pipelines.datasets import describe_users, removal_users
+
+        assert self.workspace is not None
+        users = removal_users(self.workspace, ref)
+        if not users:
+            return
+        used = describe_users(users)
+        question = f"Remove {what}? It is used by {used}; they would be orphaned."
+
+        def tell() -> None:
+            if dialog.is_attached:
+                dialog.query_one("#confirm-question", Static).update(escape(question))
+                told.append(used)
+
+        self.app.call_from_thread(tell)
 
     @work(
         thread=True,
@@ -298,12 +320,11 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
         exit_on_error=False,
         description="removing dataset",
     )
-    def remove(self, ref: str) -> None:
+    def remove(self, ref: str, force: bool = False) -> None:
         from pipelines.datasets import remove
 
         assert self.workspace is not None
-        removed = remove(self.workspace, ref)
-        message = "removed " + ", ".join(v.ref for v in removed)
+        message = remove(self.workspace, ref, force=force).message
         self.app.call_from_thread(self.set_status, message)
         self.app.call_from_thread(self.load_datasets)
 

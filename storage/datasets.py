@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from storage.database import Database
-from storage.errors import NotFoundError
+from storage.errors import NotFoundError, StorageError
 from storage.models import DatasetRow, DatasetVersionRow
+from storage.models_sweeps import RunRow, SweepRow
 from storage.records import (
     ColumnProfile,
     ColumnSchema,
@@ -21,6 +25,32 @@ from storage.records import (
     ValidationCheck,
     ValidationResult,
 )
+
+
+class DuplicateVersionError(StorageError):
+    """The dataset already has a version with this content (another add got there first)."""
+
+    def __init__(self, message: str, existing: DatasetVersionRecord) -> None:
+        super().__init__(message)
+        self.existing = existing
+
+
+class VersionInUseError(StorageError):
+    """The database refused to delete a version a sweep refers to (foreign key)."""
+
+
+@dataclass(frozen=True)
+class VersionUser:
+    """A sweep that trained on a dataset version, and how many runs it holds: what removing
+    the version would orphan (they could no longer be reproduced)."""
+
+    version_ref: str
+    sweep_id: int
+    sweep_name: str
+    run_count: int
+
+
+ADD_ATTEMPTS = 5  # concurrent adds to one dataset race for the next index
 
 
 def utcnow() -> datetime:
@@ -54,7 +84,55 @@ def add_version(
     profile: DatasetProfile,
     validation: ValidationResult,
 ) -> DatasetVersionRecord:
-    """Insert the next version of `name` (creating the dataset) in one transaction."""
+    """Insert the next version of `name` (creating the dataset) in one transaction. A
+    concurrent add of the same content raises DuplicateVersionError carrying the version
+    that won; one that only took the same index or created the dataset first is retried."""
+    values = dict(
+        name=name,
+        sha256=sha256,
+        source_path=source_path,
+        stored_path=stored_path,
+        file_format=file_format,
+        read_options=read_options,
+        size_bytes=size_bytes,
+        row_count=row_count,
+        target=target,
+        schema=schema,
+        profile=profile,
+        validation=validation,
+    )
+    for attempt in range(ADD_ATTEMPTS):
+        try:
+            return _insert_version(db, **values)
+        except StorageError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            existing = find_version_by_sha(db, name, sha256)
+            if existing is not None:
+                raise DuplicateVersionError(
+                    f"{name}: same content as {existing.ref} (sha256 {sha256[:12]})", existing
+                ) from None
+            if attempt == ADD_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _insert_version(
+    db: Database,
+    *,
+    name: str,
+    sha256: str,
+    source_path: str,
+    stored_path: str | None,
+    file_format: str,
+    read_options: dict[str, Any],
+    size_bytes: int,
+    row_count: int,
+    target: str | None,
+    schema: list[ColumnSchema],
+    profile: DatasetProfile,
+    validation: ValidationResult,
+) -> DatasetVersionRecord:
     now = utcnow()
     with db.session_scope() as session:
         dataset = session.scalar(select(DatasetRow).where(DatasetRow.name == name))
@@ -173,24 +251,66 @@ def list_datasets(db: Database) -> list[DatasetSummary]:
         ]
 
 
-def delete_dataset(db: Database, name: str) -> list[DatasetVersionRecord]:
-    """Remove a dataset and all its versions; returns what was removed."""
+def version_users(db: Database, versions: Iterable[DatasetVersionRecord]) -> list[VersionUser]:
+    """The sweeps (with their run counts) that trained on any of `versions`."""
+    refs = {v.id: v.ref for v in versions}
+    if not refs:
+        return []
+    runs = select(RunRow.sweep_id, func.count().label("runs")).group_by(RunRow.sweep_id).subquery()
     with db.session_scope() as session:
+        rows = session.execute(
+            select(SweepRow.id, SweepRow.name, SweepRow.dataset_version_id, runs.c.runs)
+            .outerjoin(runs, runs.c.sweep_id == SweepRow.id)
+            .where(SweepRow.dataset_version_id.in_(refs))
+            .order_by(SweepRow.id)
+        ).all()
+    return [VersionUser(refs[vid], sid, sname, int(count or 0)) for sid, sname, vid, count in rows]
+
+
+@contextmanager
+def _refused_when_in_use() -> Iterator[None]:
+    try:
+        yield
+    except StorageError as exc:
+        if isinstance(exc.__cause__, IntegrityError):
+            raise VersionInUseError(str(exc)) from exc
+        raise
+
+
+def _orphan_users(session: Session, version_ids: list[int]) -> None:
+    """Detach sweeps from versions about to go (the foreign key refuses the delete otherwise:
+    only a forced removal does this)."""
+    session.execute(
+        update(SweepRow)
+        .where(SweepRow.dataset_version_id.in_(version_ids))
+        .values(dataset_version_id=None)
+    )
+
+
+def delete_dataset(db: Database, name: str, *, orphan: bool = False) -> list[DatasetVersionRecord]:
+    """Remove a dataset and all its versions; returns what was removed. Versions that sweeps
+    use are refused by the database unless `orphan` detaches those sweeps first."""
+    with _refused_when_in_use(), db.session_scope() as session:
         dataset = session.scalar(select(DatasetRow).where(DatasetRow.name == name))
         if dataset is None:
             _raise_missing(session, name, None)
         removed = [_version_record(v, name) for v in dataset.versions]
+        if orphan:
+            _orphan_users(session, [v.id for v in removed])
         session.delete(dataset)
-        return removed
+    return removed
 
 
-def delete_version(db: Database, ref: str) -> DatasetVersionRecord:
-    """Remove one version; the dataset goes too when it was its last version."""
+def delete_version(db: Database, ref: str, *, orphan: bool = False) -> DatasetVersionRecord:
+    """Remove one version; the dataset goes too when it was its last version. A version that
+    sweeps use is refused by the database unless `orphan` detaches those sweeps first."""
     record = get_version(db, ref)
-    with db.session_scope() as session:
+    with _refused_when_in_use(), db.session_scope() as session:
         row = session.get(DatasetVersionRow, record.id)
         if row is not None:
             dataset = row.dataset
+            if orphan:
+                _orphan_users(session, [row.id])
             session.delete(row)
             session.flush()
             if not session.scalar(

@@ -16,8 +16,12 @@ class SweepRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    dataset_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey(f"{TABLE_PREFIX}dataset_version.id", ondelete="SET NULL")
+    dataset_version_id: Mapped[int | None] = mapped_column(  # in use: deleting it is refused
+        ForeignKey(
+            f"{TABLE_PREFIX}dataset_version.id",
+            ondelete="RESTRICT",
+            name="fk_wb_sweep_dataset_version",
+        )
     )
     dataset_ref: Mapped[str] = mapped_column(String(300))
     dataset_sha: Mapped[str] = mapped_column(String(64))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import zlib
 from collections.abc import Callable
@@ -51,6 +52,25 @@ BAD_FILES: dict[str, tuple[str, Callable[[Path], None], str]] = {
         "broken.jsonl",
         lambda p: p.write_text('{"a": 1}\n{"a": 2}\n{"a": 3\n{"a": 4}\n'),
         "line 3",
+    ),
+    # what is really wrong, not "empty" or "no such file"
+    "fifo": ("pipe.csv", os.mkfifo, "is a named pipe (FIFO), not a regular file"),
+    "symlink-loop": ("loop.csv", lambda p: p.symlink_to(p.name), "symbolic link loop"),
+    "dangling-symlink": (
+        "gone.csv",
+        lambda p: p.symlink_to("nowhere.csv"),
+        "is a symbolic link to nowhere.csv, which does not exist",
+    ),
+    # one stray quote or byte must not reinterpret the whole file
+    "unclosed-quote": (
+        "quote.csv",
+        lambda p: p.write_text('a,b\n1,"x\n2,3\n4,5\n'),
+        "line 2 opens a quoted field that is never closed",
+    ),
+    "mixed-encodings": (
+        "mixed.csv",
+        lambda p: p.write_bytes(b"a,b\n" + "café,1\n".encode() + b"caf\xe9,2\n"),
+        "line 3 has a byte that is not UTF-8 (0xe9",
     ),
     "gzip-junk": (
         "junk.csv.gz",

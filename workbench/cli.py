@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     rows.add_argument("--json", action="store_true")
     rm = data.add_parser("rm", help="remove a dataset, or one version with NAME@Dn")
     rm.add_argument("ref", metavar="NAME[@Dn]")
+    rm.add_argument("--force", action="store_true", help="even if sweeps used it (orphans them)")
     from workbench.cli_sweeps import add_parsers
 
     add_parsers(commands)
@@ -144,8 +145,10 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from storage.scratch import exit_cleanly_on_signals
     from storage.workspace import resolve_workspace_root
 
+    exit_cleanly_on_signals()  # SIGTERM/SIGHUP exit cleanly: `finally` blocks remove temp files
     if args.command is None:
         return open_tui(resolve_workspace_root(args.workspace), args.database_url)
     if args.command == "demo":

@@ -131,8 +131,7 @@ def run_data(args: argparse.Namespace, root: Path) -> int:
         if args.verb == "rows":
             return print_rows(args, ws)
         if args.verb == "rm":
-            removed = datasets.remove(ws, args.ref)
-            print("removed " + ", ".join(v.ref for v in removed))
+            print(datasets.remove(ws, args.ref, force=args.force).message)
             return 0
         raise AssertionError(args.verb)
     finally:
