@@ -339,3 +339,15 @@ def test_the_database_journal_files_are_private_too(tmp_path: Path) -> None:
         "workbench.db-wal": "0o600",
         "workbench.db-shm": "0o600",
     }
+
+
+def test_add_warnings_naming_hostile_columns_are_inert(capsys, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    first, second = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    first.write_text("id,x\n1,2\n2,3\n")
+    second.write_text(f"id,x,{HOSTILE_COLUMN}\n1,2,a\n2,3,b\n")
+    assert run(capsys, ws, "data", "add", str(first), "--name", "h")[0] == 0
+    code, out, err = run(capsys, ws, "data", "add", str(second), "--name", "h")
+    assert code == 0, err
+    assert "warn:" in out and "\\x1b[31m" in out
+    assert "\x1b" not in out + err

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipelines.inert import inert
 from pipelines.progress import Progress
 from storage.handle import Workspace, open_workspace
 from workbench import cli_output as out
@@ -108,9 +109,9 @@ def run_data(args: argparse.Namespace, root: Path) -> int:
                     }
                 )
             else:
-                print(result.message)
+                print(inert(result.message))
                 for warning in result.warnings:
-                    print(f"  warn: {warning}")
+                    print(f"  warn: {inert(warning)}")
             return 0
         if args.verb == "ls":
             summaries = datasets.list_datasets(ws)
@@ -120,7 +121,7 @@ def run_data(args: argparse.Namespace, root: Path) -> int:
             version = datasets.get_version(ws, args.ref)
             warning = datasets.reference_warning(version)
             if warning:
-                print(f"workbench: warning: {warning}", file=sys.stderr)
+                print(f"workbench: warning: {inert(warning)}", file=sys.stderr)
             if args.json:
                 out.print_json(version)
             else:
@@ -131,7 +132,7 @@ def run_data(args: argparse.Namespace, root: Path) -> int:
         if args.verb == "rows":
             return print_rows(args, ws)
         if args.verb == "rm":
-            print(datasets.remove(ws, args.ref, force=args.force).message)
+            print(inert(datasets.remove(ws, args.ref, force=args.force).message))
             return 0
         raise AssertionError(args.verb)
     finally:
