@@ -128,15 +128,39 @@ class Database:
         revision = self.current_revision()
         if revision == HEAD_REVISION:
             return
-        if revision is None and not self.has_workbench_tables():
-            self.upgrade()
-            return
+        if revision is None:
+            with self._creation_lock():
+                # Several first commands on a new workspace race to create it: the ones that
+                # waited find it made (or half made: the lock is held until it is stamped).
+                revision = self.current_revision()
+                if revision is None and not self.has_workbench_tables():
+                    self.upgrade()
+                    return
+            if revision == HEAD_REVISION:
+                return
         self._refuse_newer(revision)
         found = revision or "an unknown revision"
         raise SchemaOutOfDateError(
             f"{self.url}: the database schema is at {found} but this Workbench needs "
             f"{HEAD_REVISION}; run `workbench db upgrade` to upgrade it"
         )
+
+    @contextmanager
+    def _creation_lock(self) -> Iterator[None]:
+        """For a SQLite file, an exclusive lock beside it while its schema is created
+        (PostgreSQL serialises concurrent DDL itself: the losers' re-check finds it made)."""
+        database = self.engine.url.database
+        if self.engine.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+            yield
+            return
+        import fcntl
+
+        with open(f"{database}.create-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _refuse_newer(self, revision: str | None) -> None:
         """A revision without a migration here was written by a newer Workbench: neither

@@ -351,3 +351,13 @@ def test_add_warnings_naming_hostile_columns_are_inert(capsys, tmp_path: Path) -
     assert code == 0, err
     assert "warn:" in out and "\\x1b[31m" in out
     assert "\x1b" not in out + err
+
+
+def test_first_commands_racing_on_a_new_workspace_all_succeed(tmp_path: Path) -> None:
+    ws = tmp_path / "fresh"
+    commands = [[script(), "--workspace", str(ws), "data", "ls", "--json"] for _ in range(6)]
+    running = [
+        subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in commands
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read().decode()) for p in running]
+    assert [code for code, _ in results] == [0] * 6, results
