@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from pipelines.runs import FOLD_SCORE, IMPORTANCE_PREFIX, PRUNER_REPORTS
+from pipelines.supervisor import this_process
 from storage import sweep_workers as workers
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
@@ -76,14 +77,13 @@ class SweepWorker:
 
         sweep = self.sweep
         # The launcher may have registered this process already: then this is its row.
-        worker_id, ordinal = workers.register_worker(
-            self.ws.db, sweep.id, socket.gethostname(), os.getpid()
+        worker_id, ordinal = workers.register_worker(self.ws.db, sweep.id, this_process())
+        now = repo.utcnow()  # run in this process directly (demo, tests): it starts the sweep
+        repo.move_sweep(
+            self.ws.db, sweep.id, ("created",), status="running", started_at=now, heartbeat_at=now
         )
         stored = repo.sweep_status(self.ws.db, sweep.id)
-        if stored == "created":  # run in this process directly (demo, tests)
-            now = repo.utcnow()
-            repo.set_sweep_state(self.ws.db, sweep.id, "running", started_at=now, heartbeat_at=now)
-        elif stored not in ("running", "stopping"):  # stopped or finished before it came up
+        if stored not in ("running", "stopping"):  # stopped or finished before it came up
             workers.finish_worker(self.ws.db, worker_id)
             print(f"sweep {sweep.id} is {stored}: nothing to do", file=sys.stderr)
             return

@@ -85,7 +85,8 @@ class MetricPointRow(Base):
 
 
 class SweepWorkerRow(Base):
-    """A process working on a sweep; its heartbeat tells live workers from dead ones."""
+    """A process working on a sweep; its heartbeat tells live workers from dead ones, and
+    its pid with its creation time tells it from a later process given the same pid."""
 
     __tablename__ = f"{TABLE_PREFIX}sweep_worker"
 
@@ -93,6 +94,9 @@ class SweepWorkerRow(Base):
     sweep_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_PREFIX}sweep.id", ondelete="CASCADE"))
     host: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int]
+    # The process's creation time (seconds since the epoch, as psutil reports it); None for
+    # workers recorded before revision 0005, known by their pid alone.
+    process_started_at: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]

@@ -18,7 +18,7 @@ from storage.datasets import utcnow
 from storage.errors import NotFoundError, StorageError
 from storage.models_sweeps import MetricPointRow, RunRow, SweepRow
 from storage.records import RunRecord, RunSummary, SweepRecord
-from storage.sweep_workers import derived_status, live_by_sweep, lock_sweep
+from storage.sweep_workers import derived_status, live_by_sweep, lock_sweep, transition
 
 RUN_SORT_COLUMNS = {
     "id": RunRow.id,
@@ -57,6 +57,13 @@ def set_sweep_state(db: Database, sweep_id: int, status: str, **fields: Any) -> 
         session.execute(
             update(SweepRow).where(SweepRow.id == sweep_id).values(status=status, **fields)
         )
+
+
+def move_sweep(db: Database, sweep_id: int, from_states: Sequence[str], **fields: Any) -> bool:
+    """Change the sweep only if its stored status is one of `from_states` (one conditional
+    update); False when it was not."""
+    with db.session_scope() as session:
+        return transition(session, sweep_id, from_states, **fields)
 
 
 def sweep_status(db: Database, sweep_id: int) -> str:

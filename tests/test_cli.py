@@ -194,7 +194,7 @@ def test_an_invalid_dataset_name_is_refused(capsys, tmp_path: Path, samples_dir:
 
 
 def test_db_commands_and_an_old_database(capsys, tmp_path: Path) -> None:
-    from storage.database import Database
+    from storage.database import HEAD_REVISION, Database
 
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -206,7 +206,7 @@ def test_db_commands_and_an_old_database(capsys, tmp_path: Path) -> None:
     code, out, _ = run(capsys, ws, "db", "current")
     assert out.strip() == "0001"
     code, out, _ = run(capsys, ws, "db", "upgrade")
-    assert code == 0 and "0001 -> 0004" in out
+    assert code == 0 and f"0001 -> {HEAD_REVISION}" in out
     code, out, _ = run(capsys, ws, "data", "ls", "--json")
     assert code == 0 and json.loads(out) == []
 

@@ -17,7 +17,7 @@ from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
 from storage.handle import Workspace, open_workspace
 from tests.conftest import POSTGRES_URL
-from tests.sweep_helpers import add_sample, wait_until, write_sweep
+from tests.sweep_helpers import add_sample, kill_workers, wait_until, write_sweep
 from workbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +169,7 @@ def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_the_study_resumes(
     code, out, err = cli(capsys, workspace, "sweep", "start", str(path))
     assert code == 0, err
     wait_until(lambda: repo.list_runs(workspace.db, sweep_id=1, status="running"), "a trial")
-    assert sweeps.kill_workers(workspace, 1) == 1
+    assert kill_workers(workspace, 1) == 1
     code, out, err = cli(capsys, workspace, "sweep", "resume", "1", "--wait")
     assert code == 0 and "1 stale trial(s) marked failed" in out, err
     sweep = repo.get_sweep(workspace.db, 1)
