@@ -9,7 +9,6 @@ spent, refits the top trials on the whole data and keeps them."""
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import socket
 import sys
@@ -237,12 +236,12 @@ class SweepWorker:
 
 
 def keep_top_models(ws: Workspace, sweep: SweepRecord, X: Any, y: Any) -> list[int]:
-    """Refit the top K complete trials on the whole data and store them; every other run of
-    the sweep keeps no model, so K holds however often this runs (a refit killed half-way
-    and resumed refits only what is missing). Returns the run ids kept, best first."""
-    import joblib
-
+    """Refit the top K complete trials on the whole data and store each as a bundle (model
+    bytes and manifest, `pipelines.run_models`); every other run of the sweep keeps no
+    model, so K holds however often this runs (a refit killed half-way and resumed refits
+    only what is missing). Returns the run ids kept, best first."""
     from pipelines.families import get_family
+    from pipelines.run_models import store_run_model
     from pipelines.training import fit_final
 
     keep = int(sweep.spec.get("keep_top", 5))
@@ -255,15 +254,12 @@ def keep_top_models(ws: Workspace, sweep: SweepRecord, X: Any, y: Any) -> list[i
         limit=keep,
     )
     repo.clear_run_artifacts(ws.db, sweep.id, keep=[r.id for r in runs])
-    store = ArtifactStore(ws.paths.artifacts)
     family = get_family(sweep.model)
     for run in runs:
-        if run.artifact_sha:  # refit by an earlier finalization from the same data and seed
+        if run.artifact_sha and run.manifest_sha:  # kept by an earlier finalization
             continue
         model = fit_final(X, y, task=sweep.task, family=family, params=run.params, seed=run.seed)
-        buffer = io.BytesIO()
-        joblib.dump(model, buffer)
-        repo.set_run_artifact(ws.db, run.id, store.put_bytes(buffer.getvalue()))
+        store_run_model(ws, sweep, run, model, X)
     return [r.id for r in runs]
 
 

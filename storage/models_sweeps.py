@@ -67,6 +67,9 @@ class RunRow(Base):
     # Out-of-fold predictions (Parquet in the artifact store) of a complete run; None for
     # pruned/failed runs and for runs recorded before revision 0004.
     predictions_sha: Mapped[str | None] = mapped_column(String(64))
+    # The kept model's manifest (JSON in the artifact store: task, classes, input schema,
+    # library versions, lineage); None when no model is kept, or it was kept before 0005.
+    manifest_sha: Mapped[str | None] = mapped_column(String(64))
 
 
 class MetricPointRow(Base):

@@ -174,9 +174,10 @@ class RunRecord:
     dataset_sha: str
     environment: dict[str, Any]
     error: str | None
-    artifact_sha: str | None  # fitted pipeline in the artifact store, when kept
+    artifact_sha: str | None  # fitted pipeline's bytes in the artifact store, when kept
     worker: str | None = None  # host:pid of the process that ran it
     predictions_sha: str | None = None  # held-out predictions artifact (complete runs, 0004+)
+    manifest_sha: str | None = None  # the kept model's bundle manifest (0005+)
 
 
 @dataclass(frozen=True)

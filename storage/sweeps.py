@@ -193,9 +193,16 @@ def log_points(db: Database, points: Iterable[tuple[int, str, int, float]]) -> i
     return len(batch)
 
 
-def set_run_artifact(db: Database, run_id: int, artifact_sha: str | None) -> None:
+def set_run_artifact(
+    db: Database, run_id: int, artifact_sha: str | None, manifest_sha: str | None = None
+) -> None:
+    """The run's kept model: its bytes and its bundle manifest, recorded together."""
     with db.session_scope() as session:
-        session.execute(update(RunRow).where(RunRow.id == run_id).values(artifact_sha=artifact_sha))
+        session.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id)
+            .values(artifact_sha=artifact_sha, manifest_sha=manifest_sha)
+        )
 
 
 def clear_run_artifacts(db: Database, sweep_id: int, keep: Sequence[int]) -> None:
@@ -209,7 +216,7 @@ def clear_run_artifacts(db: Database, sweep_id: int, keep: Sequence[int]) -> Non
                 RunRow.artifact_sha.is_not(None),
                 RunRow.id.not_in(list(keep)),
             )
-            .values(artifact_sha=None)
+            .values(artifact_sha=None, manifest_sha=None)
         )
 
 
@@ -411,6 +418,7 @@ def _run_record(row: RunRow) -> RunRecord:
         artifact_sha=row.artifact_sha,
         worker=row.worker,
         predictions_sha=row.predictions_sha,
+        manifest_sha=row.manifest_sha,
     )
 
 
