@@ -15,6 +15,7 @@ from typing import Any
 
 from pipelines import supervisor
 from pipelines.progress import Progress, no_progress
+from pipelines.sweep_spec import SweepSpec
 from storage import datasets as dataset_repo
 from storage import sweep_workers as workers_repo
 from storage import sweeps as repo
@@ -131,7 +132,7 @@ def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:
 
 def start_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> list[int]:
     sweep = repo.get_sweep(ws.db, sweep_id)
-    return launch_workers(ws, sweep_id, workers or int(sweep.spec.get("workers", 1)))
+    return launch_workers(ws, sweep_id, workers or SweepSpec.from_stored(sweep.spec).workers)
 
 
 def stop_sweep(ws: Workspace, sweep_id: int) -> SweepRecord:

@@ -24,10 +24,11 @@ from storage.datasets import utcnow
 from storage.errors import NotFoundError, WorkbenchError
 from storage.models_sweeps import RunRow, SweepRow, SweepWorkerRow
 from storage.processes import Supervised, is_alive, same_start
+from storage.records import ACTIVE_SWEEP_STATES, SweepStatus
 
 STALE_AFTER_S = 30.0  # a worker that has not beaten for this long is gone (5 s beats)
 START_GRACE_S = 5.0  # a sweep just launched has this long to show its first live worker
-ACTIVE = ("running", "stopping", "finalizing")
+ACTIVE = ACTIVE_SWEEP_STATES
 LAUNCHABLE = ("created", "stopped", "failed", *ACTIVE)  # not finished; live workers refuse
 STOPPABLE = ("created", "running", "stopping")  # and 'finalizing' once its refit died
 FINISHED_RUNS = ("complete", "pruned", "failed")
@@ -94,7 +95,7 @@ def live_processes(db: Database, sweep_id: int) -> list[Supervised]:
     return [process for process in found if is_alive(process)]
 
 
-def derived_status(stored: str, heartbeat_at: datetime | None, live: bool) -> str:
+def derived_status(stored: SweepStatus, heartbeat_at: datetime | None, live: bool) -> SweepStatus:
     """What a sweep really is: an active one with no live worker (killed, machine gone, a
     kill during the final refit) is 'stalled' until it is resumed or stopped."""
     if stored not in ACTIVE or live:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,7 +17,7 @@ from storage.database import Database, one_line
 from storage.datasets import utcnow
 from storage.errors import NotFoundError, StorageError
 from storage.models_sweeps import MetricPointRow, RunRow, SweepRow
-from storage.records import RunRecord, RunSummary, SweepRecord
+from storage.records import RunRecord, RunStatus, RunSummary, SweepRecord, SweepStatus
 from storage.sweep_workers import derived_status, live_by_sweep, lock_sweep, transition
 
 RUN_SORT_COLUMNS = {
@@ -383,7 +383,7 @@ def _sweep_record(
         spec=dict(row.spec),
         study_name=row.study_name,
         optuna_storage=row.optuna_storage,
-        status=derived_status(row.status, row.heartbeat_at, live),
+        status=derived_status(cast(SweepStatus, row.status), row.heartbeat_at, live),
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
@@ -402,7 +402,7 @@ def _run_record(row: RunRow) -> RunRecord:
         id=row.id,
         sweep_id=row.sweep_id,
         trial_number=row.trial_number,
-        status=row.status,
+        status=cast(RunStatus, row.status),
         params=dict(row.params),
         value=row.value,
         value_std=row.value_std,
