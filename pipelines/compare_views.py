@@ -60,7 +60,7 @@ def sweep_slice(ws: Workspace, sweep_id: int) -> SweepSlice:
         for r in repo.run_summaries(ws.db, sweep_id=sweep_id)
         if r.status == "complete" and r.value is not None and math.isfinite(r.value)
     ]
-    params = list(searched_space(sweep.spec or {}))
+    params = list(searched_space(sweep.spec))
     if not params:
         params = list(dict.fromkeys(name for r in runs for name in r.params))
     return SweepSlice(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.runs import recorded_importances
+from pipelines.sweep_spec import SweepSpec
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
 from storage.errors import WorkbenchError
@@ -302,8 +303,8 @@ def _compute_permutation(
     started = time.perf_counter()
     X, y = run_frame(ws, run, sweep)
     y = prepare_target(y, sweep.task)
-    folds, holdout = int(sweep.spec.get("folds") or 5), sweep.spec.get("holdout")
-    train, valid = splits(y, sweep.task, folds, holdout, run.seed)[0]
+    spec = SweepSpec.from_stored(sweep.spec)
+    train, valid = splits(y, sweep.task, spec.folds, spec.holdout, run.seed)[0]
     with threadpool_limits(limits=1, user_api="openmp"):  # as a sweep worker fits (n_jobs=1)
         pipeline, _ = fit_fold(
             X.iloc[train],
@@ -361,6 +362,7 @@ def _compute_permutation(
 def _cache_path(
     ws: Workspace, run: RunRecord, sweep: SweepRecord, repeats: int, max_rows: int
 ) -> Path:
+    spec = SweepSpec.from_stored(sweep.spec)
     key = {
         "version": CACHE_VERSION,
         "data": run.dataset_sha,
@@ -370,9 +372,9 @@ def _cache_path(
         "metric": sweep.metric,
         "params": run.params,
         "seed": run.seed,
-        "folds": int(sweep.spec.get("folds") or 5),
-        "holdout": sweep.spec.get("holdout"),
-        "exclude": sweep.spec.get("exclude") or [],
+        "folds": spec.folds,
+        "holdout": spec.holdout,
+        "exclude": spec.exclude,
         "repeats": repeats,
         "max_rows": max_rows,
     }

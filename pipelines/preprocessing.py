@@ -6,14 +6,18 @@ Columns fall into three kinds, decided from the training frame's dtypes:
 - time (datetime / timedelta): seconds since the epoch (or in the duration), then as numeric;
 - categorical (strings, categories, bools, anything else): every value as text, missing
   values imputed with the most frequent one, then one-hot (linear) or ordinal codes (trees).
-The two small converters below are module-level functions so a pickled pipeline needs only
-this light module (plus scikit-learn and the model's library) to load.
+The two converters the pipeline calls live in `pipelines.serving.converters`, so a stored
+model references only scikit-learn, the model's library and the package that travels into
+serving images. They are imported here by name too: models stored before that package
+existed reference `pipelines.preprocessing.as_text`, and load in Workbench through it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pipelines.serving.converters import as_seconds, as_text
+from pipelines.serving.schema import CATEGORICAL, NUMERIC, TIME, column_kind
 from storage.errors import SweepInputError
 
 if TYPE_CHECKING:
@@ -21,63 +25,24 @@ if TYPE_CHECKING:
 
     from pipelines.families import ModelFamily
 
-NUMERIC, TIME, CATEGORICAL = "numeric", "time", "categorical"
+__all__ = [
+    "as_seconds",
+    "as_text",
+    "build_pipeline",
+    "build_preprocessor",
+    "column_kinds",
+    "feature_importances",
+    "source_columns",
+]
 
 
 def column_kinds(X: pd.DataFrame) -> dict[str, list[str]]:
-    """The feature columns of each kind, in frame order."""
-    import pandas as pd
-
+    """The feature columns of each kind, in frame order, by the rule the input schema of a
+    stored model records (so serving checks inputs exactly as training treated them)."""
     kinds: dict[str, list[str]] = {NUMERIC: [], TIME: [], CATEGORICAL: []}
     for name in X.columns:
-        dtype = X[name].dtype
-        if pd.api.types.is_bool_dtype(dtype):
-            kinds[CATEGORICAL].append(name)
-        elif pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
-            dtype
-        ):
-            kinds[TIME].append(name)
-        elif pd.api.types.is_numeric_dtype(dtype):
-            kinds[NUMERIC].append(name)
-        else:
-            kinds[CATEGORICAL].append(name)
+        kinds[column_kind(X[name].dtype)].append(name)
     return kinds
-
-
-def as_text(frame: Any) -> Any:
-    """Categorical values as plain strings with NaN for every kind of missing (None, NaN,
-    pd.NA), so imputer and encoder see one type per column whatever dtype arrives."""
-    import numpy as np
-    import pandas as pd
-
-    frame = pd.DataFrame(frame)
-    out = {}
-    for name in frame.columns:
-        column = frame[name]
-        text = column.astype("object").astype(str).to_numpy(dtype=object)
-        text[column.isna().to_numpy()] = np.nan
-        out[name] = text
-    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
-
-
-def as_seconds(frame: Any) -> Any:
-    """Datetimes as seconds since 1970-01-01 UTC (naive ones taken as UTC), durations as
-    seconds; unparseable values become NaN and are imputed like missing numbers."""
-    import pandas as pd
-
-    frame = pd.DataFrame(frame)
-    out = {}
-    for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_timedelta64_dtype(column.dtype):
-            out[name] = column / pd.Timedelta(seconds=1)
-            continue
-        if not pd.api.types.is_datetime64_any_dtype(column.dtype):
-            column = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
-        elif column.dt.tz is None:
-            column = column.dt.tz_localize("UTC")
-        out[name] = (column - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    return pd.DataFrame(out, index=frame.index, columns=frame.columns).astype(float)
 
 
 def build_preprocessor(X: pd.DataFrame, family: ModelFamily) -> Any:

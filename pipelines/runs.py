@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.sweep_spec import SweepSpec
 from storage import sweeps as repo
 from storage.datasets import get_version
 from storage.errors import WorkbenchError
@@ -37,6 +38,7 @@ def reproduce_run(ws: Workspace, run_id: int) -> Reproduction:
         raise WorkbenchError(f"run {run_id} is {run.status}: only complete runs can be reproduced")
     sweep = repo.get_sweep(ws.db, run.sweep_id)
     X, y = run_frame(ws, run, sweep)
+    spec = SweepSpec.from_stored(sweep.spec)
     result = evaluate(
         X,
         y,
@@ -44,8 +46,8 @@ def reproduce_run(ws: Workspace, run_id: int) -> Reproduction:
         family=get_family(sweep.model),
         params=run.params,
         metric=sweep.metric,
-        folds=int(sweep.spec.get("folds") or 5),
-        holdout=sweep.spec.get("holdout"),
+        folds=spec.folds,
+        holdout=spec.holdout,
         seed=run.seed,
     )
     return Reproduction(
@@ -68,7 +70,8 @@ def run_frame(ws: Workspace, run: RunRecord, sweep: SweepRecord) -> tuple[Any, A
             f"run {run.id} used data {run.dataset_sha[:12]} but {sweep.dataset_ref} is now "
             f"{version.sha256[:12]}"
         )
-    return load_frame(browsable_path(ws, version), sweep.target, sweep.spec.get("exclude") or ())
+    exclude = SweepSpec.from_stored(sweep.spec).exclude
+    return load_frame(browsable_path(ws, version), sweep.target, exclude)
 
 
 def get_run(ws: Workspace, run_id: int) -> RunRecord:

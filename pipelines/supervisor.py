@@ -3,7 +3,8 @@ workers now, image builds and local deployments next.
 
 A process is known by its pid *and* its creation time and host, recorded at spawn, so a
 pid the kernel has since handed to another program is never mistaken for ours, let alone
-signalled. Each process leads its own session (it survives the TUI closing and the SSH
+signalled (that identity and liveness part is `storage.processes`, which sweep status
+needs too). Each process leads its own session (it survives the TUI closing and the SSH
 session dropping) and is stopped as a whole group: SIGTERM, then SIGKILL after a grace
 period. Secrets (a database password) reach it through the environment, never argv, which
 every local user can read in `ps`. Output goes to a log file under the workspace."""
@@ -12,32 +13,33 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-HOST = socket.gethostname()
-START_TIME_TOLERANCE_S = 0.05
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-_CHILDREN_LOCK = threading.Lock()
+from storage.processes import (
+    HOST,
+    OURS,
+    Supervised,
+    adopt_child,
+    creation_time,
+    is_alive,
+    state,
+    this_process,
+    wait_gone,
+)
 
-
-@dataclass(frozen=True)
-class Supervised:
-    """What identifies a supervised process across commands (stored with what it runs)."""
-
-    pid: int
-    started_at: float | None  # creation time, seconds since the epoch; None: not recorded
-    host: str
-    log_path: str | None = None
-
-    @property
-    def is_local(self) -> bool:
-        return self.host == HOST
+__all__ = [
+    "HOST",
+    "Supervised",
+    "creation_time",
+    "is_alive",
+    "kill",
+    "spawn",
+    "stop",
+    "this_process",
+    "wait_gone",
+]
 
 
 def spawn(
@@ -64,86 +66,27 @@ def spawn(
             cwd=cwd,
             env=environment,
         )
-    with _CHILDREN_LOCK:
-        _CHILDREN[process.pid] = process
+    adopt_child(process)
     return Supervised(process.pid, creation_time(process.pid), HOST, str(log_path))
-
-
-def this_process() -> Supervised:
-    """The running process, as a supervised record (a worker registering itself)."""
-    return Supervised(os.getpid(), creation_time(os.getpid()), HOST)
-
-
-def creation_time(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-
-
-def is_alive(process: Supervised) -> bool:
-    """Whether the process still runs. On another host this cannot be seen from here and
-    is answered True: heartbeats decide there."""
-    return not process.is_local or _state(process) != GONE
 
 
 def stop(process: Supervised, grace_s: float = 5.0) -> bool:
     """SIGTERM the process's group, then SIGKILL it if it is still there after `grace_s`.
     False when the process was already gone (or is not ours to stop)."""
-    if not process.is_local or _state(process) != OURS:
+    if not process.is_local or state(process) != OURS:
         return False
     _signal_group(process, signal.SIGTERM)
-    if not wait_gone(process, grace_s) and _state(process) == OURS:
+    if not wait_gone(process, grace_s) and state(process) == OURS:
         _signal_group(process, signal.SIGKILL)
     return True
 
 
 def kill(process: Supervised) -> bool:
     """SIGKILL the group at once (emergencies and tests); False when it was already gone."""
-    if not process.is_local or _state(process) != OURS:
+    if not process.is_local or state(process) != OURS:
         return False
     _signal_group(process, signal.SIGKILL)
     return True
-
-
-def wait_gone(process: Supervised, timeout_s: float) -> bool:
-    """Wait until the process has exited (and, if ours, is reaped); True when it has."""
-    deadline = time.monotonic() + timeout_s
-    while _state(process) != GONE:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-OURS, FOREIGN, GONE = "ours", "foreign", "gone"
-
-
-def _state(process: Supervised) -> str:
-    """OURS: the live process *is* this record (same pid and creation time); FOREIGN: a
-    live process with that pid that we may not inspect; GONE: exited, a zombie, or the pid
-    now belongs to another program. Exited children of this process are reaped here."""
-    import psutil
-
-    with _CHILDREN_LOCK:
-        child = _CHILDREN.get(process.pid)
-        if child is not None and child.poll() is not None:
-            del _CHILDREN[process.pid]
-    try:
-        found = psutil.Process(process.pid)
-        if found.status() == psutil.STATUS_ZOMBIE:
-            return GONE
-        started = found.create_time()
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return GONE
-    except psutil.AccessDenied:
-        return FOREIGN
-    if process.started_at is None:
-        return OURS  # recorded before creation times were: the pid is all we have
-    reused = abs(started - process.started_at) > START_TIME_TOLERANCE_S
-    return GONE if reused else OURS
 
 
 def _signal_group(process: Supervised, signum: int) -> None:

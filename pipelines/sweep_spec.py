@@ -9,9 +9,10 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from storage.errors import SweepInputError
 
@@ -22,12 +23,24 @@ KEYS = (
     "name", "dataset", "target", "model", "metric", "task", "trials", "timeout", "folds",
     "holdout", "seed", "sampler", "pruner", "workers", "keep_top", "exclude", "params",
 )  # fmt: skip
-TASKS = ("classification", "regression")
-SAMPLERS = ("tpe", "random", "cmaes", "gp")
-PRUNERS = ("median", "hyperband", "none")
+Task = Literal["classification", "regression"]
+Direction = Literal["maximize", "minimize"]
+Sampler = Literal["tpe", "random", "cmaes", "gp"]
+Pruner = Literal["median", "hyperband", "none"]
+TASKS: tuple[Task, ...] = ("classification", "regression")
+SAMPLERS: tuple[Sampler, ...] = ("tpe", "random", "cmaes", "gp")
+PRUNERS: tuple[Pruner, ...] = ("median", "hyperband", "none")
 DEFAULT_METRIC = {"classification": "accuracy", "regression": "rmse"}
+# Every default of a sweep, in one place: what a sweep file leaves out, and what a spec
+# stored by an older Workbench lacks, read back through `SweepSpec.from_stored`.
 DEFAULT_TRIALS = 20
 DEFAULT_FOLDS = 5
+DEFAULT_SEED = 0
+DEFAULT_SAMPLER: Sampler = "tpe"
+DEFAULT_PRUNER: Pruner = "median"
+DEFAULT_WORKERS = 1
+DEFAULT_KEEP_TOP = 5
+REQUIRED = ("dataset", "target", "model", "metric", "task", "direction", "search_space")
 MAX_CLASSES = 20  # a numeric target with at most this many distinct values is a class label
 PARAM_KEYS = ("low", "high", "log", "step", "type", "choices")
 _LABELS = ("string", "categorical", "boolean")
@@ -39,22 +52,24 @@ _NUMERIC = ("integer", "float")
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A sweep with everything decided: what the workers run and what the database records."""
+    """A sweep with everything decided: what the workers run and what the database records.
+    It is stored as `to_dict()` on the sweep, and every reader gets it back through
+    `from_stored` rather than picking at the stored dict."""
 
     name: str | None
     dataset: str  # the version's ref, e.g. "churn@D1"
     target: str
     model: str
     metric: str
-    task: str  # classification | regression
-    direction: str  # maximize | minimize, from the metric
+    task: Task
+    direction: Direction  # from the metric
     trials: int | None  # None: run until the timeout
     timeout: float | None  # seconds
     folds: int  # 1 when a holdout split is used instead
     holdout: float | None
     seed: int
-    sampler: str
-    pruner: str
+    sampler: Sampler
+    pruner: Pruner
     workers: int
     keep_top: int
     # param -> {"kind", "low", "high", "log", "step", "choices"} or {"kind": "fixed", "value"}
@@ -66,14 +81,42 @@ class SweepSpec:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
+    def from_dict(cls, data: Mapping[str, Any]) -> SweepSpec:
+        """Exactly what `to_dict` wrote (sweeps created before `exclude` aside)."""
         names = [f.name for f in dataclasses.fields(cls)]
-        data = {"exclude": [], **data}  # sweeps created before `exclude` existed
-        odd = sorted(set(data) ^ set(names))
+        odd = sorted(set({"exclude": [], **data}) ^ set(names))
         _need(not odd, f"sweep spec: unknown or missing keys: {', '.join(odd)}")
-        values = {n: data[n] for n in names}
-        values["search_space"] = json.loads(json.dumps(data["search_space"]))  # a deep copy
-        return cls(**values)
+        return cls.from_stored(data)
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> SweepSpec:
+        """The spec a sweep record keeps, with the defaults filled in for anything an older
+        Workbench did not store (and keys a newer one added left aside); a stored spec
+        without what no default can stand for is refused in one line."""
+        missing = [key for key in REQUIRED if data.get(key) is None]
+        _need(not missing, f"sweep spec: missing keys: {', '.join(missing)}")
+        holdout, timeout = data.get("holdout"), data.get("timeout")
+        trials, keep_top = data.get("trials"), data.get("keep_top")
+        return cls(
+            name=data.get("name"),
+            dataset=str(data["dataset"]),
+            target=str(data["target"]),
+            model=str(data["model"]),
+            metric=str(data["metric"]),
+            task=data["task"],
+            direction=data["direction"],
+            trials=None if trials is None else int(trials),
+            timeout=None if timeout is None else float(timeout),
+            folds=1 if holdout is not None else int(data.get("folds") or DEFAULT_FOLDS),
+            holdout=None if holdout is None else float(holdout),
+            seed=int(data.get("seed") or DEFAULT_SEED),
+            sampler=data.get("sampler") or DEFAULT_SAMPLER,
+            pruner=data.get("pruner") or DEFAULT_PRUNER,
+            workers=int(data.get("workers") or DEFAULT_WORKERS),
+            keep_top=DEFAULT_KEEP_TOP if keep_top is None else int(keep_top),
+            search_space=json.loads(json.dumps(data["search_space"])),  # a deep copy
+            exclude=list(data.get("exclude") or []),
+        )
 
 
 def read_sweep_file(path: Path) -> dict[str, Any]:
@@ -127,11 +170,12 @@ def resolve_spec(raw: dict[str, Any], version: DatasetVersionRecord) -> tuple[Sw
     stop = f", stops after {timeout:g} s" if timeout is not None else ""
     lines.append(f"trials: {trials or 'no limit'}{stop}")
     folds, holdout, split_line = _split(raw, task, column, version.row_count - column.missing)
-    seed = _whole(raw, "seed", 0, 0)
+    seed = _whole(raw, "seed", DEFAULT_SEED, 0)
     _need(seed < 2**32, f"seed: must be below 2**32, got {seed}")
-    sampler = _choice(raw, "sampler", SAMPLERS, "tpe")
-    pruner = _choice(raw, "pruner", PRUNERS, "median")
-    workers, keep_top = _whole(raw, "workers", 1, 1), _whole(raw, "keep_top", 5, 0)
+    sampler = _choice(raw, "sampler", SAMPLERS, DEFAULT_SAMPLER)
+    pruner = _choice(raw, "pruner", PRUNERS, DEFAULT_PRUNER)
+    workers = _whole(raw, "workers", DEFAULT_WORKERS, 1)
+    keep_top = _whole(raw, "keep_top", DEFAULT_KEEP_TOP, 0)
     lines += [split_line, f"seed: {seed}", f"sampler: {sampler}", f"pruner: {pruner}"]
     lines += [f"workers: {workers}", f"keep_top: {keep_top}"]
     name = raw.get("name")
@@ -149,11 +193,11 @@ def resolve_spec(raw: dict[str, Any], version: DatasetVersionRecord) -> tuple[Sw
     ), lines  # fmt: skip
 
 
-def searched_space(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A stored spec's searched parameters, in search-space order: fixed values say nothing
-    about how one trial differs from another."""
-    space = spec.get("search_space") or {}
-    return {name: dict(d) for name, d in space.items() if d.get("kind") != "fixed"}
+def searched_space(spec: SweepSpec | Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A spec's searched parameters (a stored one read through `from_stored`), in
+    search-space order: fixed values say nothing about how one trial differs from another."""
+    space = (spec if isinstance(spec, SweepSpec) else SweepSpec.from_stored(spec)).search_space
+    return {name: dict(d) for name, d in space.items() if d["kind"] != "fixed"}
 
 
 def spec_to_toml(spec_or_raw: dict[str, Any] | SweepSpec) -> str:

@@ -9,7 +9,6 @@ spent, refits the top trials on the whole data and keeps them."""
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import socket
 import sys
@@ -18,6 +17,8 @@ import time
 from typing import Any
 
 from pipelines.runs import FOLD_SCORE, IMPORTANCE_PREFIX, PRUNER_REPORTS
+from pipelines.supervisor import this_process
+from pipelines.sweep_spec import SweepSpec
 from storage import sweep_workers as workers
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
@@ -60,6 +61,7 @@ class SweepWorker:
     def __init__(self, ws: Workspace, sweep_id: int, trials: int | None = None) -> None:
         self.ws = ws
         self.sweep: SweepRecord = repo.get_sweep(ws.db, sweep_id)
+        self.spec = SweepSpec.from_stored(self.sweep.spec)
         self.cap = trials  # at most this many trials from this worker (`worker --trials`)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.sampler_seed = 0
@@ -76,14 +78,13 @@ class SweepWorker:
 
         sweep = self.sweep
         # The launcher may have registered this process already: then this is its row.
-        worker_id, ordinal = workers.register_worker(
-            self.ws.db, sweep.id, socket.gethostname(), os.getpid()
+        worker_id, ordinal = workers.register_worker(self.ws.db, sweep.id, this_process())
+        now = repo.utcnow()  # run in this process directly (demo, tests): it starts the sweep
+        repo.move_sweep(
+            self.ws.db, sweep.id, ("created",), status="running", started_at=now, heartbeat_at=now
         )
         stored = repo.sweep_status(self.ws.db, sweep.id)
-        if stored == "created":  # run in this process directly (demo, tests)
-            now = repo.utcnow()
-            repo.set_sweep_state(self.ws.db, sweep.id, "running", started_at=now, heartbeat_at=now)
-        elif stored not in ("running", "stopping"):  # stopped or finished before it came up
+        if stored not in ("running", "stopping"):  # stopped or finished before it came up
             workers.finish_worker(self.ws.db, worker_id)
             print(f"sweep {sweep.id} is {stored}: nothing to do", file=sys.stderr)
             return
@@ -94,14 +95,12 @@ class SweepWorker:
         final: str | None = None
         try:
             version = get_version(self.ws.db, sweep.dataset_ref)
-            X, y = load_frame(
-                browsable_path(self.ws, version), sweep.target, sweep.spec.get("exclude") or ()
-            )
+            X, y = load_frame(browsable_path(self.ws, version), sweep.target, self.spec.exclude)
             self.environment = capture_environment()
             family = get_family(sweep.model)
             # Every worker a sweep ever had has its own ordinal, so a resumed or joining
             # worker's sampler never replays another's draws; each run records its seed.
-            self.sampler_seed = (int(sweep.spec.get("seed", 0)) + ordinal) % 2**32
+            self.sampler_seed = (self.spec.seed + ordinal) % 2**32
             self.environment["sampler_seed"] = self.sampler_seed
             timed_out = self._trials(self._study(family), X, y, family)
             final = workers.end_worker(self.ws.db, worker_id, sweep.id, timed_out)
@@ -123,21 +122,21 @@ class SweepWorker:
 
         from pipelines.optuna_storage import make_pruner, make_sampler, open_storage
 
-        spec = self.sweep.spec
-        max_steps = None if family.has_iterations else int(spec.get("folds") or 1)
+        spec = self.spec
+        max_steps = None if family.has_iterations else spec.folds  # one report per fold
         return optuna.load_study(
             study_name=self.sweep.study_name,
             storage=open_storage(self.ws, self.sweep.optuna_storage),
-            sampler=make_sampler(spec.get("sampler", "tpe"), self.sampler_seed),
-            pruner=make_pruner(spec.get("pruner", "median"), max_steps),
+            sampler=make_sampler(spec.sampler, self.sampler_seed),
+            pruner=make_pruner(spec.pruner, max_steps),
         )
 
     def _trials(self, study: Any, X: Any, y: Any, family: Any) -> bool:
         """Claim and run trials until none is left to claim; True when the timeout ended it.
         The claim is held while Optuna asks for the trial and the run is recorded, so a
         stop lets no new trial start and the budget is never overshot."""
-        timeout = self.sweep.spec.get("timeout")
-        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        timeout = self.spec.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         done = 0
         while self.cap is None or done < self.cap:
             if deadline is not None and time.monotonic() >= deadline:
@@ -161,9 +160,9 @@ class SweepWorker:
 
         from pipelines.training import evaluate
 
-        spec = self.sweep.spec
-        params = suggest_params(trial, spec["search_space"])
-        seed = int(spec.get("seed", 0))
+        spec = self.spec
+        params = suggest_params(trial, spec.search_space)
+        seed = spec.seed
         fields = {
             "sweep_id": self.sweep.id,
             "trial_number": trial.number,
@@ -192,8 +191,8 @@ class SweepWorker:
                 family=family,
                 params=params,
                 metric=self.sweep.metric,
-                folds=int(spec.get("folds") or 5),
-                holdout=spec.get("holdout"),
+                folds=spec.folds,
+                holdout=spec.holdout,
                 seed=seed,
                 report=report,
             )
@@ -237,15 +236,15 @@ class SweepWorker:
 
 
 def keep_top_models(ws: Workspace, sweep: SweepRecord, X: Any, y: Any) -> list[int]:
-    """Refit the top K complete trials on the whole data and store them; every other run of
-    the sweep keeps no model, so K holds however often this runs (a refit killed half-way
-    and resumed refits only what is missing). Returns the run ids kept, best first."""
-    import joblib
-
+    """Refit the top K complete trials on the whole data and store each as a bundle (model
+    bytes and manifest, `pipelines.run_models`); every other run of the sweep keeps no
+    model, so K holds however often this runs (a refit killed half-way and resumed refits
+    only what is missing). Returns the run ids kept, best first."""
     from pipelines.families import get_family
+    from pipelines.run_models import store_run_model
     from pipelines.training import fit_final
 
-    keep = int(sweep.spec.get("keep_top", 5))
+    keep = SweepSpec.from_stored(sweep.spec).keep_top
     runs = repo.list_runs(
         ws.db,
         sweep_id=sweep.id,
@@ -255,15 +254,12 @@ def keep_top_models(ws: Workspace, sweep: SweepRecord, X: Any, y: Any) -> list[i
         limit=keep,
     )
     repo.clear_run_artifacts(ws.db, sweep.id, keep=[r.id for r in runs])
-    store = ArtifactStore(ws.paths.artifacts)
     family = get_family(sweep.model)
     for run in runs:
-        if run.artifact_sha:  # refit by an earlier finalization from the same data and seed
+        if run.artifact_sha and run.manifest_sha:  # kept by an earlier finalization
             continue
         model = fit_final(X, y, task=sweep.task, family=family, params=run.params, seed=run.seed)
-        buffer = io.BytesIO()
-        joblib.dump(model, buffer)
-        repo.set_run_artifact(ws.db, run.id, store.put_bytes(buffer.getvalue()))
+        store_run_model(ws, sweep, run, model, X)
     return [r.id for r in runs]
 
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -16,17 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines import supervisor
 from pipelines.progress import Progress, no_progress
+from pipelines.sweep_spec import SweepSpec
 from storage import datasets as dataset_repo
 from storage import sweep_workers as workers_repo
 from storage import sweeps as repo
 from storage.errors import SweepInputError, WorkbenchError
 from storage.handle import Workspace
 from storage.records import DONE_SWEEP_STATES, SweepRecord
-from storage.sweep_workers import process_alive
 
 DONE = DONE_SWEEP_STATES
 FULL_DISK_BYTES = 1024 * 1024  # less free than this and a worker cannot record a trial
+DATABASE_URL_ENV = "WORKBENCH_DATABASE_URL"  # what settings read; keeps a password off argv
 
 
 @dataclass(frozen=True)
@@ -102,66 +101,54 @@ def capped_workers(asked: int) -> tuple[int, str | None]:
     return cores, f"workers: {cores}, not {asked} (this machine has {cores} CPU cores)"
 
 
+def logs_folder(ws: Workspace) -> Path:
+    return ws.root / "logs"
+
+
 def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:
-    """Start N worker processes in their own sessions (they survive the TUI and the shell).
-    Each is registered as it starts, so it counts as live before it has even imported."""
-    sweep = repo.get_sweep(ws.db, sweep_id)
-    if sweep.status == "finished":
-        raise WorkbenchError(f"sweep {sweep_id} is finished: every trial is done")
-    live = live_worker_count(ws, sweep_id)
-    if live:
-        raise WorkbenchError(f"sweep {sweep_id} is already running ({live} live workers)")
+    """Start N worker processes through the supervisor (each leads its own session, so it
+    survives the TUI and the shell). They are registered, pid and creation time, in the
+    same transaction that claims the launch: of two clients launching at once exactly one
+    does, and a worker counts as live before it has even imported. The database URL
+    reaches them in the environment, never on the command line."""
     count, _ = capped_workers(max(1, workers))
-    repo.set_sweep_state(
-        ws.db,
-        sweep_id,
-        "running",
-        started_at=sweep.started_at or repo.utcnow(),
-        heartbeat_at=repo.utcnow(),
-        finished_at=None,
-        error=None,
-    )
-    logs = ws.root / "logs"
-    logs.mkdir(exist_ok=True)
-    host = socket.gethostname()
-    pids = []
-    for index in range(count):
-        command = [sys.executable, "-m", "workbench", "--workspace", str(ws.root)]
-        if ws.settings.database_url:
-            command += ["--database-url", ws.settings.database_url]
-        command += ["worker", str(sweep_id)]
-        with (logs / f"sweep-{sweep_id}-worker-{index}.log").open("ab") as log:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=os.getcwd(),
-            )
-        workers_repo.register_worker(ws.db, sweep_id, host, process.pid)
-        pids.append(process.pid)
-    return pids
+    command = [sys.executable, "-m", "workbench", "--workspace", str(ws.root)]
+    command += ["worker", str(sweep_id)]
+    secrets = {DATABASE_URL_ENV: ws.settings.database_url}
+    started: list[supervisor.Supervised] = []
+    try:
+        with workers_repo.launch(ws.db, sweep_id) as launch:
+            for index in range(count):
+                log = logs_folder(ws) / f"sweep-{sweep_id}-worker-{index}.log"
+                process = supervisor.spawn(command, log_path=log, secrets=secrets, cwd=Path.cwd())
+                started.append(process)
+                launch.register(process)
+    except BaseException:
+        for process in started:  # the launch was not recorded: its workers must not run
+            supervisor.kill(process)
+        raise
+    return [process.pid for process in started]
 
 
 def start_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> list[int]:
     sweep = repo.get_sweep(ws.db, sweep_id)
-    return launch_workers(ws, sweep_id, workers or int(sweep.spec.get("workers", 1)))
+    return launch_workers(ws, sweep_id, workers or SweepSpec.from_stored(sweep.spec).workers)
 
 
 def stop_sweep(ws: Workspace, sweep_id: int) -> SweepRecord:
     """Ask workers to finish their running trials and stop: from the moment this returns,
     no new trial starts (workers claim each trial under the same lock)."""
-    sweep = repo.get_sweep(ws.db, sweep_id)
-    if sweep.status in DONE or sweep.status == "finalizing":
-        raise WorkbenchError(f"sweep {sweep_id} is already {sweep.status}")
     workers_repo.request_stop(ws.db, sweep_id)
     return repo.get_sweep(ws.db, sweep_id)
 
 
 def resume_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> tuple[int, list[int]]:
     """Fail the trials of dead workers, then start workers again on the same study; a sweep
-    killed during its final refit finishes it."""
+    killed during its final refit finishes it. A sweep with live workers is refused before
+    anything changes; of two resumes at once exactly one launches."""
+    live = live_worker_count(ws, sweep_id)
+    if live:
+        raise WorkbenchError(f"sweep {sweep_id} is already running ({live} live workers)")
     failed = fail_stale_trials(ws, sweep_id)
     return failed, start_sweep(ws, sweep_id, workers)
 
@@ -179,15 +166,18 @@ def fail_stale_trials(ws: Workspace, sweep_id: int) -> int:
     from pipelines.optuna_storage import open_storage
 
     sweep = repo.get_sweep(ws.db, sweep_id)
-    stale = workers_repo.stale_run_ids(ws.db, sweep_id)
-    repo.fail_runs(ws.db, [r for r, _ in stale], "worker died while the trial was running")
     storage = open_storage(ws, sweep.optuna_storage)
     study = optuna.load_study(study_name=sweep.study_name, storage=storage)
+    # Trials first, workers second: a trial seen running was asked by a worker registered
+    # before, so one launched meanwhile (another client resuming) never loses its trial.
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    stale = workers_repo.stale_run_ids(ws.db, sweep_id)
+    repo.fail_runs(ws.db, [r for r, _ in stale], "worker died while the trial was running")
     stale_numbers = {number for _, number in stale}
     nobody = not live_worker_count(ws, sweep_id)  # then a trial asked but never started is stale
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for trial in running:
         if trial.number in stale_numbers or nobody:
-            study.tell(trial.number, state=TrialState.FAIL)
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
     if sweep.optuna_storage.startswith("rdb:"):
         optuna.storages.fail_stale_trials(study)
     return len(stale)
@@ -223,27 +213,14 @@ def stalled_hint(ws: Workspace, sweep: SweepRecord) -> str:
         else ""
     )
     return (
-        f"sweep {sweep.id} is stalled: no live worker{held}{full} (logs in {ws.root / 'logs'}); "
+        f"sweep {sweep.id} is stalled: no live worker{held}{full} (logs in {logs_folder(ws)}); "
         f"`workbench sweep resume {sweep.id}` continues it"
     )
 
 
-def kill_workers(ws: Workspace, sweep_id: int, timeout_s: float = 10.0) -> int:
-    """Hard stop of local workers (tests and emergencies), returning once they are gone;
-    trials they held become stale."""
-    host = socket.gethostname()
-    with ws.db.session_scope() as session:
-        live = workers_repo.live_by_sweep(session, [sweep_id]).get(sweep_id, set())
-    killed = []
-    for name in live:
-        worker_host, _, pid = name.rpartition(":")
-        if worker_host == host and process_alive(int(pid)):
-            os.kill(int(pid), signal.SIGKILL)
-            killed.append(int(pid))
-    deadline = time.monotonic() + timeout_s
-    while any(process_alive(pid) for pid in killed) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return len(killed)
+def worker_processes(ws: Workspace, sweep_id: int) -> list[supervisor.Supervised]:
+    """The sweep's live workers as the supervisor knows them (pid, creation time, host)."""
+    return workers_repo.live_processes(ws.db, sweep_id)
 
 
 def list_sweeps(ws: Workspace) -> list[SweepRecord]:

@@ -132,10 +132,13 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
     def fact_lines(self, run: RunRecord, sweep: SweepRecord) -> list[str]:
         finished = f"{run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else "–"
         folds = " · ".join(number(score) for score in run.fold_scores) or "none recorded"
+        from pipelines.sweep_spec import SweepSpec
+
+        keep_top = SweepSpec.from_stored(sweep.spec).keep_top
         artifact = (
             f"kept model: artifact {run.artifact_sha[:16]}…"
             if run.artifact_sha
-            else f"no model kept (a sweep refits and keeps its top {sweep.spec.get('keep_top', 5)})"
+            else f"no model kept (a sweep refits and keeps its top {keep_top})"
         )
         lines = [
             "[b]Run[/b]",

@@ -71,6 +71,9 @@ class RunRow(Base):
     # Out-of-fold predictions (Parquet in the artifact store) of a complete run; None for
     # pruned/failed runs and for runs recorded before revision 0004.
     predictions_sha: Mapped[str | None] = mapped_column(String(64))
+    # The kept model's manifest (JSON in the artifact store: task, classes, input schema,
+    # library versions, lineage); None when no model is kept, or it was kept before 0005.
+    manifest_sha: Mapped[str | None] = mapped_column(String(64))
 
 
 class MetricPointRow(Base):
@@ -89,7 +92,8 @@ class MetricPointRow(Base):
 
 
 class SweepWorkerRow(Base):
-    """A process working on a sweep; its heartbeat tells live workers from dead ones."""
+    """A process working on a sweep; its heartbeat tells live workers from dead ones, and
+    its pid with its creation time tells it from a later process given the same pid."""
 
     __tablename__ = f"{TABLE_PREFIX}sweep_worker"
 
@@ -97,6 +101,9 @@ class SweepWorkerRow(Base):
     sweep_id: Mapped[int] = mapped_column(ForeignKey(f"{TABLE_PREFIX}sweep.id", ondelete="CASCADE"))
     host: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int]
+    # The process's creation time (seconds since the epoch, as psutil reports it); None for
+    # workers recorded before revision 0005, known by their pid alone.
+    process_started_at: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]

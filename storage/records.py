@@ -120,8 +120,8 @@ class DatasetSummary:
 SweepStatus = Literal[
     "created", "running", "stopping", "finalizing", "stopped", "finished", "failed", "stalled"
 ]  # 'stalled': active, but no live worker (read from the workers, never stored)
-ACTIVE_SWEEP_STATES = ("running", "stopping", "finalizing")  # workers are (or may be) busy
-DONE_SWEEP_STATES = ("finished", "stopped", "failed")
+ACTIVE_SWEEP_STATES: tuple[SweepStatus, ...] = ("running", "stopping", "finalizing")  # busy
+DONE_SWEEP_STATES: tuple[SweepStatus, ...] = ("finished", "stopped", "failed")
 RunStatus = Literal["running", "complete", "pruned", "failed"]
 
 
@@ -141,7 +141,7 @@ class SweepRecord:
     spec: dict[str, Any]  # the resolved sweep definition (everything defaulted filled in)
     study_name: str
     optuna_storage: str  # journal file path or RDB URL
-    status: str
+    status: SweepStatus  # as it really is: derived from the live workers (see 'stalled')
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -161,7 +161,7 @@ class RunRecord:
     id: int
     sweep_id: int
     trial_number: int
-    status: str
+    status: RunStatus
     params: dict[str, Any]
     value: float | None  # the sweep metric, mean over folds
     value_std: float | None
@@ -174,9 +174,10 @@ class RunRecord:
     dataset_sha: str
     environment: dict[str, Any]
     error: str | None
-    artifact_sha: str | None  # fitted pipeline in the artifact store, when kept
+    artifact_sha: str | None  # fitted pipeline's bytes in the artifact store, when kept
     worker: str | None = None  # host:pid of the process that ran it
     predictions_sha: str | None = None  # held-out predictions artifact (complete runs, 0004+)
+    manifest_sha: str | None = None  # the kept model's bundle manifest (0005+)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class RunSummary:
     id: int
     sweep_id: int
     trial_number: int
-    status: str
+    status: RunStatus
     value: float | None
     value_std: float | None
     duration_s: float | None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,8 +17,8 @@ from storage.database import Database, one_line
 from storage.datasets import utcnow
 from storage.errors import NotFoundError, StorageError
 from storage.models_sweeps import MetricPointRow, RunRow, SweepRow
-from storage.records import RunRecord, RunSummary, SweepRecord
-from storage.sweep_workers import derived_status, live_by_sweep, lock_sweep
+from storage.records import RunRecord, RunStatus, RunSummary, SweepRecord, SweepStatus
+from storage.sweep_workers import derived_status, live_by_sweep, lock_sweep, transition
 
 RUN_SORT_COLUMNS = {
     "id": RunRow.id,
@@ -57,6 +57,13 @@ def set_sweep_state(db: Database, sweep_id: int, status: str, **fields: Any) -> 
         session.execute(
             update(SweepRow).where(SweepRow.id == sweep_id).values(status=status, **fields)
         )
+
+
+def move_sweep(db: Database, sweep_id: int, from_states: Sequence[str], **fields: Any) -> bool:
+    """Change the sweep only if its stored status is one of `from_states` (one conditional
+    update); False when it was not."""
+    with db.session_scope() as session:
+        return transition(session, sweep_id, from_states, **fields)
 
 
 def sweep_status(db: Database, sweep_id: int) -> str:
@@ -186,9 +193,16 @@ def log_points(db: Database, points: Iterable[tuple[int, str, int, float]]) -> i
     return len(batch)
 
 
-def set_run_artifact(db: Database, run_id: int, artifact_sha: str | None) -> None:
+def set_run_artifact(
+    db: Database, run_id: int, artifact_sha: str | None, manifest_sha: str | None = None
+) -> None:
+    """The run's kept model: its bytes and its bundle manifest, recorded together."""
     with db.session_scope() as session:
-        session.execute(update(RunRow).where(RunRow.id == run_id).values(artifact_sha=artifact_sha))
+        session.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id)
+            .values(artifact_sha=artifact_sha, manifest_sha=manifest_sha)
+        )
 
 
 def clear_run_artifacts(db: Database, sweep_id: int, keep: Sequence[int]) -> None:
@@ -202,7 +216,7 @@ def clear_run_artifacts(db: Database, sweep_id: int, keep: Sequence[int]) -> Non
                 RunRow.artifact_sha.is_not(None),
                 RunRow.id.not_in(list(keep)),
             )
-            .values(artifact_sha=None)
+            .values(artifact_sha=None, manifest_sha=None)
         )
 
 
@@ -369,7 +383,7 @@ def _sweep_record(
         spec=dict(row.spec),
         study_name=row.study_name,
         optuna_storage=row.optuna_storage,
-        status=derived_status(row.status, row.heartbeat_at, live),
+        status=derived_status(cast(SweepStatus, row.status), row.heartbeat_at, live),
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
@@ -388,7 +402,7 @@ def _run_record(row: RunRow) -> RunRecord:
         id=row.id,
         sweep_id=row.sweep_id,
         trial_number=row.trial_number,
-        status=row.status,
+        status=cast(RunStatus, row.status),
         params=dict(row.params),
         value=row.value,
         value_std=row.value_std,
@@ -404,6 +418,7 @@ def _run_record(row: RunRow) -> RunRecord:
         artifact_sha=row.artifact_sha,
         worker=row.worker,
         predictions_sha=row.predictions_sha,
+        manifest_sha=row.manifest_sha,
     )
 
 

@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pipelines import supervisor
 from pipelines.datasets import register_dataset
+from pipelines.sweeps import worker_processes
 from storage.handle import Workspace
 
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "sample_data"
@@ -28,3 +30,12 @@ def wait_until(condition: Callable[[], object], what: str, timeout_s: float = 60
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
+
+
+def kill_workers(ws: Workspace, sweep_id: int, timeout_s: float = 10.0) -> int:
+    """SIGKILL the sweep's live local workers through the supervisor (a crash, or cleaning
+    up after a test) and wait until they are gone; returns how many there were."""
+    killed = [p for p in worker_processes(ws, sweep_id) if supervisor.kill(p)]
+    for process in killed:
+        assert supervisor.wait_gone(process, timeout_s), f"worker {process.pid} survived SIGKILL"
+    return len(killed)

@@ -195,7 +195,7 @@ def test_an_invalid_dataset_name_is_refused(capsys, tmp_path: Path, samples_dir:
 
 
 def test_db_commands_and_an_old_database(capsys, tmp_path: Path) -> None:
-    from storage.database import Database
+    from storage.database import HEAD_REVISION, Database
 
     ws = tmp_path / "ws"
     ws.mkdir()

@@ -17,7 +17,7 @@ from pipelines import sweeps
 from pipelines.optuna_storage import open_storage, storage_kind_for
 from storage import sweeps as repo
 from storage.handle import Workspace
-from tests.sweep_helpers import add_sample, wait_until, write_sweep
+from tests.sweep_helpers import add_sample, kill_workers, wait_until, write_sweep
 from workbench.cli import main
 
 SWEEP = 'dataset = "wine"\nmodel = "linear"\nmetric = "accuracy"\ntrials = 15\nfolds = 2\n'
@@ -180,5 +180,5 @@ def run_until_the_disk_is_full(
         causes = ("no space left on device", "database or disk is full", f"{ws.root} is full")
         assert any(cause in said[0] for cause in causes), said
     finally:
-        sweeps.kill_workers(ws, 1)
+        kill_workers(ws, 1)
         ws.close()

@@ -4,7 +4,6 @@ typed column that DuckDB SQL can filter and sort; plus the sweep timing estimate
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from pipelines.run_tables import (
 )
 from storage import sweeps as repo
 from storage.handle import Workspace
+from storage.processes import this_process
 from storage.sweep_workers import register_worker
 
 
@@ -128,7 +128,7 @@ def test_remaining_time_and_best_so_far(workspace: Workspace) -> None:
         add_run(workspace, sweep_id, trial, {}, "complete", value=0.5)
     repo.set_sweep_state(workspace.db, sweep_id, "running")
     # A running sweep has a live worker (else it reads as stalled): this test's process.
-    register_worker(workspace.db, sweep_id, socket.gethostname(), os.getpid())
+    register_worker(workspace.db, sweep_id, this_process())
     sweep = repo.get_sweep(workspace.db, sweep_id)
     # 6 trials left, 10 s each, 2 workers: 3 rounds.
     assert remaining_s(sweep, SweepTiming(10.0, 2)) == 30.0

@@ -4,7 +4,6 @@ final refit), resumed and joining workers, stops, exact budgets, and what the CL
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import sweeps
+from pipelines import supervisor, sweeps
 from pipelines.sweep_worker import run_worker, suggest_params
 from storage import sweeps as repo
 from storage.handle import Workspace
 from storage.models_sweeps import SweepWorkerRow
-from tests.sweep_helpers import add_sample, wait_until, write_sweep
+from tests.sweep_helpers import add_sample, kill_workers, wait_until, write_sweep
 from workbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,10 +33,10 @@ def cli(capsys: pytest.CaptureFixture[str], ws: Workspace, *args: str) -> tuple[
     return code, captured.out, captured.err
 
 
-def kill(pid: int) -> None:
-    """SIGKILL one worker and wait until it is really gone."""
-    os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not sweeps.process_alive(pid), f"worker {pid} to die", timeout_s=10)
+def kill(ws: Workspace, sweep_id: int, pid: int) -> None:
+    """SIGKILL one worker through the supervisor and wait until it is really gone."""
+    [process] = [p for p in sweeps.worker_processes(ws, sweep_id) if p.pid == pid]
+    assert supervisor.kill(process) and supervisor.wait_gone(process, 10)
 
 
 def worker_pids(ws: Workspace, sweep_id: int) -> list[int]:
@@ -96,10 +95,10 @@ def test_a_sweep_whose_worker_died_is_stalled_not_finished_and_resume_finishes_i
 
         wait_until(two_running, "both workers running a trial")
         victim = running[0]
-        kill(int(victim.worker.rpartition(":")[2]))
+        kill(workspace, 1, int(victim.worker.rpartition(":")[2]))
         sweep = sweeps.wait_for_sweep(workspace, 1, poll_s=0.2)
     finally:
-        sweeps.kill_workers(workspace, 1)
+        kill_workers(workspace, 1)
     assert sweep.status == "stalled", sweep
     assert sweep.counts.get("stale") == 1 and "running" not in sweep.counts
     assert sum(sweep.counts.values()) == 6 and kept(workspace, 1) == 0
@@ -133,11 +132,11 @@ def test_a_kill_during_the_final_refit_is_stalled_and_resume_finishes_the_refit(
     try:
         wait_until(lambda: repo.sweep_status(workspace.db, 1) == "finalizing", "the refit", 120)
         [pid] = worker_pids(workspace, 1)
-        kill(pid)
+        kill(workspace, 1, pid)
         started = time.monotonic()
         sweep = sweeps.wait_for_sweep(workspace, 1, poll_s=0.2)  # returns: it does not hang
     finally:
-        sweeps.kill_workers(workspace, 1)
+        kill_workers(workspace, 1)
     assert sweep.status == "stalled" and time.monotonic() - started < 15
     assert sweep.counts == {"complete": 2} and kept(workspace, 1) < 2
     code, out, err = cli(capsys, workspace, "sweep", "resume", "1", "--wait")
@@ -162,7 +161,7 @@ def test_stop_lets_running_trials_finish_and_starts_none(
         assert code == 0 and "stopping" in out and "no new trial starts" in out
         sweep = sweeps.wait_for_sweep(workspace, 1, poll_s=0.2)
     finally:
-        sweeps.kill_workers(workspace, 1)
+        kill_workers(workspace, 1)
     assert sweep.status == "stopped" and sum(sweep.counts.values()) == at_stop
     assert "running" not in sweep.counts
 
@@ -179,7 +178,7 @@ def test_a_stop_before_the_workers_came_up_ends_stopped(workspace: Workspace) ->
         assert sweeps.stop_sweep(workspace, created.sweep.id).status == "stopping"
         sweep = sweeps.wait_for_sweep(workspace, created.sweep.id, poll_s=0.2)
     finally:
-        sweeps.kill_workers(workspace, created.sweep.id)
+        kill_workers(workspace, created.sweep.id)
     assert sweep.status == "stopped" and sweep.counts == {}
 
 
@@ -248,4 +247,4 @@ def test_ctrl_c_on_wait_says_the_sweep_goes_on_and_how_to_stop_it(
         assert sweeps.live_worker_count(workspace, 1) == 1  # it really does go on
     finally:
         follower.kill()
-        sweeps.kill_workers(workspace, 1)
+        kill_workers(workspace, 1)

@@ -20,7 +20,6 @@ from pipelines.sweeps import (
     DONE,
     create_sweep,
     get_sweep,
-    kill_workers,
     list_sweeps,
     live_worker_count,
 )
@@ -29,7 +28,7 @@ from screens.runs import RunsScreen
 from storage.handle import Workspace, open_workspace
 from storage.models_sweeps import RunRow, SweepRow
 from tests.app_helpers import FIXED_TIME, screen_text, settle
-from tests.sweep_helpers import add_sample
+from tests.sweep_helpers import add_sample, kill_workers
 from workbench.app import WorkbenchApp
 
 SIZE = (160, 48)

@@ -416,3 +416,55 @@ def test_family_that_cannot_do_the_task_is_refused(
     spec, lines = resolve_spec({"model": "toy"}, versions["wine"])
     assert spec.search_space == {}
     assert lines[-1] == "search space: 0 parameters from toy defaults"
+
+
+OPTIONAL = ("name", "trials", "timeout", "folds", "holdout", "seed", "sampler", "pruner",
+            "workers", "keep_top", "exclude")  # fmt: skip
+
+
+def test_a_stored_spec_reads_back_with_every_default_in_one_place(versions: Versions) -> None:
+    """What an older Workbench stored without the optional keys reads back as the same
+    defaults a sweep file gets; a holdout split means one fold; keys a newer Workbench
+    added are left aside; a spec without what no default stands for is one line."""
+    resolved, _ = resolve_spec({"model": "random_forest"}, versions["wine"])
+    stored = resolved.to_dict()
+    assert SweepSpec.from_stored(stored) == resolved
+    bare = {k: v for k, v in stored.items() if k not in OPTIONAL} | {"added_later": 1}
+    old = SweepSpec.from_stored(bare)
+    assert (old.folds, old.seed, old.sampler, old.pruner) == (5, 0, "tpe", "median")
+    assert (old.workers, old.keep_top, old.exclude, old.trials) == (1, 5, [], None)
+    same = ("folds", "seed", "sampler", "pruner", "workers", "keep_top", "exclude")
+    assert {k: getattr(old, k) for k in same} == {k: getattr(resolved, k) for k in same}
+    held = SweepSpec.from_stored(stored | {"holdout": 0.25, "folds": None})
+    assert (held.folds, held.holdout) == (1, 0.25)
+    assert SweepSpec.from_stored(stored | {"keep_top": 0}).keep_top == 0  # 0 is not "unset"
+    lacking = {k: v for k, v in stored.items() if k not in ("target", "search_space")}
+    with pytest.raises(SweepInputError, match=r"^sweep spec: missing keys: target, search_space$"):
+        SweepSpec.from_stored(lacking)
+
+
+def test_a_sweep_stored_by_an_older_workbench_runs_reproduces_and_keeps_the_default_top(
+    workspace: Workspace,
+) -> None:
+    """Its worker, reproduction and insight all read the stored spec the same way."""
+    from sqlalchemy import update
+
+    from pipelines import sweeps
+    from pipelines.insight import permutation_importances
+    from pipelines.runs import reproduce_run
+    from pipelines.sweep_worker import run_worker
+    from storage import sweeps as repo
+    from storage.models_sweeps import SweepRow
+    from tests.sweep_helpers import add_sample
+
+    add_sample(workspace, "wine", "cultivar")
+    created = sweeps.create_sweep(workspace, {"dataset": "wine", "model": "linear", "trials": 7})
+    bare = {k: v for k, v in created.sweep.spec.items() if k not in OPTIONAL}
+    with workspace.db.session_scope() as session:
+        session.execute(update(SweepRow).where(SweepRow.id == created.sweep.id).values(spec=bare))
+    run_worker(workspace, created.sweep.id)
+    runs = repo.list_runs(workspace.db, sweep_id=created.sweep.id, status="complete")
+    assert len(runs) == 7 and all(len(r.fold_scores) == 5 for r in runs)
+    assert sum(1 for r in runs if r.artifact_sha) == 5
+    assert reproduce_run(workspace, runs[0].id).difference == 0
+    assert permutation_importances(workspace, runs[0].id).rows > 0

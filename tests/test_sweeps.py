@@ -3,7 +3,6 @@ background worker processes; a worker killed mid-trial; the sweep resumed."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -12,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from pipelines import sweeps
+from pipelines.run_models import load_run_model
 from pipelines.sweep_worker import run_worker
 from storage import sweeps as repo
-from storage.artifacts import ArtifactStore
 from storage.handle import Workspace, open_workspace
 from tests.conftest import POSTGRES_URL
-from tests.sweep_helpers import add_sample, wait_until, write_sweep
+from tests.sweep_helpers import add_sample, kill_workers, wait_until, write_sweep
 from workbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,12 +61,8 @@ def test_an_inline_sweep_records_every_trial_as_a_run_and_keeps_the_top_models(
 
     kept = [r for r in runs if r.artifact_sha]
     assert len(kept) == 2 and sweep.best_run_id in {r.id for r in kept}
-    import joblib
-
-    best = next(r for r in kept if r.id == sweep.best_run_id)
-    model = joblib.load(
-        io.BytesIO(ArtifactStore(workspace.paths.artifacts).get_bytes(best.artifact_sha))
-    )
+    assert all(r.manifest_sha for r in kept)
+    model = load_run_model(workspace, sweep.best_run_id)
     from pipelines.datasets import browsable_path
     from pipelines.training import load_frame
     from storage.datasets import get_version
@@ -95,11 +90,7 @@ def test_identifier_columns_stay_out_of_training_and_the_kept_model(
     importances = own_importances(workspace, runs[0].id)
     assert "customer_id" not in importances and "contract" in importances
     kept = next(r for r in runs if r.artifact_sha)
-    import joblib
-
-    model = joblib.load(
-        io.BytesIO(ArtifactStore(workspace.paths.artifacts).get_bytes(kept.artifact_sha))
-    )
+    model = load_run_model(workspace, kept.id)
     assert "customer_id" not in list(model.feature_names_in_)
     assert reproduce_run(workspace, runs[0].id).difference == 0
 
@@ -169,7 +160,7 @@ def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_the_study_resumes(
     code, out, err = cli(capsys, workspace, "sweep", "start", str(path))
     assert code == 0, err
     wait_until(lambda: repo.list_runs(workspace.db, sweep_id=1, status="running"), "a trial")
-    assert sweeps.kill_workers(workspace, 1) == 1
+    assert kill_workers(workspace, 1) == 1
     code, out, err = cli(capsys, workspace, "sweep", "resume", "1", "--wait")
     assert code == 0 and "1 stale trial(s) marked failed" in out, err
     sweep = repo.get_sweep(workspace.db, 1)

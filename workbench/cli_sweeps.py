@@ -68,6 +68,7 @@ def add_parsers(commands: Any) -> None:
 
 def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
     from pipelines import sweeps
+    from pipelines.sweep_spec import SweepSpec
     from storage import sweeps as repo
 
     if args.verb == "start":
@@ -79,7 +80,7 @@ def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
             print(f"sweep {sweep.id}: {sweep.name}")
             for line in created.choices:
                 print(f"  {line}")
-        _say_cap(int(sweep.spec.get("workers", 1)))
+        _say_cap(SweepSpec.from_stored(sweep.spec).workers)
         sweeps.start_sweep(ws, sweep.id)
         if not args.wait:
             print(

@@ -120,12 +120,27 @@ def load_model(model_bytes: bytes, sha256: str, source: str = "model") -> Any:
     return _unpickle(model_bytes)
 
 
+def encode_manifest(manifest: BundleManifest) -> bytes:
+    """The manifest as the JSON a bundle folder (or an artifact store) keeps."""
+    text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str)
+    return text.encode("utf-8")
+
+
+def decode_manifest(data: bytes, source: str = "manifest") -> BundleManifest:
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BundleError(f"{source}: cannot be read ({exc})") from None
+    if not isinstance(parsed, Mapping):
+        raise BundleError(f"{source}: not a {FORMAT} manifest (not a JSON object)")
+    return BundleManifest.from_dict(parsed, source)
+
+
 def write_bundle(folder: Path, model_bytes: bytes, manifest: BundleManifest) -> Path:
     """`folder/model.pkl` and `folder/manifest.json`, each written atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     _write_atomically(folder / MODEL_FILE, model_bytes)
-    text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, default=str)
-    _write_atomically(folder / MANIFEST_FILE, text.encode("utf-8"))
+    _write_atomically(folder / MANIFEST_FILE, encode_manifest(manifest))
     return folder
 
 
@@ -133,12 +148,12 @@ def read_bundle(folder: Path) -> tuple[BundleManifest, Any]:
     """The manifest and the model of a bundle folder, the model verified against it."""
     manifest_path, model_path = folder / MANIFEST_FILE, folder / MODEL_FILE
     try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        data = manifest_path.read_bytes()
     except FileNotFoundError:
         raise BundleError(f"{manifest_path}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{manifest_path}: cannot be read ({exc})") from None
-    manifest = BundleManifest.from_dict(data, str(manifest_path))
+    except OSError as exc:
+        raise BundleError(f"{manifest_path}: cannot be read ({exc.strerror or exc})") from None
+    manifest = decode_manifest(data, str(manifest_path))
     try:
         model_bytes = model_path.read_bytes()
     except OSError as exc:
