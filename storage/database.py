@@ -9,6 +9,7 @@ upgrade Workbench; a fresh database is created at the newest revision.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,7 +23,7 @@ from storage.errors import SchemaOutOfDateError, SchemaTooNewError, StorageError
 from storage.models import TABLE_PREFIX
 
 VERSION_TABLE = f"{TABLE_PREFIX}alembic_version"
-HEAD_REVISION = "0005"  # tests check this against the newest Alembic migration
+HEAD_REVISION = "0006"  # tests check this against the newest Alembic migration
 
 
 def make_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
@@ -155,7 +156,8 @@ class Database:
             return
         import fcntl
 
-        with open(f"{database}.create-lock", "a") as lock:
+        folder, name = os.path.split(database)
+        with open(os.path.join(folder, f".{name}.create-lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield

@@ -195,7 +195,7 @@ def test_an_invalid_dataset_name_is_refused(capsys, tmp_path: Path, samples_dir:
 
 
 def test_db_commands_and_an_old_database(capsys, tmp_path: Path) -> None:
-    from storage.database import HEAD_REVISION, Database
+    from storage.database import Database
 
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -214,7 +214,7 @@ def test_db_commands_and_an_old_database(capsys, tmp_path: Path) -> None:
 
 def test_demo_fills_the_workspace_once(capsys, tmp_path: Path) -> None:
     """...also when an older Workbench left the demo at an older schema: it is ours."""
-    from storage.database import HEAD_REVISION, Database
+    from storage.database import Database
 
     ws = tmp_path / "demo"
     ws.mkdir()

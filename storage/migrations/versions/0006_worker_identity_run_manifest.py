@@ -1,15 +1,15 @@
 """Sweep workers record their process's creation time, so a reused pid is never taken for
 a live worker; a kept model names its bundle manifest in the artifact store.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
