@@ -80,7 +80,7 @@ def draw_curves(
     with_curve = sum(1 for r in runs if curves.get(r.id, {}).get(key))
     note = f"{len(shown)} of {len(runs)} runs drawn"
     if with_curve > len(shown):
-        note += f" (the first {MAX_PLOTTED_RUNS} in table order; sort with s to choose)"
+        note += f" (the first {MAX_PLOTTED_RUNS} in table order; order with o to choose)"
     return note
 
 

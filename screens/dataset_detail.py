@@ -9,10 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
+from screens.focus import RestoresFocus
 from screens.formatting import number, size, sparkline, status_text
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 TABS = ("schema", "profile", "validation")
 
 
-class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
+class DatasetDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Everything recorded about a version; it is all in the record, so nothing to query."""
 
     BINDINGS = [
@@ -57,7 +59,7 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
             with TabPane("Validation", id="validation"):
                 yield self.validation_summary()
                 yield self.validation_table()
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"Dataset {self.version.ref}"

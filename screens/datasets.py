@@ -10,11 +10,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 
 from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
+from screens.focus import RestoresFocus
 from screens.formatting import number, size, status_text
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:
@@ -26,7 +28,7 @@ DATASET_COLUMNS = ("name", "versions", "rows", "validation")
 VERSION_COLUMNS = ("version", "sha256", "rows", "cols", "size", "registered", "kept", "validation")
 
 
-class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
+class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Datasets on the left, the selected dataset's versions on the right."""
 
     BINDINGS = [
@@ -61,7 +63,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
                 yield Static("", id="version-summary")
         yield ProgressBar(id="datasets-progress", show_eta=False)
         yield Static("opening workspace …", id="datasets-status", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "Datasets"
@@ -198,7 +200,10 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
 
     @on(DataTable.RowSelected, "#datasets-table")
     def dataset_selected(self) -> None:
-        self.query_one("#versions-table").focus()
+        """enter on a dataset opens its version under the versions cursor (the newest, unless
+        moved): the footer and help promise Details, and moving focus alone looked like a
+        swallowed key."""
+        self.action_open_version()
 
     @on(DataTable.RowSelected, "#versions-table")
     def version_selected(self) -> None:

@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from screens.focus import RestoresFocus
+
 
 @dataclass(frozen=True)
 class AddDatasetRequest:
@@ -22,7 +24,7 @@ class AddDatasetRequest:
     reference: bool
 
 
-class AddDatasetScreen(ModalScreen[AddDatasetRequest | None]):
+class AddDatasetScreen(RestoresFocus, ModalScreen[AddDatasetRequest | None]):
     """Asks for a file, a name and a target; checks the path before closing."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="add.cancel")]
@@ -68,7 +70,7 @@ class AddDatasetScreen(ModalScreen[AddDatasetRequest | None]):
         self.dismiss(None)
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(RestoresFocus, ModalScreen[bool]):
     """A yes/no question; y confirms, n or escape declines."""
 
     BINDINGS = [
@@ -95,7 +97,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class ChoiceScreen(ModalScreen[str | None]):
+class ChoiceScreen(RestoresFocus, ModalScreen[str | None]):
     """Pick one of a few options by its key letter (or arrows and enter); escape cancels."""
 
     BINDINGS = [Binding("escape", "choose(None)", "Cancel", id="choice.cancel")]

@@ -9,8 +9,10 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from screens.focus import RestoresFocus
 
-class HelpScreen(ModalScreen[None]):
+
+class HelpScreen(RestoresFocus, ModalScreen[None]):
     """Lists (key, what it does) pairs; any of escape, q or ? closes it."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close")]

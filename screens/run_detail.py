@@ -13,12 +13,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
+from screens.focus import RestoresFocus
 from screens.formatting import number
 from screens.routing import ForwardsWorkerFailures
 from screens.sweep_detail import RUN_STATUS_STYLE, bar_list, value_text, whole_ticks
 from screens.sweeps import duration_text
+from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
     from pipelines.runs import Curves
@@ -52,7 +54,7 @@ def environment_lines(environment: dict[str, Any]) -> list[str]:
     return [escape(line) for line in lines]
 
 
-class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
+class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Facts on the left; curves and feature importances on the right."""
 
     BINDINGS = [
@@ -78,7 +80,7 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
                 yield PlotextPlot(id="run-curves")
                 yield Static("", id="run-curves-note")
                 yield Static("", id="run-importances")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"Run {self.run_id}"

@@ -17,9 +17,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.strip import Strip
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
+from screens.focus import RestoresFocus
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
 from screens.widgets.lazy_table import LazyTable
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ class RunsTable(LazyTable):
         return Strip.join([marked, strip.crop(1, strip.cell_length).apply_style(MARK_STYLE)])
 
 
-class RunsScreen(ForwardsWorkerFailures, Screen[None]):
+class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Runs in a RunsTable; snapshots and queries run in thread workers."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -63,7 +65,7 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("space", "toggle_selected", "Select", id="runs.select"),
         Binding("c", "compare", "Compare selected", id="runs.compare"),
         Binding("slash", "focus_filter", "Filter", key_display="/", id="runs.filter"),
-        Binding("s", "focus_order", "Sort", id="runs.sort"),
+        Binding("o", "focus_order", "Order by", id="runs.sort"),
         Binding("e", "export", "Export", id="runs.export"),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="runs.refresh"),
     ]
@@ -94,7 +96,7 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
         yield Static("", id="runs-error", classes="error", markup=False)
         yield RunsTable(self.selected_run_ids, id="runs-table")
         yield Static("", id="runs-columns", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = self.scope

@@ -13,8 +13,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
+from screens.focus import RestoresFocus
 from screens.formatting import number
 from screens.routing import ForwardsWorkerFailures
 from screens.sweeps import (
@@ -25,6 +26,7 @@ from screens.sweeps import (
     progress_text,
     sweep_status_text,
 )
+from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -73,7 +75,7 @@ def bar_list(values: dict[str, float], width: int = BAR_CELLS) -> str:
     return "\n".join(lines)
 
 
-class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
+class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Trials on the left; plot, best parameters and importances on the right."""
 
     BINDINGS = [
@@ -115,7 +117,7 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
                 yield PlotextPlot(id="best-plot")
                 yield Static("", id="best-params")
                 yield Static("", id="importances")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"Sweep {self.sweep_id}"

@@ -13,6 +13,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from screens.focus import RestoresFocus
 from screens.routing import ForwardsWorkerFailures
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def file_stem(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "sweep"
 
 
-class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
+class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | None]):
     """Dismisses with the id of the sweep it created and started, or None."""
 
     BINDINGS = [

@@ -11,10 +11,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
+from screens.focus import RestoresFocus
 from screens.formatting import number
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
 from storage.records import ACTIVE_SWEEP_STATES
 
 if TYPE_CHECKING:
@@ -110,7 +112,7 @@ def sweep_cells(sweep: SweepRecord, remaining: float | None) -> dict[str, object
     }
 
 
-class SweepsScreen(ForwardsWorkerFailures, Screen[None]):
+class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """All sweeps; polls the database while any of them is running."""
 
     BINDINGS = [
@@ -139,7 +141,7 @@ class SweepsScreen(ForwardsWorkerFailures, Screen[None]):
             table.add_column(label, key=key)
         yield table
         yield Static("loading sweeps …", id="sweeps-status", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "Sweeps"

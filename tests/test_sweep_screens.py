@@ -136,7 +136,7 @@ async def test_a_finished_sweep_its_trials_runs_and_one_run(finished: tuple[Path
         await settle(pilot)
         assert "3 of 6 runs" in screen_text(pilot)
 
-        await pilot.press("s", *"nonsense_column DESC", "enter")
+        await pilot.press("o", *"nonsense_column DESC", "enter")
         await settle(pilot)
         assert "nonsense_column" in screen_text(pilot)  # DuckDB's refusal, inline
         app.screen.query_one("#runs-order", Input).value = "trial DESC"
