@@ -51,7 +51,11 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             tooltip="Pin the run under the cursor as baseline",
         ),
         Binding(
-            "o", "sort", "Order", id="compare.sort", tooltip="Order runs by the row under the cursor"
+            "o",
+            "sort",
+            "Order",
+            id="compare.sort",
+            tooltip="Order the runs by the row under the cursor",
         ),
         Binding("slash", "filter", "Filter", key_display="/", id="compare.filter"),
         Binding("t", "transpose", "Transpose", id="compare.transpose"),

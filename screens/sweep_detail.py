@@ -27,6 +27,7 @@ from screens.sweeps import (
     sweep_status_text,
 )
 from screens.widgets.footer import KeysFooter
+from screens.widgets.tables import TableRow, append_row, fill_table, update_row
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -232,39 +233,33 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         return names or sorted({name for run in self.runs for name in run.params})
 
     def show_trials(self) -> None:
-        """New trials are appended and changed ones updated in place, so the cursor stays."""
+        """New trials are appended and changed ones updated in place, so the cursor stays;
+        every change is measured again (running → complete is not cut to 'complet')."""
         assert self.sweep is not None
         table = self.query_one("#trials-table", DataTable)
         params = self.param_columns()
-        if params != self._param_columns:
-            table.clear(columns=True)
+        keys = ["trial", "status", "value", "duration", *(f"p:{n}" for n in params)]
+        labels = ["trial", "status", "value", "duration", *params]
+        fresh = params != self._param_columns
+        if fresh:
             self._rendered.clear()
             self._param_columns = params
-            table.add_column("trial", key="trial")
-            for key in ("status", "value", "duration"):
-                table.add_column(key, key=key)
-            for name in params:
-                table.add_column(name, key=f"p:{name}")
         shown = self.runs[-MAX_TRIAL_ROWS:]
+        added: list[TableRow] = []
         for run in shown:
-            best = " ★" if run.id == self.sweep.best_run_id else ""
-            mark = "✓ " if run.id in self.selected_run_ids else "  "
-            cells: tuple[object, ...] = (
-                f"{mark}{run.trial_number}{best}",
-                Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
-                Text(number(run.value), justify="right"),
-                duration_text(run.duration_s),
-                *(value_text(run.params.get(name, "–")) for name in params),
-            )
+            cells = self.trial_cells(run, params)
             previous = self._rendered.get(run.id)
             if previous is None:
-                table.add_row(*cells, key=str(run.id))
+                added.append(TableRow(str(run.id), cells))
             elif previous != cells:
-                keys = ["trial", "status", "value", "duration", *(f"p:{n}" for n in params)]
-                for key, old, new in zip(keys, previous, cells, strict=True):
-                    if old != new:
-                        table.update_cell(str(run.id), key, new)
+                pairs = zip(keys, previous, cells, strict=True)
+                update_row(table, str(run.id), {key: new for key, old, new in pairs if old != new})
             self._rendered[run.id] = cells
+        if fresh:
+            fill_table(table, list(zip(labels, keys, strict=True)), added)
+        else:
+            for row in added:
+                append_row(table, row)
         shown_ids = {run.id for run in shown}
         hidden = [key for key in self._rendered if key not in shown_ids]
         for key in hidden:  # scrolled out of the window of recent trials
@@ -274,6 +269,20 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         if len(self.runs) > len(shown):
             title = f"Trials (the last {len(shown):,} of {len(self.runs):,}; o lists them all)"
         self.query_one("#trials-title", Static).update(title)
+
+    def trial_cells(self, run: RunRecord, params: list[str]) -> tuple[object, ...]:
+        """One trial's row; ★ on every run that holds the best value (ties included)."""
+        assert self.sweep is not None
+        tied = run.status == "complete" and run.value is not None
+        is_best = run.id == self.sweep.best_run_id or (tied and run.value == self.sweep.best_value)
+        mark = "✓ " if run.id in self.selected_run_ids else "  "
+        return (
+            f"{mark}{run.trial_number}{' ★' if is_best else ''}",
+            Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
+            Text(number(run.value), justify="right"),
+            duration_text(run.duration_s),
+            *(value_text(run.params.get(name, "–")) for name in params),
+        )
 
     def draw_plot(
         self, points: list[tuple[int, float]] = (), best: list[tuple[int, float]] = ()

@@ -17,6 +17,7 @@ from screens.focus import RestoresFocus
 from screens.formatting import number
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
+from screens.widgets.tables import TableRow, fill_table, update_row
 from storage.records import ACTIVE_SWEEP_STATES
 
 if TYPE_CHECKING:
@@ -36,19 +37,21 @@ SWEEP_STATUS_STYLE = {
     "finished": "green",
     "failed": "bold red",
 }
+# Most telling first, so an 80-column terminal still shows status, progress and best.
 COLUMNS = (
     ("id", "id"),
     ("name", "name"),
-    ("dataset", "dataset"),
-    ("model", "model"),
-    ("metric", "metric"),
     ("status", "status"),
     ("progress", "progress"),
-    ("done/pruned/failed", "counts"),
     ("best", "best"),
+    ("metric", "metric"),
+    ("done/pruned/failed", "counts"),
     ("elapsed", "elapsed"),
     ("remaining", "remaining"),
+    ("dataset", "dataset"),
+    ("model", "model"),
 )
+WIDEST = {"name": 24, "dataset": 24}  # long names are cut with an ellipsis
 
 
 def utcnow() -> datetime:
@@ -137,8 +140,7 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         table: DataTable[object] = DataTable(id="sweeps-table", cursor_type="row")
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
+        fill_table(table, COLUMNS, [])
         yield table
         yield Static("loading sweeps …", id="sweeps-status", markup=False)
         yield KeysFooter()
@@ -194,15 +196,13 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         ids = [s.id for s in sweeps]
         same = ids == [s.id for s in self.sweeps] and table.row_count == len(sweeps)
         self.sweeps, self.remaining = sweeps, remaining
-        if not same:
-            table.clear()
-        for sweep in sweeps:
-            cells = sweep_cells(sweep, remaining.get(sweep.id))
-            if same:
-                for key, value in cells.items():
-                    table.update_cell(str(sweep.id), key, value)
-            else:
-                table.add_row(*(cells[key] for _, key in COLUMNS), key=str(sweep.id))
+        cells = {s.id: sweep_cells(s, remaining.get(s.id)) for s in sweeps}
+        if same:  # in place, each changed column measured again (finished, 30/30, 0.9421)
+            for sweep in sweeps:
+                update_row(table, str(sweep.id), cells[sweep.id], widest=WIDEST)
+        else:
+            rows = [TableRow(str(s.id), [cells[s.id][key] for _, key in COLUMNS]) for s in sweeps]
+            fill_table(table, COLUMNS, rows, widest=WIDEST)
         wanted = self._open_after_load or keep
         if not same and wanted in ids:
             table.move_cursor(row=ids.index(wanted))

@@ -26,6 +26,7 @@ from pipelines.sweeps import (
 )
 from screens.formatting import number
 from screens.runs import RunsScreen
+from screens.sweep_detail import SweepDetailScreen
 from storage.handle import Workspace, open_workspace
 from storage.models_sweeps import RunRow, SweepRow
 from tests.app_helpers import FIXED_TIME, screen_text, settle
@@ -276,3 +277,49 @@ async def test_the_launch_form_reads_a_sweep_file(finished: tuple[Path, int]) ->
         assert form.query_one("#form-name", Input).value == "from a file"
         assert any("1 parameter settings kept" in n.message for n in app._notifications)
         assert form.raw_definition()["params"] == {"n_estimators": 30}
+
+
+async def test_cells_that_change_while_shown_are_measured_again(tmp_path: Path) -> None:
+    """A sweep first listed as created, then run for real: its status, best value and a
+    trial's status grow past their first widths and must show whole (not finishe, complet)."""
+    import asyncio
+
+    from storage import sweeps as repo
+
+    root = tmp_path / "ws"
+    ws = open_workspace(root)
+    try:
+        add_sample(ws, "wine", "cultivar")
+        sweep_id = create_sweep(ws, {**WINE_SWEEP, "trials": 2, "pruner": "none"}).sweep.id
+        app = WorkbenchApp(root)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_sweeps(pilot)
+            assert "created" in screen_text(pilot)
+            await asyncio.to_thread(run_worker, ws, sweep_id)
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            sweep = get_sweep(ws, sweep_id)
+            line = next(ln for ln in screen_text(pilot).splitlines() if "wine" in ln)
+            assert " finished " in line and number(sweep.best_value) in line, line
+
+            other = create_sweep(ws, {**WINE_SWEEP, "trials": 1, "name": "by hand"}).sweep.id
+            run = repo.start_run(  # as a worker of another process records a trial
+                ws.db,
+                sweep_id=other,
+                trial_number=0,
+                params={},
+                seed=0,
+                dataset_sha="0" * 64,
+                environment={},
+                worker="test:1",
+            )
+            app.push_screen(SweepDetailScreen(app.workspace, other))
+            await settle(pilot)
+            assert " running " in screen_text(pilot)
+            repo.finish_run(ws.db, run, status="complete", value=0.987654)
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            line = next(ln for ln in screen_text(pilot).splitlines() if " 0 " in ln[:12])
+            assert " complete " in line and "0.9877" in line, line
+    finally:
+        ws.close()
