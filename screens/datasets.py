@@ -12,9 +12,10 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, ProgressBar, Static
 
+from pipelines.inert import inert
 from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
 from screens.focus import RestoresFocus
-from screens.formatting import number, size, status_text
+from screens.formatting import display_path, number, size, status_text, user_text
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
@@ -74,8 +75,8 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def workspace_opened(self, workspace: Workspace) -> None:
         """Called by the App once the workspace is open (attributes down)."""
         self.workspace = workspace
-        self.sub_title = str(workspace.root)
-        self.set_status(f"workspace {workspace.root}")
+        self.sub_title = display_path(workspace.root)
+        self.set_status(f"workspace {display_path(workspace.root)}")
         self.load_datasets()
 
     def workspace_failed(self, reason: str) -> None:
@@ -105,7 +106,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                 TableRow(
                     s.name,
                     (
-                        s.name,
+                        user_text(s.name),
                         str(s.version_count),
                         number(s.latest.row_count) if s.latest else "–",
                         status_text(s.latest.validation.status) if s.latest else "–",
@@ -154,7 +155,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             return  # a superseded fetch: exclusive workers are cancelled, threads run on
         self.versions = list(reversed(versions))  # newest first
         self.query_one("#versions-title", Static).update(
-            f"Versions of {name}" if name else "Versions"
+            user_text(f"Versions of {name}" if name else "Versions")
         )
         rows = [
             TableRow(
@@ -184,14 +185,14 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             return
         problems = [c for c in version.validation.checks if c.status != "pass"]
         lines = [
-            f"[b]{escape(version.ref)}[/b] · target: {escape(version.target or '–')}"
-            f" · source: {escape(version.source_path)}",
+            f"[b]{escape(inert(version.ref))}[/b] · target: {escape(inert(version.target or '–'))}"
+            f" · source: {escape(display_path(version.source_path))}",
             f"validation {version.validation.status}"
             + (f" against {version.validation.against}" if version.validation.against else ""),
         ]
         lines += [
-            f"  {c.status}: {c.check}{escape(f' [{c.column}]') if c.column else ''}"
-            f" — {escape(c.reason)}"
+            f"  {c.status}: {c.check}{escape(inert(f' [{c.column}]')) if c.column else ''}"
+            f" — {escape(inert(c.reason))}"
             for c in problems[:6]
         ]
         if len(problems) > 6:
@@ -289,6 +290,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         versions_focused = self.query_one("#versions-table").has_focus
         ref = version.ref if versions_focused else version.dataset_name
         what = f"version {ref}" if versions_focused else f"dataset {ref} and all its versions"
+        what = inert(what)
 
         def confirmed(answer: bool | None) -> None:
             if answer:

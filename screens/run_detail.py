@@ -15,6 +15,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from pipelines.inert import inert
 from screens.focus import RestoresFocus
 from screens.formatting import number
 from screens.routing import ForwardsWorkerFailures
@@ -118,7 +119,7 @@ class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.query_one("#run-header", Static).update(
             Text.assemble(
                 (f"run {run.id}", "bold"),
-                f" · sweep {sweep.id} ({sweep.name}) · trial {run.trial_number} · ",
+                f" · sweep {sweep.id} ({inert(sweep.name)}) · trial {run.trial_number} · ",
                 Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
                 f" · {sweep.metric} {value}",
             )
@@ -146,7 +147,7 @@ class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             f"  started {run.started_at:%Y-%m-%d %H:%M:%S} · finished {finished}"
             f" · duration {duration_text(run.duration_s)}",
             f"  seed {run.seed} · worker {escape(run.worker or '–')}",
-            f"  dataset {escape(sweep.dataset_ref)} (target {escape(sweep.target)})",
+            f"  dataset {escape(inert(sweep.dataset_ref))} (target {escape(inert(sweep.target))})",
             f"  data sha256 {run.dataset_sha}",
             f"  {escape(artifact)}",
             "",
@@ -155,14 +156,14 @@ class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             "",
             "[b]Metrics[/b] (mean over folds)",
         ]
-        lines += [f"  {escape(k)} = {number(v)}" for k, v in sorted(run.metrics.items())] or [
-            "  none recorded"
-        ]
+        lines += [
+            f"  {escape(inert(k))} = {number(v)}" for k, v in sorted(run.metrics.items())
+        ] or ["  none recorded"]
         lines += ["", "[b]Parameters[/b]"]
-        lines += [f"  {escape(k)} = {escape(value_text(v))}" for k, v in run.params.items()]
+        lines += [f"  {escape(inert(k))} = {escape(value_text(v))}" for k, v in run.params.items()]
         lines += ["", "[b]Environment[/b]", *environment_lines(run.environment)]
         if run.error:
-            lines += ["", "[b red]Error[/b red]", f"  {escape(run.error)}"]
+            lines += ["", "[b red]Error[/b red]", f"  {escape(inert(run.error))}"]
         return lines
 
     def draw_curves(self, curves: Curves, sweep: SweepRecord) -> None:

@@ -15,6 +15,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
+from pipelines.inert import inert
 from screens.focus import RestoresFocus
 from screens.formatting import number
 from screens.routing import ForwardsWorkerFailures
@@ -41,10 +42,11 @@ BAR_CELLS = 20
 
 
 def value_text(value: object) -> str:
-    """Parameter values: numbers short, everything else as written."""
+    """Parameter values: numbers short, everything else as written (escape sequences made
+    visible: a categorical value can come from the data)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return number(value)
-    return str(value)
+    return inert(str(value))
 
 
 def step_line(best: list[tuple[int, float]]) -> list[tuple[float, float]]:
@@ -67,6 +69,7 @@ def bar_list(values: dict[str, float], width: int = BAR_CELLS) -> str:
     """Names with a proportional bar and the figure, largest first."""
     if not values:
         return ""
+    values = {inert(name): value for name, value in values.items()}
     top = max(values.values()) or 1.0
     pad = max(len(name) for name in values)
     lines = []
@@ -177,7 +180,7 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         if not self.is_attached:  # the screen was closed while the worker ran
             return
         self.sweep, self.runs = sweep, runs
-        self.title = f"Sweep {sweep.id} · {sweep.name}"
+        self.title = inert(f"Sweep {sweep.id} · {sweep.name}")
         self.show_summary(remaining)
         self.show_trials()
         self.draw_plot(points, best)
@@ -213,10 +216,10 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         arrow = "higher is better" if sweep.direction == "maximize" else "lower is better"
         counts = ", ".join(f"{n} {s}" for s, n in sorted(sweep.counts.items())) or "no trials yet"
         text = Text.assemble(
-            (f"{sweep.name}", "bold"),
+            (inert(sweep.name), "bold"),
             " · ",
             sweep_status_text(sweep.status),
-            f" · {sweep.dataset_ref} → {sweep.target} ({sweep.task}) · {sweep.model}"
+            f" · {inert(sweep.dataset_ref)} → {inert(sweep.target)} ({sweep.task}) · {sweep.model}"
             f" · {sweep.metric} ({arrow})\n",
             f"{progress_text(sweep, 20)} · {counts} · elapsed {duration_text(elapsed_s(sweep))}",
             f" · about {duration_text(remaining)} left" if remaining is not None else "",
@@ -316,7 +319,7 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             f" · trial {trial} · run {sweep.best_run_id}"
         ]
         lines += [
-            f"  {escape(name)} = {escape(value_text(value))}"
+            f"  {escape(inert(name))} = {escape(value_text(value))}"
             for name, value in sweep.best_params.items()
         ]
         widget.update("\n".join(lines))

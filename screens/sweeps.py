@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from screens.focus import RestoresFocus
-from screens.formatting import number
+from screens.formatting import display_path, number, user_text
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table, update_row
@@ -102,8 +102,8 @@ def sweep_cells(sweep: SweepRecord, remaining: float | None) -> dict[str, object
     """One table row, by column key."""
     return {
         "id": str(sweep.id),
-        "name": sweep.name,
-        "dataset": sweep.dataset_ref,
+        "name": user_text(sweep.name),
+        "dataset": user_text(sweep.dataset_ref),
         "model": sweep.model,
         "metric": f"{sweep.metric} {'↑' if sweep.direction == 'maximize' else '↓'}",
         "status": sweep_status_text(sweep.status),
@@ -147,7 +147,7 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     def on_mount(self) -> None:
         self.title = "Sweeps"
-        self.sub_title = str(self.workspace.root)
+        self.sub_title = display_path(self.workspace.root)
         self.query_one("#sweeps-table").focus()
         self.load_sweeps()
         self.set_interval(POLL_S, self.poll, name="sweeps-poll")

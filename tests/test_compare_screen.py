@@ -303,3 +303,27 @@ async def test_the_palette_offers_every_global_action_on_compare(workspace: Path
         await settle(pilot)
         assert isinstance(app.screen, SweepFormScreen)
         assert "New sweep" in screen_text(pilot)
+
+
+async def test_every_tied_best_gets_a_star_and_deltas_read_short(workspace: Path) -> None:
+    """Runs 1 and 3 tie on the sweep metric (both ★), run 2 trails by 2.338e-06 (shown with
+    two significant digits, not as -2.338e-06)."""
+    from sqlalchemy import update
+
+    from storage.models_sweeps import RunRow
+
+    ws = open_workspace(workspace)
+    try:
+        with ws.db.session_scope() as session:
+            for run_id, value in ((1, 0.9), (2, 0.9 - 2.338e-06), (3, 0.9)):
+                session.execute(update(RunRow).where(RunRow.id == run_id).values(value=value))
+    finally:
+        ws.close()
+    app = WorkbenchApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(CompareScreen(app.workspace, [1, 2, 3]))
+        await settle(pilot)
+        line = next(ln for ln in screen_text(pilot).splitlines() if ln.split()[:1] == ["accuracy"])
+        assert line.count("★") == 2, line
+        assert "(-2.3e-06)" in line and "2.338e-06" not in line, line

@@ -323,3 +323,33 @@ async def test_cells_that_change_while_shown_are_measured_again(tmp_path: Path) 
             assert " complete " in line and "0.9877" in line, line
     finally:
         ws.close()
+
+
+async def test_runs_export_writes_what_the_table_shows(finished: tuple[Path, int]) -> None:
+    import csv
+    import json
+
+    root, sweep_id = finished
+    app = WorkbenchApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("slash", *"trial < 3", "enter", "o", *"trial DESC", "enter")
+        await settle(pilot)
+        assert "3 of 6 runs" in screen_text(pilot)
+        written = []
+        for fmt in ("c", "j"):
+            await pilot.press("e")
+            await settle(pilot)
+            assert "Export the 3 runs shown (filtered)" in screen_text(pilot)
+            await pilot.press(fmt)
+            await settle(pilot)
+            message = list(app._notifications)[-1].message
+            assert message.startswith("wrote ") and message.endswith("(3 runs)"), message
+            written.append(Path(message.removeprefix("wrote ").rsplit(" (", 1)[0]))
+        rows = list(csv.DictReader(written[0].read_text().splitlines()))
+        assert [int(row["trial"]) for row in rows] == [2, 1, 0]
+        runs = json.loads(written[1].read_text())
+        assert [run["trial_number"] for run in runs] == [2, 1, 0]
+        assert {run["sweep_id"] for run in runs} == {sweep_id}

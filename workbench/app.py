@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from screens.datasets import DatasetsScreen
+from screens.formatting import display_path
 from screens.help import HelpScreen
 from screens.messages import WorkerFailed
 
@@ -102,7 +103,7 @@ class WorkbenchApp(App[None]):
 
     def workspace_opened(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self.sub_title = str(workspace.root)
+        self.sub_title = display_path(workspace.root)
         self.datasets_screen.workspace_opened(workspace)
 
     # --- the one error router -----------------------------------------------------------
