@@ -38,7 +38,10 @@ POLL_S = 1.0
 MAX_TRIAL_ROWS = 500  # a DataTable holds its rows: the runs screen pages through them all
 MIN_TRIALS_FOR_IMPORTANCE = 4  # as pipelines.run_tables.param_importances needs them
 RUN_STATUS_STYLE = {"complete": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
-BAR_CELLS = 20
+BAR_CELLS = 12
+NAME_CELLS = 16  # longer parameter or column names are cut, so a bar fits a narrow pane
+TRIAL_COLOUR = (128, 128, 128)
+BEST_COLOUR = (23, 190, 207)
 
 
 def value_text(value: object) -> str:
@@ -47,6 +50,10 @@ def value_text(value: object) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return number(value)
     return inert(str(value))
+
+
+def short(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def step_line(best: list[tuple[int, float]]) -> list[tuple[float, float]]:
@@ -69,7 +76,7 @@ def bar_list(values: dict[str, float], width: int = BAR_CELLS) -> str:
     """Names with a proportional bar and the figure, largest first."""
     if not values:
         return ""
-    values = {inert(name): value for name, value in values.items()}
+    values = {short(inert(name), NAME_CELLS): value for name, value in values.items()}
     top = max(values.values()) or 1.0
     pad = max(len(name) for name in values)
     lines = []
@@ -297,12 +304,15 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         plt = plot.plt
         plt.clear_figure()
         sweep = self.sweep
-        plt.title(f"best {sweep.metric} so far" if sweep else "best value so far")
+        # The legend is in the title: plotext's own sits in the corner, over the points.
+        plt.title(f"{sweep.metric if sweep else 'value'}: best so far ━, trials ·")
         plt.xlabel("trial")
         if points:
             steps = step_line(best)
-            plt.scatter([t for t, _ in points], [v for _, v in points], marker="dot", label="trial")
-            plt.plot([t for t, _ in steps], [v for _, v in steps], marker="braille", label="best")
+            xs, ys = [t for t, _ in points], [v for _, v in points]
+            plt.scatter(xs, ys, marker="dot", color=TRIAL_COLOUR)
+            line = [t for t, _ in steps], [v for _, v in steps]
+            plt.plot(*line, marker="braille", color=BEST_COLOUR)
             plt.xticks(whole_ticks(min(points[0][0], best[0][0]), best[-1][0]))
         plot.refresh()
 
