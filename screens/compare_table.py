@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from storage.records import RunRecord
 
 BEST = "★"
-MAX_CELL = 40
+MAX_CELL = 24  # a long value (a commit, a platform) is cut so three runs fit 100 columns
 DIFFERS_STYLE = "bold yellow"
 SAME_STYLE = "dim"
 SECTION_TITLES = {"metric": "Metrics", "param": "Parameters", "lineage": "Lineage"}

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from storage.records import DatasetSummary, DatasetVersionRecord
 
 
-DATASET_COLUMNS = ("name", "versions", "rows", "validation")
-VERSION_COLUMNS = ("version", "sha256", "rows", "cols", "size", "registered", "kept", "validation")
+# Most telling first: a narrow terminal cuts the columns on the right.
+DATASET_COLUMNS = ("name", "check", "rows", "versions")
+VERSION_COLUMNS = ("version", "check", "rows", "cols", "registered", "size", "kept", "sha256")
+WIDEST = {"name": 24}
 
 
 class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
@@ -107,13 +109,14 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                     s.name,
                     (
                         user_text(s.name),
-                        str(s.version_count),
-                        number(s.latest.row_count) if s.latest else "–",
                         status_text(s.latest.validation.status) if s.latest else "–",
+                        number(s.latest.row_count) if s.latest else "–",
+                        str(s.version_count),
                     ),
                 )
                 for s in summaries
             ],
+            widest=WIDEST,
         )
         if not summaries:
             self.set_status("no datasets yet — press a to add a file, or run `workbench demo`")
@@ -162,13 +165,13 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                 v.label,
                 (
                     v.label,
-                    v.sha256[:12],
+                    status_text(v.validation.status),
                     number(v.row_count),
                     str(v.column_count),
-                    size(v.size_bytes),
                     f"{v.created_at:%Y-%m-%d %H:%M}",
+                    size(v.size_bytes),
                     "reference" if v.is_reference else "copy",
-                    status_text(v.validation.status),
+                    v.sha256[:12],
                 ),
             )
             for v in self.versions

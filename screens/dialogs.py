@@ -33,16 +33,16 @@ class AddDatasetScreen(RestoresFocus, ModalScreen[AddDatasetRequest | None]):
         with Vertical(id="add-box", classes="dialog"):
             yield Static("[b]Add a dataset version[/b]")
             yield Label("File (CSV, TSV, Parquet, JSON Lines, .csv.gz)")
-            yield Input(placeholder="path/to/data.csv", id="add-path")
+            yield Input(placeholder="path/to/data.csv", id="add-path", compact=True)
             yield Label("Name (default: the file name)")
-            yield Input(placeholder="e.g. churn", id="add-name")
+            yield Input(placeholder="e.g. churn", id="add-name", compact=True)
             yield Label("Target column (optional)")
-            yield Input(placeholder="e.g. churned", id="add-target")
-            yield Checkbox("Keep by reference (no frozen copy)", id="add-reference")
+            yield Input(placeholder="e.g. churned", id="add-target", compact=True)
+            yield Checkbox("Keep by reference (no frozen copy)", id="add-reference", compact=True)
             yield Static("", id="add-error", classes="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Add", variant="primary", id="add-ok")
-                yield Button("Cancel", id="add-cancel")
+            with Horizontal(classes="buttons"):  # one-line fields: the form fits 80×24
+                yield Button("Add", variant="primary", id="add-ok", compact=True)
+                yield Button("Cancel", id="add-cancel", compact=True)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#add-ok")
@@ -86,8 +86,8 @@ class ConfirmScreen(RestoresFocus, ModalScreen[bool]):
         with Vertical(classes="dialog", id="confirm-box"):
             yield Static(self.question, id="confirm-question", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Yes (y)", variant="error", id="confirm-yes")
-                yield Button("No (n)", id="confirm-no")
+                yield Button("Yes (y)", variant="error", id="confirm-yes", compact=True)
+                yield Button("No (n)", id="confirm-no", compact=True)
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:

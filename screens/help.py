@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -10,6 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from screens.focus import RestoresFocus
+
+CHROME_ROWS = 6  # the box's border (2), title (1) and hint with its padding (2), and a margin
 
 
 class HelpScreen(RestoresFocus, ModalScreen[None]):
@@ -31,6 +34,12 @@ class HelpScreen(RestoresFocus, ModalScreen[None]):
             for key, description in self.keys:
                 table.add_row(key, description)
             yield table
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The key list scrolls within the terminal (24 rows or fewer) instead of being cut
+        off below it: the rest of the box takes CHROME_ROWS rows."""
+        table = self.query_one("#help-keys", DataTable)
+        table.styles.max_height = max(3, event.size.height - CHROME_ROWS)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,7 +41,6 @@ WINE_SWEEP = {
     "trials": 6,
     "folds": 3,
 }
-SNAPSHOT_ROOT = Path("/tmp/workbench-snapshots-sweeps")
 
 
 def finished_sweep_workspace(root: Path) -> int:
@@ -226,10 +224,10 @@ async def test_the_launch_form_refuses_inline_then_starts_and_stops_a_sweep(
 
 
 @pytest.fixture
-def fixed_sweep_workspace() -> Iterator[Path]:
-    """A finished sweep at a path that is the same on every machine (paths show on screen)."""
-    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
-    root = SNAPSHOT_ROOT / "ws"
+def fixed_sweep_workspace() -> Path:
+    """A finished sweep in ~/ws: the test's own HOME (tests/conftest.py), shown as ~ on
+    screen, so the picture is the same on every machine."""
+    root = Path.home() / "ws"
     finished_sweep_workspace(root)
     # The sweep really ran; its scores are pinned so that tuning a model family's search
     # space (which moves them) does not move this picture of the screen.
@@ -241,8 +239,7 @@ def fixed_sweep_workspace() -> Iterator[Path]:
             )
     finally:
         ws.close()
-    yield root
-    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+    return root
 
 
 def test_sweeps_screen_snapshot(snap_compare, fixed_sweep_workspace: Path) -> None:
