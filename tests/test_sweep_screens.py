@@ -24,6 +24,7 @@ from pipelines.sweeps import (
     live_worker_count,
 )
 from screens.formatting import number
+from screens.help import HelpScreen
 from screens.runs import RunsScreen
 from screens.sweep_detail import SweepDetailScreen
 from storage.handle import Workspace, open_workspace
@@ -350,3 +351,39 @@ async def test_runs_export_writes_what_the_table_shows(finished: tuple[Path, int
         runs = json.loads(written[1].read_text())
         assert [run["trial_number"] for run in runs] == [2, 1, 0]
         assert {run["sweep_id"] for run in runs} == {sweep_id}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_small_terminals_keep_what_matters(
+    finished: tuple[Path, int], size: tuple[int, int]
+) -> None:
+    """Sweeps shows status, progress and best; the form shows every field and its buttons;
+    help scrolls to its last key; the footer keeps ? Help on each screen."""
+    root, sweep_id = finished
+    ws = open_workspace(root)
+    try:
+        best = number(get_sweep(ws, sweep_id).best_value)
+    finally:
+        ws.close()
+    app = WorkbenchApp(root)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert "? Help" in screen_text(pilot).splitlines()[-1]
+        await open_sweeps(pilot)
+        text = screen_text(pilot)
+        line = next(ln for ln in text.splitlines() if "wine" in ln)
+        assert "finished" in line and "6/6" in line and best in line, line
+        assert "? Help" in text.splitlines()[-1]
+        await pilot.press("n")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "Pruner" in text and "File" in text and "Start (f2)" in text
+        assert "ctrl+o or enter loads it; empty: the newest in <workspace>/sweeps" in text
+        await pilot.press("escape", "question_mark")
+        await settle(pilot)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        assert help_screen.query_one("#help-keys").region.bottom < size[1]  # inside, not cut
+        await pilot.press("ctrl+end")  # the list scrolls to its last key
+        await settle(pilot)
+        assert help_screen.keys[-1][1] in screen_text(pilot)
