@@ -387,3 +387,25 @@ async def test_small_terminals_keep_what_matters(
         await pilot.press("ctrl+end")  # the list scrolls to its last key
         await settle(pilot)
         assert help_screen.keys[-1][1] in screen_text(pilot)
+
+
+async def test_every_trial_tied_for_best_gets_a_star(finished: tuple[Path, int]) -> None:
+    root, _ = finished
+    ws = open_workspace(root)
+    try:
+        with ws.db.session_scope() as session:
+            session.execute(update(RunRow).values(status="complete", value=0.5))
+            session.execute(
+                update(RunRow).where(RunRow.trial_number.in_([1, 4])).values(value=0.99)
+            )
+    finally:
+        ws.close()
+    app = WorkbenchApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_sweeps(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        starred = [
+            ln.split("│")[1].split()[0] for ln in screen_text(pilot).splitlines() if "★" in ln
+        ]
+        assert starred == ["1", "4"], starred
