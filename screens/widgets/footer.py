@@ -1,16 +1,23 @@
-"""The footer every screen shows, with `? Help` kept on screen.
+"""The footer every screen shows, with `? Help` kept on screen and no key cut in half.
 
 Textual's Footer lists the focused widget's and the screen's keys before the App's, and a
 narrow terminal (80 columns) cuts the row at its right edge: the help key, the one that lists
 every other key, was the first to go. Here it sits with the palette key in a group docked
-right, so a narrow terminal shortens the screen's own keys instead."""
+right, and the screen's own keys that do not fit whole before it are left out (help lists
+them all) instead of showing a key without its label."""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import TYPE_CHECKING
+
 from textual.containers import HorizontalGroup
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
+
+if TYPE_CHECKING:
+    from textual import events
+    from textual.app import ComposeResult
+    from textual.widget import Widget
 
 HELP_ACTION = "help"  # the App's `?` binding (workbench.app)
 
@@ -29,6 +36,8 @@ class KeysFooter(Footer):
     }
     """
 
+    _widths: list[tuple[Widget, int]] = []  # the left keys and their natural widths
+
     def compose(self) -> ComposeResult:
         right: list[FooterKey] = []
         for widget in super().compose():
@@ -41,3 +50,30 @@ class KeysFooter(Footer):
         if right:
             with HorizontalGroup(id="footer-right"):
                 yield from right
+
+    async def recompose(self) -> None:
+        """Measure the new keys once laid out, all shown, then keep those that fit."""
+        self._widths = []
+        await super().recompose()
+        self.call_after_refresh(self._measure)
+
+    def _measure(self) -> None:
+        self._widths = [
+            (child, child.outer_size.width + child.styles.margin.width)
+            for child in self.children
+            if child.id != "footer-right"
+        ]
+        self._fit()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Show the left keys, in order, while each fits whole beside the right group."""
+        right = self.query("#footer-right")
+        room = self.size.width - (right.first().outer_size.width if right else 0)
+        used, fits = 0, True
+        for child, width in self._widths:
+            fits = fits and used + width <= room
+            child.display = fits
+            used += width if fits else 0
