@@ -1,5 +1,6 @@
 """The footer at narrow sizes: `? Help` stays, and a key that does not fit whole is left out
-rather than shown without its label (screens.widgets.footer.KeysFooter)."""
+rather than shown without its label (screens.widgets.footer.KeysFooter), also on a screen
+a modal covers."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def shown_keys(pilot) -> tuple[list[str], list[str]]:
     line = screen_text(pilot).splitlines()[-1]
     left, help_key, _ = line.partition("? Help")
     assert help_key, line
-    footer = pilot.app.screen.query_one(KeysFooter)
+    shown_under = [s for s in pilot.app.screen_stack if s.query(KeysFooter)][-1]
+    footer = shown_under.query_one(KeysFooter)  # under a modal: the screen it covers
     every = [
         f"{key.key_display} {key.description}"
         for key in footer.query(FooterKey)
@@ -41,6 +43,11 @@ async def test_the_footer_shows_whole_keys_and_help_at_any_width(
             await settle(pilot)
             shown, every = shown_keys(pilot)
             assert shown and shown == every[: len(shown)], (shown, every)
+        await pilot.press("s", "n")  # the form covers Sweeps: its footer is still whole
+        await settle(pilot)
+        shown, every = shown_keys(pilot)
+        assert shown and shown == every[: len(shown)], (shown, every)
+        await pilot.press("escape")
         await pilot.resize_terminal(220, 45)  # widened: the keys left out come back
         await settle(pilot)
         shown, every = shown_keys(pilot)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual.containers import HorizontalGroup
+from textual.geometry import Size
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -36,7 +37,7 @@ class KeysFooter(Footer):
     }
     """
 
-    _widths: list[tuple[Widget, int]] = []  # the left keys and their natural widths
+    _widths: list[tuple[Widget, int]] = []  # every child and its natural width
 
     def compose(self) -> ComposeResult:
         right: list[FooterKey] = []
@@ -52,17 +53,9 @@ class KeysFooter(Footer):
                 yield from right
 
     async def recompose(self) -> None:
-        """Measure the new keys once laid out, all shown, then keep those that fit."""
-        self._widths = []
+        """Measure the new keys, then keep those that fit."""
         await super().recompose()
-        self.call_after_refresh(self._measure)
-
-    def _measure(self) -> None:
-        self._widths = [
-            (child, child.outer_size.width + child.styles.margin.width)
-            for child in self.children
-            if child.id != "footer-right"
-        ]
+        self._widths = [(child, natural_width(child)) for child in self.children]
         self._fit()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -70,10 +63,18 @@ class KeysFooter(Footer):
 
     def _fit(self) -> None:
         """Show the left keys, in order, while each fits whole beside the right group."""
-        right = self.query("#footer-right")
-        room = self.size.width - (right.first().outer_size.width if right else 0)
+        right = sum(width for child, width in self._widths if child.id == "footer-right")
         used, fits = 0, True
         for child, width in self._widths:
-            fits = fits and used + width <= room
-            child.display = fits
-            used += width if fits else 0
+            if child.id != "footer-right":
+                fits = fits and used + width <= self.size.width - right
+                child.display = fits
+                used += width if fits else 0
+
+
+def natural_width(widget: Widget) -> int:
+    """The width a key (or group of keys) takes with room to spare, from its content rather
+    than its layout: a footer under a modal is not laid out again when it recomposes."""
+    unbounded = Size(10_000, 1)
+    content = widget.get_content_width(unbounded, unbounded)
+    return content + widget.styles.gutter.width + widget.styles.margin.width
