@@ -51,7 +51,13 @@ COLUMNS = (
     ("dataset", "dataset"),
     ("model", "model"),
 )
-WIDEST = {"name": 24, "dataset": 24}  # long names are cut with an ellipsis
+OTHER_COLUMNS_BEFORE_METRIC = 56  # id, status, progress and best (with padding) at 80 columns
+
+
+def widest_cells(screen_width: int) -> dict[str, int]:
+    """How wide a name may be before it is cut: 24 at 80 columns (so status, progress and
+    best still show), more on a wider terminal, never more than 48."""
+    return {"name": min(48, max(24, screen_width - OTHER_COLUMNS_BEFORE_METRIC)), "dataset": 24}
 
 
 def utcnow() -> datetime:
@@ -197,12 +203,13 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         same = ids == [s.id for s in self.sweeps] and table.row_count == len(sweeps)
         self.sweeps, self.remaining = sweeps, remaining
         cells = {s.id: sweep_cells(s, remaining.get(s.id)) for s in sweeps}
+        widest = widest_cells(self.app.size.width)
         if same:  # in place, each changed column measured again (finished, 30/30, 0.9421)
             for sweep in sweeps:
-                update_row(table, str(sweep.id), cells[sweep.id], widest=WIDEST)
+                update_row(table, str(sweep.id), cells[sweep.id], widest=widest)
         else:
             rows = [TableRow(str(s.id), [cells[s.id][key] for _, key in COLUMNS]) for s in sweeps]
-            fill_table(table, COLUMNS, rows, widest=WIDEST)
+            fill_table(table, COLUMNS, rows, widest=widest)
         wanted = self._open_after_load or keep
         if not same and wanted in ids:
             table.move_cursor(row=ids.index(wanted))
