@@ -158,6 +158,20 @@ async def test_palette_runs_screen_actions(demo_root: Path) -> None:
         assert "validation of D0" in screen_text(pilot)
 
 
+async def test_the_palette_lists_actions_not_cursor_keys(demo_root: Path) -> None:
+    """A table's own keys (cursor up, page down, home …) are not palette commands: they
+    buried the screen's actions under a dozen cursor moves."""
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"cursor")
+        await pilot.pause(0.3)
+        assert "Cursor down" not in screen_text(pilot)
+        await pilot.press("ctrl+u", *"browse")
+        await pilot.pause(0.3)
+        assert "Browse rows" in screen_text(pilot)
+
+
 async def test_an_old_database_shows_the_upgrade_command(tmp_path: Path) -> None:
     from storage.database import Database
 

@@ -192,14 +192,14 @@ class WorkbenchApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every key of the current screen is also a palette command (the App's own keys
-        are GlobalCommands)."""
+        are GlobalCommands); a widget's hidden keys (a table's cursor moves) are not."""
         yield from super().get_system_commands(screen)
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding, node = active.binding, active.node
             if not binding.description or binding.description in seen or not active.enabled:
                 continue
-            if node is self:
+            if node is self or (node is not screen and not binding.show):
                 continue
             seen.add(binding.description)
             yield SystemCommand(
