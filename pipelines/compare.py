@@ -30,6 +30,10 @@ class CompareRow:
     deltas: list[float | None]  # numeric metric rows: value - baseline's; else all None
     best: int | None  # index of the best run (metric rows whose direction is known)
 
+    def is_best(self, index: int) -> bool:
+        """Whether run ``index`` holds the best value: every one of tied runs does."""
+        return self.best is not None and self.values[index] == self.values[self.best]
+
 
 @dataclass(frozen=True)
 class Comparison:

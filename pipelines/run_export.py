@@ -9,6 +9,7 @@ import io
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,25 +24,32 @@ FORMATS = ("csv", "json")
 
 
 def export_runs(
-    ws: Workspace, path: Path | str | None, fmt: str, sweep_id: int | None = None
+    ws: Workspace,
+    path: Path | str | None,
+    fmt: str,
+    sweep_id: int | None = None,
+    run_ids: Sequence[int] | None = None,
 ) -> str | Path:
-    """Write every run (or one sweep's) to ``path`` and return it; with no path, return the
-    text instead. The file appears whole or not at all."""
-    text, _ = render_runs(ws, fmt, sweep_id)
+    """Write every run (or one sweep's, or only ``run_ids`` in that order: what a filtered
+    table shows) to ``path`` and return it; with no path, return the text instead. The file
+    appears whole or not at all."""
+    text, _ = render_runs(ws, fmt, sweep_id, run_ids)
     if path is None:
         return text
     return write_atomically(Path(path), text)
 
 
-def render_runs(ws: Workspace, fmt: str, sweep_id: int | None = None) -> tuple[str, int]:
+def render_runs(
+    ws: Workspace, fmt: str, sweep_id: int | None = None, run_ids: Sequence[int] | None = None
+) -> tuple[str, int]:
     """The export as text, with the number of runs in it."""
     if fmt not in FORMATS:
         raise WorkbenchError(f"unknown export format {fmt!r} (use {' or '.join(FORMATS)})")
     if sweep_id is not None:
         repo.get_sweep(ws.db, sweep_id)  # an unknown sweep is an error, not an empty file
     if fmt == "csv":
-        return _csv(ws, sweep_id)
-    runs = list_runs(ws, sweep_id=sweep_id, order_by="id")
+        return _csv(ws, sweep_id, run_ids)
+    runs = _only(list_runs(ws, sweep_id=sweep_id, order_by="id"), run_ids, lambda r: r.id)
     text = json.dumps([_plain(r) for r in runs], indent=2, ensure_ascii=False) + "\n"
     return text, len(runs)
 
@@ -66,15 +74,24 @@ def write_atomically(path: Path, text: str, *, create_folder: bool = True) -> Pa
     return path
 
 
-def _csv(ws: Workspace, sweep_id: int | None) -> tuple[str, int]:
+def _csv(ws: Workspace, sweep_id: int | None, run_ids: Sequence[int] | None) -> tuple[str, int]:
     """One row per run: the runs-screen columns (params by name, metrics as ``m_``)."""
     table = runs_table(run_summaries(ws, sweep_id))
+    rows = _only(table.to_pylist(), run_ids, lambda row: row["run"])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(table.column_names)
-    for row in table.to_pylist():
+    for row in rows:
         writer.writerow(["" if v is None else v for v in row.values()])
-    return buffer.getvalue(), table.num_rows
+    return buffer.getvalue(), len(rows)
+
+
+def _only(items: list[Any], run_ids: Sequence[int] | None, run_id: Any) -> list[Any]:
+    """``items`` cut to ``run_ids`` in their order (all of them when None)."""
+    if run_ids is None:
+        return items
+    by_id = {run_id(item): item for item in items}
+    return [by_id[i] for i in run_ids if i in by_id]
 
 
 def _plain(value: Any) -> Any:

@@ -13,11 +13,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.coordinate import Coordinate
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
 from screens import compare_panels as panels
 from screens.compare_table import fill_runs_as_columns, fill_transposed
+from screens.focus import RestoresFocus
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
     from pipelines.compare import CompareRow, Comparison
@@ -29,7 +31,7 @@ TABS = ("table", "curves", "folds", "slice", "insight")
 RUNS_AS_ROWS_FROM = 16  # DataTable paints whole rows: hundreds of runs read (and draw) as rows
 
 
-class CompareScreen(ForwardsWorkerFailures, Screen[None]):
+class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """State (order, filter, baseline, orientation) lives here; drawing is delegated."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -49,7 +51,11 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
             tooltip="Pin the run under the cursor as baseline",
         ),
         Binding(
-            "s", "sort", "Sort", id="compare.sort", tooltip="Sort runs by the row under the cursor"
+            "o",
+            "sort",
+            "Order",
+            id="compare.sort",
+            tooltip="Order the runs by the row under the cursor",
         ),
         Binding("slash", "filter", "Filter", key_display="/", id="compare.filter"),
         Binding("t", "transpose", "Transpose", id="compare.transpose"),
@@ -118,7 +124,7 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
                 yield Static("loading trials …", id="slice-note", classes="plot-note", markup=False)
             with TabPane("5 Insight", id="insight"), VerticalScroll(id="insight-scroll"):
                 yield Static("", id="insight-body")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"Compare {len(self.run_ids)} runs"
@@ -386,8 +392,14 @@ class CompareScreen(ForwardsWorkerFailures, Screen[None]):
         if tabs.active == tab:
             self.redraw_tab()  # no TabActivated when the tab is already showing
         tabs.active = tab
-        if tab == "table":
-            self.query_one(DataTable).focus()
+        self.call_after_refresh(self.focus_tab, tab)
+
+    def focus_tab(self, tab: str) -> None:
+        """Focus the first widget a person can use on the tab now showing (the table, a
+        scrolling panel); a tab with only plots keeps none, never a hidden widget."""
+        pane = self.query_one(f"#{tab}", TabPane)
+        shown = [w for w in self.focus_chain if pane in w.ancestors_with_self]
+        self.set_focus(shown[0] if shown else None)
 
     def action_cycle(self, step: int) -> None:
         """[ and ]: the previous or next curve, parameter or run, on the tab showing it."""

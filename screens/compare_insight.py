@@ -11,8 +11,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from pipelines.inert import inert
 from screens.compare_panels import rich_colour
-from screens.formatting import number
+from screens.formatting import number, user_text
 
 if TYPE_CHECKING:
     from pipelines.insight import HeldOutSummary, PermutationResult
@@ -93,20 +94,20 @@ def confusion_table(summary: HeldOutSummary) -> RenderableType:
     """Rows are the true class, columns the predicted; the diagonal is what it got right."""
     confusion = summary.confusion
     assert confusion is not None
-    labels = [str(label) for label in confusion.labels]
+    labels = [inert(str(label)) for label in confusion.labels]  # class values from the data
     if len(labels) > MAX_CLASSES:
         return Text(f"{len(labels)} classes: too many to draw; accuracy {confusion.accuracy:.4f}")
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("true ╲ predicted")
     for label in labels:
-        table.add_column(label, justify="right")
+        table.add_column(Text(label), justify="right")
     table.add_column("recall", justify="right")
     for i, label in enumerate(labels):
         cells = [
             Text(str(count), style="bold green" if i == j else ("red" if count else "dim"))
             for j, count in enumerate(confusion.matrix[i])
         ]
-        table.add_row(label, *cells, number(confusion.recall[i]))
+        table.add_row(Text(label), *cells, number(confusion.recall[i]))
     table.add_row("precision", *(number(p) for p in confusion.precision), "")
     note = Text(f"accuracy {number(confusion.accuracy)}", style="dim")
     return Group(table, note)
@@ -156,10 +157,10 @@ def bars(values: dict[str, float], spread: dict[str, float] | None = None) -> Ta
     table.add_column()
     table.add_column()
     table.add_column(justify="right")
-    for name, value in shown:
+    for name, value in shown:  # column names from the data
         cells = round(BAR_CELLS * max(value, 0) / top)
         figure = number(value) + (f" ± {number(spread[name])}" if spread and name in spread else "")
-        table.add_row(name, Text("█" * cells, style="cyan"), figure)
+        table.add_row(user_text(name), Text("█" * cells, style="cyan"), figure)
     if len(values) > MAX_FEATURES:
         table.add_row(Text(f"… {len(values) - MAX_FEATURES} more", style="dim"), "", "")
     return table

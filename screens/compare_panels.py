@@ -51,6 +51,15 @@ def rich_colour(rgb: tuple[int, int, int]) -> str:
     return "rgb({},{},{})".format(*rgb)
 
 
+def legend(entries: list[tuple[str, tuple[int, int, int]]], mark: str = "━━") -> Text:
+    """A plot's legend as a line of text under it: plotext draws its own legend inside the
+    plot's top-left corner, over the lines it names."""
+    parts: list[Text | str] = []
+    for name, colour in entries:
+        parts += [Text(mark, style=rich_colour(colour)), f" {name}  "]
+    return Text.assemble(*parts)
+
+
 def curve_keys(curves: dict[int, dict[str, list[tuple[int, float]]]], metric: str) -> list[str]:
     """Curve names any run has, the sweep metric first (then what the pruner saw)."""
     names = list(dict.fromkeys(key for per_run in curves.values() for key in per_run))
@@ -64,24 +73,25 @@ def draw_curves(
     colours: dict[int, tuple[int, int, int]],
     curves: dict[int, dict[str, list[tuple[int, float]]]],
     key: str,
-) -> str:
-    """Overlay one curve per run; returns a note on what is (and is not) drawn."""
+) -> Text:
+    """Overlay one curve (one metric: one axis) per run; returns the legend and a note on
+    what is (and is not) drawn."""
     plt.clear_figure()
     shown = [r for r in runs if curves.get(r.id, {}).get(key)][:MAX_PLOTTED_RUNS]
     if not shown:
-        return f"no per-iteration curve {key!r} for these runs"
+        return Text(f"no per-iteration curve {key!r} for these runs")
     for run in shown:
         points = curves[run.id][key]
         xs = [step for step, _ in points]
         ys = [value for _, value in points]
-        plt.plot(xs, ys, marker="braille", color=colours[run.id], label=f"run {run.id}")
+        plt.plot(xs, ys, marker="braille", color=colours[run.id])
     plt.title(f"{key} per iteration" if key != PRUNER_REPORTS else "values reported to pruner")
     plt.xlabel("iteration" if key != PRUNER_REPORTS else "step")
     with_curve = sum(1 for r in runs if curves.get(r.id, {}).get(key))
     note = f"{len(shown)} of {len(runs)} runs drawn"
     if with_curve > len(shown):
-        note += f" (the first {MAX_PLOTTED_RUNS} in table order; sort with s to choose)"
-    return note
+        note += f" (the first {MAX_PLOTTED_RUNS} in table order; order with o to choose)"
+    return legend([(f"run {r.id}", colours[r.id]) for r in shown]) + Text(note)
 
 
 def draw_folds(plt: Any, runs: list[RunRecord], colours: dict[int, tuple[int, int, int]]) -> str:
@@ -95,10 +105,9 @@ def draw_folds(plt: Any, runs: list[RunRecord], colours: dict[int, tuple[int, in
     low = min(min(r.fold_scores) for r in shown)
     high = max(max(r.fold_scores) for r in shown)
     margin = (high - low) * 0.25 or abs(high) * 0.01 or 0.01
-    plt.multiple_bar(
+    plt.multiple_bar(  # no labels: the table under the plot names each run in its colour
         [f"fold {i}" for i in range(1, longest + 1)],
         padded,
-        labels=[f"run {r.id}" for r in shown],
         color=[colours[r.id] for r in shown],
     )
     plt.ylim(low - margin, high + margin)  # differences between runs are small: zoom in
@@ -146,24 +155,21 @@ def draw_slice(
             [p.value for p in others],
             marker="dot",
             color=OTHER_TRIALS,
-            label="other trials",
         )
     for point in points:
         if point.run_id in colours:
-            plt.scatter(
-                [x(point.param)],
-                [point.value],
-                marker="●",
-                color=colours[point.run_id],
-                label=f"run {point.run_id}",
-            )
+            plt.scatter([x(point.param)], [point.value], marker="●", color=colours[point.run_id])
     if categories:
         plt.xticks(list(range(len(categories))), categories)
     elif _log_scale(points):
         plt.xscale("log")
     plt.title(f"{data.metric} by {param} · sweep {data.sweep_id} ({len(points)} trials)")
     plt.xlabel(param)
-    return f"{len(points)} complete trials of sweep {data.sweep_id}; [ and ] choose the parameter"
+    compared = [(f"run {p.run_id}", colours[p.run_id]) for p in points if p.run_id in colours]
+    marks = legend(compared, mark="●") + legend([("other trials", OTHER_TRIALS)], mark="·")
+    return marks + Text(
+        f"{len(points)} complete trials of sweep {data.sweep_id}; [ and ] choose the parameter"
+    )
 
 
 def _is_number(value: object) -> bool:

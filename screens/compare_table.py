@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from screens.compare_panels import rich_colour
-from screens.formatting import number
+from screens.formatting import delta, user_text
 from screens.sweep_detail import value_text
 from screens.widgets.tables import TableRow, fill_table
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from storage.records import RunRecord
 
 BEST = "★"
-MAX_CELL = 40
+MAX_CELL = 24  # a long value (a commit, a platform) is cut so three runs fit 100 columns
 DIFFERS_STYLE = "bold yellow"
 SAME_STYLE = "dim"
 SECTION_TITLES = {"metric": "Metrics", "param": "Parameters", "lineage": "Lineage"}
@@ -33,22 +33,23 @@ def run_label(run: RunRecord, is_baseline: bool, colour: tuple[int, int, int] | 
 
 
 def cell_text(row: CompareRow, index: int, baseline: int) -> Text:
-    """One run's value in a row: the value, its delta against the baseline, ★ when best."""
+    """One run's value in a row: the value, its delta against the baseline (two significant
+    digits), ★ on every run that holds the best value."""
     value = row.values[index]
     text = value_text(value) if value is not None else "–"
     if len(text) > MAX_CELL:
         text = text[: MAX_CELL - 1] + "…"
-    delta = row.deltas[index]
-    if delta is not None and index != baseline:
-        text += f" ({'+' if delta >= 0 else ''}{number(delta)})"
-    if row.best == index:
+    change = row.deltas[index]
+    if change is not None and index != baseline:
+        text += f" ({delta(change)})"
+    if row.is_best(index):
         text += f" {BEST}"
     return Text(text, style="" if row.differs else SAME_STYLE)
 
 
 def field_label(row: CompareRow) -> Text:
     """A row's name: highlighted when the runs disagree, dim when they all agree."""
-    return Text(row.name, style=DIFFERS_STYLE if row.differs else SAME_STYLE)
+    return user_text(row.name, style=DIFFERS_STYLE if row.differs else SAME_STYLE)
 
 
 def section_title(section: str) -> Text:

@@ -9,10 +9,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
-from screens.formatting import number, size, sparkline, status_text
+from pipelines.inert import inert
+from screens.focus import RestoresFocus
+from screens.formatting import (
+    data_number,
+    display_path,
+    number,
+    size,
+    sparkline,
+    status_text,
+    user_text,
+)
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -21,7 +32,7 @@ if TYPE_CHECKING:
 TABS = ("schema", "profile", "validation")
 
 
-class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
+class DatasetDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Everything recorded about a version; it is all in the record, so nothing to query."""
 
     BINDINGS = [
@@ -43,10 +54,10 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
         yield Header()
         kept = "kept by reference" if version.is_reference else "frozen copy"
         yield Static(
-            f"[b]{escape(version.ref)}[/b] · {version.row_count:,} rows × {version.column_count}"
-            f" columns · {version.file_format} · {size(version.size_bytes)} · {kept}"
-            f" · target {escape(version.target or '–')}\nsha256 {version.sha256} · source "
-            f"{escape(version.source_path)}",
+            f"[b]{escape(inert(version.ref))}[/b] · {version.row_count:,} rows ×"
+            f" {version.column_count} columns · {version.file_format} · {size(version.size_bytes)}"
+            f" · {kept} · target {escape(inert(version.target or '–'))}\nsha256 {version.sha256}"
+            f" · source {escape(display_path(version.source_path))}",
             id="detail-header",
         )
         with TabbedContent(initial=self.initial_tab, id="detail-tabs"):
@@ -57,7 +68,7 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
             with TabPane("Validation", id="validation"):
                 yield self.validation_summary()
                 yield self.validation_table()
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"Dataset {self.version.ref}"
@@ -69,8 +80,9 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
         )
         table.add_columns("column", "type", "arrow type", "nullable", "distinct")
         for column in self.version.schema:
+            target = " (target)" if column.name == self.version.target else ""
             table.add_row(
-                column.name + (" (target)" if column.name == self.version.target else ""),
+                user_text(column.name + target),
                 column.logical_type,
                 column.physical_type,
                 "yes" if column.nullable else "no",
@@ -101,17 +113,18 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
                 shape = f"all {column.distinct:,} values distinct (an id?)"
             else:
                 shape = ", ".join(f"{value} ({count:,})" for value, count in column.top_values[:4])
-            figures = [
+            figures = [  # values from the data: 2007 stays 2007 (a year, a code), not 2,007
                 f"{column.missing_pct:.1f}",
-                number(column.min),
-                number(column.quantiles.get("p25")),
-                number(column.quantiles.get("p50")),
-                number(column.quantiles.get("p75")),
-                number(column.max),
-                number(column.mean),
-                number(column.std),
+                data_number(column.min),
+                data_number(column.quantiles.get("p25")),
+                data_number(column.quantiles.get("p50")),
+                data_number(column.quantiles.get("p75")),
+                data_number(column.max),
+                data_number(column.mean),
+                data_number(column.std),
             ]
-            table.add_row(column.name, *(Text(f, justify="right") for f in figures), shape)
+            cells = (Text(f, justify="right") for f in figures)
+            table.add_row(user_text(column.name), *cells, user_text(shape))
         return table
 
     def validation_summary(self) -> Static:
@@ -128,7 +141,12 @@ class DatasetDetailScreen(ForwardsWorkerFailures, Screen[None]):
         table: DataTable[object] = DataTable(id="validation-table", cursor_type="row")
         table.add_columns("status", "check", "column", "reason")
         for check in self.version.validation.checks:
-            table.add_row(status_text(check.status), check.check, check.column or "", check.reason)
+            table.add_row(
+                status_text(check.status),
+                check.check,
+                user_text(check.column or ""),
+                user_text(check.reason),
+            )
         return table
 
     def action_tab(self, tab: str) -> None:

@@ -10,11 +10,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 
+from pipelines.inert import inert
 from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
-from screens.formatting import number, size, status_text
+from screens.focus import RestoresFocus
+from screens.formatting import display_path, number, size, status_text, user_text
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:
@@ -22,11 +25,13 @@ if TYPE_CHECKING:
     from storage.records import DatasetSummary, DatasetVersionRecord
 
 
-DATASET_COLUMNS = ("name", "versions", "rows", "validation")
-VERSION_COLUMNS = ("version", "sha256", "rows", "cols", "size", "registered", "kept", "validation")
+# Most telling first: a narrow terminal cuts the columns on the right.
+DATASET_COLUMNS = ("name", "check", "rows", "versions")
+VERSION_COLUMNS = ("version", "check", "rows", "cols", "registered", "size", "kept", "sha256")
+WIDEST = {"name": 24}
 
 
-class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
+class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Datasets on the left, the selected dataset's versions on the right."""
 
     BINDINGS = [
@@ -61,7 +66,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
                 yield Static("", id="version-summary")
         yield ProgressBar(id="datasets-progress", show_eta=False)
         yield Static("opening workspace …", id="datasets-status", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "Datasets"
@@ -72,8 +77,8 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
     def workspace_opened(self, workspace: Workspace) -> None:
         """Called by the App once the workspace is open (attributes down)."""
         self.workspace = workspace
-        self.sub_title = str(workspace.root)
-        self.set_status(f"workspace {workspace.root}")
+        self.sub_title = display_path(workspace.root)
+        self.set_status(f"workspace {display_path(workspace.root)}")
         self.load_datasets()
 
     def workspace_failed(self, reason: str) -> None:
@@ -103,14 +108,15 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
                 TableRow(
                     s.name,
                     (
-                        s.name,
-                        str(s.version_count),
-                        number(s.latest.row_count) if s.latest else "–",
+                        user_text(s.name),
                         status_text(s.latest.validation.status) if s.latest else "–",
+                        number(s.latest.row_count) if s.latest else "–",
+                        str(s.version_count),
                     ),
                 )
                 for s in summaries
             ],
+            widest=WIDEST,
         )
         if not summaries:
             self.set_status("no datasets yet — press a to add a file, or run `workbench demo`")
@@ -152,20 +158,20 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
             return  # a superseded fetch: exclusive workers are cancelled, threads run on
         self.versions = list(reversed(versions))  # newest first
         self.query_one("#versions-title", Static).update(
-            f"Versions of {name}" if name else "Versions"
+            user_text(f"Versions of {name}" if name else "Versions")
         )
         rows = [
             TableRow(
                 v.label,
                 (
                     v.label,
-                    v.sha256[:12],
+                    status_text(v.validation.status),
                     number(v.row_count),
                     str(v.column_count),
-                    size(v.size_bytes),
                     f"{v.created_at:%Y-%m-%d %H:%M}",
+                    size(v.size_bytes),
                     "reference" if v.is_reference else "copy",
-                    status_text(v.validation.status),
+                    v.sha256[:12],
                 ),
             )
             for v in self.versions
@@ -182,14 +188,14 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
             return
         problems = [c for c in version.validation.checks if c.status != "pass"]
         lines = [
-            f"[b]{escape(version.ref)}[/b] · target: {escape(version.target or '–')}"
-            f" · source: {escape(version.source_path)}",
+            f"[b]{escape(inert(version.ref))}[/b] · target: {escape(inert(version.target or '–'))}"
+            f" · source: {escape(display_path(version.source_path))}",
             f"validation {version.validation.status}"
             + (f" against {version.validation.against}" if version.validation.against else ""),
         ]
         lines += [
-            f"  {c.status}: {c.check}{escape(f' [{c.column}]') if c.column else ''}"
-            f" — {escape(c.reason)}"
+            f"  {c.status}: {c.check}{escape(inert(f' [{c.column}]')) if c.column else ''}"
+            f" — {escape(inert(c.reason))}"
             for c in problems[:6]
         ]
         if len(problems) > 6:
@@ -198,7 +204,10 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
 
     @on(DataTable.RowSelected, "#datasets-table")
     def dataset_selected(self) -> None:
-        self.query_one("#versions-table").focus()
+        """enter on a dataset opens its version under the versions cursor (the newest, unless
+        moved): the footer and help promise Details, and moving focus alone looked like a
+        swallowed key."""
+        self.action_open_version()
 
     @on(DataTable.RowSelected, "#versions-table")
     def version_selected(self) -> None:
@@ -284,6 +293,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
         versions_focused = self.query_one("#versions-table").has_focus
         ref = version.ref if versions_focused else version.dataset_name
         what = f"version {ref}" if versions_focused else f"dataset {ref} and all its versions"
+        what = inert(what)
         dialog = ConfirmScreen(f"Remove {what}?")
         told: list[str] = []  # the sweeps the question has named, once it has
 
@@ -308,7 +318,7 @@ class DatasetsScreen(ForwardsWorkerFailures, Screen[None]):
 
         def tell() -> None:
             if dialog.is_attached:
-                dialog.query_one("#confirm-question", Static).update(escape(question))
+                dialog.query_one("#confirm-question", Static).update(question)  # markup off
                 told.append(used)
 
         self.app.call_from_thread(tell)

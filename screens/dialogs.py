@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from screens.focus import RestoresFocus
+
 
 @dataclass(frozen=True)
 class AddDatasetRequest:
@@ -22,7 +24,7 @@ class AddDatasetRequest:
     reference: bool
 
 
-class AddDatasetScreen(ModalScreen[AddDatasetRequest | None]):
+class AddDatasetScreen(RestoresFocus, ModalScreen[AddDatasetRequest | None]):
     """Asks for a file, a name and a target; checks the path before closing."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="add.cancel")]
@@ -31,16 +33,16 @@ class AddDatasetScreen(ModalScreen[AddDatasetRequest | None]):
         with Vertical(id="add-box", classes="dialog"):
             yield Static("[b]Add a dataset version[/b]")
             yield Label("File (CSV, TSV, Parquet, JSON Lines, .csv.gz)")
-            yield Input(placeholder="path/to/data.csv", id="add-path")
+            yield Input(placeholder="path/to/data.csv", id="add-path", compact=True)
             yield Label("Name (default: the file name)")
-            yield Input(placeholder="e.g. churn", id="add-name")
+            yield Input(placeholder="e.g. churn", id="add-name", compact=True)
             yield Label("Target column (optional)")
-            yield Input(placeholder="e.g. churned", id="add-target")
-            yield Checkbox("Keep by reference (no frozen copy)", id="add-reference")
+            yield Input(placeholder="e.g. churned", id="add-target", compact=True)
+            yield Checkbox("Keep by reference (no frozen copy)", id="add-reference", compact=True)
             yield Static("", id="add-error", classes="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Add", variant="primary", id="add-ok")
-                yield Button("Cancel", id="add-cancel")
+            with Horizontal(classes="buttons"):  # one-line fields: the form fits 80×24
+                yield Button("Add", variant="primary", id="add-ok", compact=True)
+                yield Button("Cancel", id="add-cancel", compact=True)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#add-ok")
@@ -68,7 +70,7 @@ class AddDatasetScreen(ModalScreen[AddDatasetRequest | None]):
         self.dismiss(None)
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(RestoresFocus, ModalScreen[bool]):
     """A yes/no question; y confirms, n or escape declines."""
 
     BINDINGS = [
@@ -82,10 +84,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="confirm-box"):
-            yield Static(self.question, id="confirm-question")
+            yield Static(self.question, id="confirm-question", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Yes (y)", variant="error", id="confirm-yes")
-                yield Button("No (n)", id="confirm-no")
+                yield Button("Yes (y)", variant="error", id="confirm-yes", compact=True)
+                yield Button("No (n)", id="confirm-no", compact=True)
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
@@ -95,7 +97,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class ChoiceScreen(ModalScreen[str | None]):
+class ChoiceScreen(RestoresFocus, ModalScreen[str | None]):
     """Pick one of a few options by its key letter (or arrows and enter); escape cancels."""
 
     BINDINGS = [Binding("escape", "choose(None)", "Cancel", id="choice.cancel")]

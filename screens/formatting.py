@@ -1,8 +1,14 @@
-"""Small text helpers the screens share: numbers, statuses and sparkline histograms."""
+"""Small text helpers the screens share: numbers, deltas, user text, statuses and sparkline
+histograms."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 from rich.text import Text
+
+from pipelines.inert import inert
 
 BARS = " ▁▂▃▄▅▆▇█"
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
@@ -21,6 +27,7 @@ def status_text(status: str) -> Text:
 
 
 def number(value: object) -> str:
+    """Counts and scores: thousands grouped (2,000 rows), floats to 4 significant digits."""
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -28,6 +35,46 @@ def number(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def data_number(value: object) -> str:
+    """A value from the data (a minimum, a median, a cell): never grouped, because 2007 is
+    as likely a year, a code or an id as a quantity, and 2,007 misreads all three."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.3e}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return inert(str(value))
+
+
+def delta(value: float) -> str:
+    """A signed difference to two significant digits: +0.0075, -0.017, +12, -2.3e-06 (the
+    values it compares show four, so more digits here are noise)."""
+    if value == 0 or math.isnan(value):
+        return "±0" if value == 0 else "nan"
+    magnitude = abs(value)
+    if 1e-4 <= magnitude < 1e6:
+        places = max(0, 1 - math.floor(math.log10(magnitude)))
+        return f"{value:+.{places}f}"
+    return f"{value:+.1e}"
+
+
+def user_text(value: object, style: str = "") -> Text:
+    """Text that came from a user's file (a name, a value) as inert Text: escape sequences
+    shown, not obeyed, and never read as markup."""
+    return Text(inert(str(value)), style=style)
+
+
+def display_path(path: Path | str) -> str:
+    """A path for the screen: the home folder as ~ (shorter, and the same on every machine
+    for a workspace under it), control characters made visible."""
+    text = str(path)
+    home = str(Path.home())
+    if home not in ("", "/") and (text == home or text.startswith(home + "/")):
+        text = "~" + text[len(home) :]
+    return inert(text)
 
 
 def size(num_bytes: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -9,8 +10,12 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from screens.focus import RestoresFocus
 
-class HelpScreen(ModalScreen[None]):
+CHROME_ROWS = 6  # the box's border (2), title (1) and hint with its padding (2), and a margin
+
+
+class HelpScreen(RestoresFocus, ModalScreen[None]):
     """Lists (key, what it does) pairs; any of escape, q or ? closes it."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close")]
@@ -29,6 +34,12 @@ class HelpScreen(ModalScreen[None]):
             for key, description in self.keys:
                 table.add_row(key, description)
             yield table
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The key list scrolls within the terminal (24 rows or fewer) instead of being cut
+        off below it: the rest of the box takes CHROME_ROWS rows."""
+        table = self.query_one("#help-keys", DataTable)
+        table.styles.max_height = max(3, event.size.height - CHROME_ROWS)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

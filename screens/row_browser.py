@@ -11,16 +11,18 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
+from screens.focus import RestoresFocus
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
 from screens.widgets.lazy_table import LazyTable
 
 if TYPE_CHECKING:
     from pipelines.browse import RowSource, RowView
 
 
-class RowBrowserScreen(ForwardsWorkerFailures, Screen[None]):
+class RowBrowserScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """A file's rows in a LazyTable; opening and querying run in thread workers."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -28,7 +30,6 @@ class RowBrowserScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("slash", "focus_filter", "Filter", key_display="/"),
         Binding("o", "focus_order", "Order by"),
         Binding("ctrl+r", "clear_filter", "Clear filter"),
-        Binding("r", "clear_filter", "Clear filter", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -93,7 +94,7 @@ class RowBrowserScreen(ForwardsWorkerFailures, Screen[None]):
             yield Input(placeholder="ORDER BY …  e.g. age DESC, name", id="browse-order")
         yield Static("", id="browse-error", markup=False)
         yield LazyTable(id="browse-table")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(LazyTable).focus()

@@ -13,12 +13,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
+from pipelines.inert import inert
+from screens.compare_panels import legend, run_colour
+from screens.focus import RestoresFocus
 from screens.formatting import number
 from screens.routing import ForwardsWorkerFailures
 from screens.sweep_detail import RUN_STATUS_STYLE, bar_list, value_text, whole_ticks
 from screens.sweeps import duration_text
+from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
     from pipelines.runs import Curves
@@ -52,12 +56,38 @@ def environment_lines(environment: dict[str, Any]) -> list[str]:
     return [escape(line) for line in lines]
 
 
-class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
+def metric_groups(curves: Curves, first: str = "") -> dict[str, Curves]:
+    """Curves by metric, ``first`` (the sweep's) first: train_auc and valid_auc share a plot,
+    auc and logloss do not."""
+    groups: dict[str, Curves] = {}
+    for key, points in curves.items():
+        metric = key.removeprefix("train_").removeprefix("valid_")
+        groups.setdefault(metric, {})[key] = points
+    return dict(sorted(groups.items(), key=lambda item: item[0] != first))
+
+
+class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Facts on the left; curves and feature importances on the right."""
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="run_detail.back"),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="run_detail.refresh"),
+        Binding(
+            "left_square_bracket",
+            "cycle(-1)",
+            "Previous metric",
+            key_display="[",
+            show=False,
+            id="run_detail.previous",
+        ),
+        Binding(
+            "right_square_bracket",
+            "cycle(1)",
+            "Next metric",
+            key_display="]",
+            show=False,
+            id="run_detail.next",
+        ),
     ]
 
     def __init__(self, ws: Workspace, run_id: int) -> None:
@@ -65,6 +95,9 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
         self.workspace = ws
         self.run_id = run_id
         self.run: RunRecord | None = None
+        self.sweep: SweepRecord | None = None
+        self.curves: Curves = {}
+        self.metric_index = 0
 
     def compose(self) -> ComposeResult:
         from textual_plotext import PlotextPlot  # plotext loads when a run is opened
@@ -78,7 +111,7 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
                 yield PlotextPlot(id="run-curves")
                 yield Static("", id="run-curves-note")
                 yield Static("", id="run-importances")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"Run {self.run_id}"
@@ -116,13 +149,14 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
         self.query_one("#run-header", Static).update(
             Text.assemble(
                 (f"run {run.id}", "bold"),
-                f" · sweep {sweep.id} ({sweep.name}) · trial {run.trial_number} · ",
+                f" · sweep {sweep.id} ({inert(sweep.name)}) · trial {run.trial_number} · ",
                 Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
                 f" · {sweep.metric} {value}",
             )
         )
         self.query_one("#run-facts", Static).update("\n".join(self.fact_lines(run, sweep)))
-        self.draw_curves(curves, sweep)
+        self.sweep, self.curves = sweep, curves
+        self.draw_curves()
         self.query_one("#run-importances", Static).update(
             "[b]Feature importance[/b]\n" + bar_list(importances)
             if importances
@@ -147,7 +181,7 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
             f"  started {run.started_at:%Y-%m-%d %H:%M:%S} · finished {finished}"
             f" · duration {duration_text(run.duration_s)}",
             f"  seed {run.seed} · worker {escape(run.worker or '–')}",
-            f"  dataset {escape(sweep.dataset_ref)} (target {escape(sweep.target)})",
+            f"  dataset {escape(inert(sweep.dataset_ref))} (target {escape(inert(sweep.target))})",
             f"  data sha256 {run.dataset_sha}",
             f"  {escape(artifact)}",
             "",
@@ -156,41 +190,54 @@ class RunDetailScreen(ForwardsWorkerFailures, Screen[None]):
             "",
             "[b]Metrics[/b] (mean over folds)",
         ]
-        lines += [f"  {escape(k)} = {number(v)}" for k, v in sorted(run.metrics.items())] or [
-            "  none recorded"
-        ]
+        lines += [
+            f"  {escape(inert(k))} = {number(v)}" for k, v in sorted(run.metrics.items())
+        ] or ["  none recorded"]
         lines += ["", "[b]Parameters[/b]"]
-        lines += [f"  {escape(k)} = {escape(value_text(v))}" for k, v in run.params.items()]
+        lines += [f"  {escape(inert(k))} = {escape(value_text(v))}" for k, v in run.params.items()]
         lines += ["", "[b]Environment[/b]", *environment_lines(run.environment)]
         if run.error:
-            lines += ["", "[b red]Error[/b red]", f"  {escape(run.error)}"]
+            lines += ["", "[b red]Error[/b red]", f"  {escape(inert(run.error))}"]
         return lines
 
-    def draw_curves(self, curves: Curves, sweep: SweepRecord) -> None:
+    def draw_curves(self) -> None:
+        """One metric per plot (logloss and roc_auc do not share an axis): its train and
+        valid curves together, [ and ] for the next metric, the legend under the plot."""
         from textual_plotext import PlotextPlot
 
         from pipelines.runs import PRUNER_REPORTS
 
+        if self.sweep is None:
+            return
         plot = self.query_one("#run-curves", PlotextPlot)
         plt = plot.plt
         plt.clear_figure()
         note = self.query_one("#run-curves-note", Static)
-        plot.display = bool(curves)
-        note.display = not curves
-        if not curves:
-            note.update(f"no per-iteration curves: {sweep.model} records none")
+        groups = metric_groups(self.curves, first=self.sweep.metric)
+        plot.display = bool(groups)
+        if not groups:
+            note.update(f"no per-iteration curves: {self.sweep.model} records none")
             return
-        if list(curves) == [PRUNER_REPORTS]:
-            plt.title(f"reports to the pruner · {sweep.model}")
-            plt.xlabel("step")
-        else:
-            plt.title(f"per-iteration curves · {sweep.model}")
-            plt.xlabel("iteration")
-        for key, points in curves.items():
-            plt.plot([s for s, _ in points], [v for _, v in points], marker="braille", label=key)
+        metric = list(groups)[self.metric_index % len(groups)]
+        curves = groups[metric]
+        pruner = metric == PRUNER_REPORTS
+        plt.title(f"reports to the pruner · {self.sweep.model}" if pruner else f"{metric}")
+        plt.xlabel("step" if pruner else "iteration")
+        entries = []
+        for position, (key, points) in enumerate(curves.items()):
+            colour = run_colour(position)
+            plt.plot([s for s, _ in points], [v for _, v in points], marker="braille", color=colour)
+            entries.append((key, colour))
         steps = sorted({step for points in curves.values() for step, _ in points})
         plt.xticks(whole_ticks(steps[0], steps[-1]))
+        where = f"[ ] metric {self.metric_index % len(groups) + 1}/{len(groups)}"
+        more = where if len(groups) > 1 else ""
+        note.update(legend(entries) + Text(more, style="dim"))
         plot.refresh()
+
+    def action_cycle(self, step: int) -> None:
+        self.metric_index += step
+        self.draw_curves()
 
     def action_refresh(self) -> None:
         self.load()

@@ -17,9 +17,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.strip import Strip
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
+from screens.focus import RestoresFocus
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
 from screens.widgets.lazy_table import LazyTable
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ class RunsTable(LazyTable):
         return Strip.join([marked, strip.crop(1, strip.cell_length).apply_style(MARK_STYLE)])
 
 
-class RunsScreen(ForwardsWorkerFailures, Screen[None]):
+class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Runs in a RunsTable; snapshots and queries run in thread workers."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -63,7 +65,7 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
         Binding("space", "toggle_selected", "Select", id="runs.select"),
         Binding("c", "compare", "Compare selected", id="runs.compare"),
         Binding("slash", "focus_filter", "Filter", key_display="/", id="runs.filter"),
-        Binding("s", "focus_order", "Sort", id="runs.sort"),
+        Binding("o", "focus_order", "Order by", id="runs.sort"),
         Binding("e", "export", "Export", id="runs.export"),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="runs.refresh"),
     ]
@@ -94,7 +96,7 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
         yield Static("", id="runs-error", classes="error", markup=False)
         yield RunsTable(self.selected_run_ids, id="runs-table")
         yield Static("", id="runs-columns", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = self.scope
@@ -276,9 +278,13 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
         self.app.push_screen(CompareScreen(self.workspace, sorted(self.selected_run_ids)))
 
     def action_export(self) -> None:
-        """Every run in scope (this sweep's, or all) as CSV or JSON into reports/."""
+        """The runs the table shows (its filter and order) as CSV or JSON into reports/."""
         from screens.dialogs import ChoiceScreen
 
+        view = self.query_one(RunsTable).view
+        if view is None:
+            self.notify("the runs are still loading", severity="warning", timeout=3)
+            return
         options = [
             ("c", "csv", "CSV: the columns of this table, for spreadsheets and pandas"),
             ("j", "json", "JSON: every recorded field, folds and environment included"),
@@ -286,19 +292,23 @@ class RunsScreen(ForwardsWorkerFailures, Screen[None]):
 
         def chosen(fmt: str | None) -> None:
             if fmt is not None:
-                self.export_runs(fmt)
+                self.export_runs(view, fmt)
 
-        self.app.push_screen(ChoiceScreen(f"Export {self.scope.lower()}", options), chosen)
+        shown = f"{view.row_count:,} run{'s' if view.row_count != 1 else ''} shown"
+        title = f"Export the {shown}" + (" (filtered)" if view.where else "")
+        self.app.push_screen(ChoiceScreen(title, options), chosen)
 
     @work(thread=True, group="runs-export", exit_on_error=False, description="exporting runs")
-    def export_runs(self, fmt: str) -> None:
+    def export_runs(self, view: RowView, fmt: str) -> None:
         from pipelines.reports import default_report_path
         from pipelines.run_export import export_runs
 
+        run_ids = [int(row[0]) for row in view.page(0, view.row_count).rows]  # column "run"
         stem = f"runs-sweep-{self.sweep_id}" if self.sweep_id is not None else "runs"
         target = default_report_path(self.workspace, stem, fmt)
-        path = export_runs(self.workspace, target, fmt, self.sweep_id)
-        self.app.call_from_thread(self.notify, f"wrote {path}", timeout=8)
+        path = export_runs(self.workspace, target, fmt, self.sweep_id, run_ids=run_ids)
+        message = f"wrote {path} ({len(run_ids):,} run{'s' if len(run_ids) != 1 else ''})"
+        self.app.call_from_thread(self.notify, message, timeout=8)
 
     def action_focus_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()

@@ -13,8 +13,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
+from pipelines.inert import inert
+from screens.focus import RestoresFocus
 from screens.formatting import number
 from screens.routing import ForwardsWorkerFailures
 from screens.sweeps import (
@@ -25,6 +27,8 @@ from screens.sweeps import (
     progress_text,
     sweep_status_text,
 )
+from screens.widgets.footer import KeysFooter
+from screens.widgets.tables import TableRow, append_row, fill_table, update_row
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -34,14 +38,22 @@ POLL_S = 1.0
 MAX_TRIAL_ROWS = 500  # a DataTable holds its rows: the runs screen pages through them all
 MIN_TRIALS_FOR_IMPORTANCE = 4  # as pipelines.run_tables.param_importances needs them
 RUN_STATUS_STYLE = {"complete": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
-BAR_CELLS = 20
+BAR_CELLS = 12
+NAME_CELLS = 16  # longer parameter or column names are cut, so a bar fits a narrow pane
+TRIAL_COLOUR = (128, 128, 128)
+BEST_COLOUR = (23, 190, 207)
 
 
 def value_text(value: object) -> str:
-    """Parameter values: numbers short, everything else as written."""
+    """Parameter values: numbers short, everything else as written (escape sequences made
+    visible: a categorical value can come from the data)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return number(value)
-    return str(value)
+    return inert(str(value))
+
+
+def short(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def step_line(best: list[tuple[int, float]]) -> list[tuple[float, float]]:
@@ -64,6 +76,7 @@ def bar_list(values: dict[str, float], width: int = BAR_CELLS) -> str:
     """Names with a proportional bar and the figure, largest first."""
     if not values:
         return ""
+    values = {short(inert(name), NAME_CELLS): value for name, value in values.items()}
     top = max(values.values()) or 1.0
     pad = max(len(name) for name in values)
     lines = []
@@ -73,7 +86,7 @@ def bar_list(values: dict[str, float], width: int = BAR_CELLS) -> str:
     return "\n".join(lines)
 
 
-class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
+class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """Trials on the left; plot, best parameters and importances on the right."""
 
     BINDINGS = [
@@ -115,7 +128,7 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
                 yield PlotextPlot(id="best-plot")
                 yield Static("", id="best-params")
                 yield Static("", id="importances")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = f"Sweep {self.sweep_id}"
@@ -174,7 +187,7 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
         if not self.is_attached:  # the screen was closed while the worker ran
             return
         self.sweep, self.runs = sweep, runs
-        self.title = f"Sweep {sweep.id} · {sweep.name}"
+        self.title = inert(f"Sweep {sweep.id} · {sweep.name}")
         self.show_summary(remaining)
         self.show_trials()
         self.draw_plot(points, best)
@@ -210,10 +223,10 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
         arrow = "higher is better" if sweep.direction == "maximize" else "lower is better"
         counts = ", ".join(f"{n} {s}" for s, n in sorted(sweep.counts.items())) or "no trials yet"
         text = Text.assemble(
-            (f"{sweep.name}", "bold"),
+            (inert(sweep.name), "bold"),
             " · ",
             sweep_status_text(sweep.status),
-            f" · {sweep.dataset_ref} → {sweep.target} ({sweep.task}) · {sweep.model}"
+            f" · {inert(sweep.dataset_ref)} → {inert(sweep.target)} ({sweep.task}) · {sweep.model}"
             f" · {sweep.metric} ({arrow})\n",
             f"{progress_text(sweep, 20)} · {counts} · elapsed {duration_text(elapsed_s(sweep))}",
             f" · about {duration_text(remaining)} left" if remaining is not None else "",
@@ -230,39 +243,33 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
         return names or sorted({name for run in self.runs for name in run.params})
 
     def show_trials(self) -> None:
-        """New trials are appended and changed ones updated in place, so the cursor stays."""
+        """New trials are appended and changed ones updated in place, so the cursor stays;
+        every change is measured again (running → complete is not cut to 'complet')."""
         assert self.sweep is not None
         table = self.query_one("#trials-table", DataTable)
         params = self.param_columns()
-        if params != self._param_columns:
-            table.clear(columns=True)
+        keys = ["trial", "status", "value", "duration", *(f"p:{n}" for n in params)]
+        labels = ["trial", "status", "value", "duration", *params]
+        fresh = params != self._param_columns
+        if fresh:
             self._rendered.clear()
             self._param_columns = params
-            table.add_column("trial", key="trial")
-            for key in ("status", "value", "duration"):
-                table.add_column(key, key=key)
-            for name in params:
-                table.add_column(name, key=f"p:{name}")
         shown = self.runs[-MAX_TRIAL_ROWS:]
+        added: list[TableRow] = []
         for run in shown:
-            best = " ★" if run.id == self.sweep.best_run_id else ""
-            mark = "✓ " if run.id in self.selected_run_ids else "  "
-            cells: tuple[object, ...] = (
-                f"{mark}{run.trial_number}{best}",
-                Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
-                Text(number(run.value), justify="right"),
-                duration_text(run.duration_s),
-                *(value_text(run.params.get(name, "–")) for name in params),
-            )
+            cells = self.trial_cells(run, params)
             previous = self._rendered.get(run.id)
             if previous is None:
-                table.add_row(*cells, key=str(run.id))
+                added.append(TableRow(str(run.id), cells))
             elif previous != cells:
-                keys = ["trial", "status", "value", "duration", *(f"p:{n}" for n in params)]
-                for key, old, new in zip(keys, previous, cells, strict=True):
-                    if old != new:
-                        table.update_cell(str(run.id), key, new)
+                pairs = zip(keys, previous, cells, strict=True)
+                update_row(table, str(run.id), {key: new for key, old, new in pairs if old != new})
             self._rendered[run.id] = cells
+        if fresh:
+            fill_table(table, list(zip(labels, keys, strict=True)), added)
+        else:
+            for row in added:
+                append_row(table, row)
         shown_ids = {run.id for run in shown}
         hidden = [key for key in self._rendered if key not in shown_ids]
         for key in hidden:  # scrolled out of the window of recent trials
@@ -272,6 +279,20 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
         if len(self.runs) > len(shown):
             title = f"Trials (the last {len(shown):,} of {len(self.runs):,}; o lists them all)"
         self.query_one("#trials-title", Static).update(title)
+
+    def trial_cells(self, run: RunRecord, params: list[str]) -> tuple[object, ...]:
+        """One trial's row; ★ on every run that holds the best value (ties included)."""
+        assert self.sweep is not None
+        tied = run.status == "complete" and run.value is not None
+        is_best = run.id == self.sweep.best_run_id or (tied and run.value == self.sweep.best_value)
+        mark = "✓ " if run.id in self.selected_run_ids else "  "
+        return (
+            f"{mark}{run.trial_number}{' ★' if is_best else ''}",
+            Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
+            Text(number(run.value), justify="right"),
+            duration_text(run.duration_s),
+            *(value_text(run.params.get(name, "–")) for name in params),
+        )
 
     def draw_plot(
         self, points: list[tuple[int, float]] = (), best: list[tuple[int, float]] = ()
@@ -283,12 +304,15 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
         plt = plot.plt
         plt.clear_figure()
         sweep = self.sweep
-        plt.title(f"best {sweep.metric} so far" if sweep else "best value so far")
+        # The legend is in the title: plotext's own sits in the corner, over the points.
+        plt.title(f"{sweep.metric if sweep else 'value'}: best so far ━, trials ·")
         plt.xlabel("trial")
         if points:
             steps = step_line(best)
-            plt.scatter([t for t, _ in points], [v for _, v in points], marker="dot", label="trial")
-            plt.plot([t for t, _ in steps], [v for _, v in steps], marker="braille", label="best")
+            xs, ys = [t for t, _ in points], [v for _, v in points]
+            plt.scatter(xs, ys, marker="dot", color=TRIAL_COLOUR)
+            line = [t for t, _ in steps], [v for _, v in steps]
+            plt.plot(*line, marker="braille", color=BEST_COLOUR)
             plt.xticks(whole_ticks(min(points[0][0], best[0][0]), best[-1][0]))
         plot.refresh()
 
@@ -305,7 +329,7 @@ class SweepDetailScreen(ForwardsWorkerFailures, Screen[None]):
             f" · trial {trial} · run {sweep.best_run_id}"
         ]
         lines += [
-            f"  {escape(name)} = {escape(value_text(value))}"
+            f"  {escape(inert(name))} = {escape(value_text(value))}"
             for name, value in sweep.best_params.items()
         ]
         widget.update("\n".join(lines))

@@ -4,6 +4,7 @@ before anything starts, and the same definition can be saved as TOML for headles
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -13,11 +14,10 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from screens.focus import RestoresFocus
 from screens.routing import ForwardsWorkerFailures
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from storage.handle import Workspace
     from storage.records import DatasetSummary
 
@@ -25,6 +25,8 @@ SAMPLERS = ("tpe", "random", "cmaes", "gp")  # as pipelines.sweep_spec accepts t
 PRUNERS = ("median", "hyperband", "none")
 MAX_CLASSES = 20  # pipelines.sweep_spec's rule: integers with few values are class labels
 WHOLE_FIELDS = ("trials", "workers", "folds", "seed")
+SELECT_FIELDS = ("dataset", "model", "metric", "sampler", "pruner")
+TEXT_FIELDS = ("target", *WHOLE_FIELDS, "name", "file")
 
 
 def likely_task(summary: DatasetSummary | None, target: str) -> str | None:
@@ -47,7 +49,7 @@ def file_stem(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "sweep"
 
 
-class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
+class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | None]):
     """Dismisses with the id of the sweep it created and started, or None."""
 
     BINDINGS = [
@@ -68,45 +70,64 @@ class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
         self.model_names: list[str] = []
         self._busy = False
         self.loaded_params: dict[str, Any] = {}  # [params] of a loaded file, passed through
+        self._error_field: str | None = None  # the field the shown error names, if any
+        self._error_values: dict[str, object] = {}  # the fields as they were when it showed
 
     def compose(self) -> ComposeResult:
+        # Compact fields (one line each): the whole form fits an 80×24 terminal.
         with Vertical(id="sweep-form", classes="dialog"):
             yield Static("[b]New sweep[/b] · an Optuna study over one dataset version")
             with Grid(id="sweep-form-grid"):
                 yield Label("Dataset")
-                yield Select[str]([], prompt="loading …", id="form-dataset")
+                yield Select[str]([], prompt="loading …", id="form-dataset", compact=True)
                 yield Label("Target")
-                yield Input(placeholder="registered target", id="form-target")
+                yield Input(placeholder="registered target", id="form-target", compact=True)
                 yield Label("Model")
-                yield Select[str]([], prompt="loading …", id="form-model")
+                yield Select[str]([], prompt="loading …", id="form-model", compact=True)
                 yield Label("Metric")
-                yield Select[str]([], prompt="default for the task", id="form-metric")
-                yield Label("Trials")
-                yield Input("20", type="integer", id="form-trials")
-                yield Label("Workers")
-                yield Input("1", type="integer", id="form-workers")
-                yield Label("Folds")
-                yield Input("5", type="integer", id="form-folds")
-                yield Label("Seed")
-                yield Input("0", type="integer", id="form-seed")
+                yield Select[str]([], prompt="default for the task", id="form-metric", compact=True)
+                for label, key, value in (
+                    ("Trials", "trials", "20"),
+                    ("Workers", "workers", "1"),
+                    ("Folds", "folds", "5"),
+                    ("Seed", "seed", "0"),
+                ):
+                    yield Label(label)
+                    yield Input(value, type="integer", id=f"form-{key}", compact=True)
                 yield Label("Sampler")
                 yield Select[str](
-                    [(s, s) for s in SAMPLERS], value="tpe", allow_blank=False, id="form-sampler"
+                    [(s, s) for s in SAMPLERS],
+                    value="tpe",
+                    allow_blank=False,
+                    id="form-sampler",
+                    compact=True,
                 )
                 yield Label("Pruner")
                 yield Select[str](
-                    [(p, p) for p in PRUNERS], value="median", allow_blank=False, id="form-pruner"
+                    [(p, p) for p in PRUNERS],
+                    value="median",
+                    allow_blank=False,
+                    id="form-pruner",
+                    compact=True,
                 )
                 yield Label("Name")
-                yield Input(placeholder="optional", id="form-name")
-                yield Label("Load a sweep file (ctrl+o; empty: the newest in <workspace>/sweeps)")
-                yield Input(placeholder="path/to/sweep.toml", id="form-file")
+                yield Input(placeholder="optional", id="form-name", classes="wide", compact=True)
+                yield Label("File")
+                yield Input(
+                    placeholder="path/to/sweep.toml", id="form-file", classes="wide", compact=True
+                )
+            yield Static(
+                "ctrl+o or enter loads it; empty: the newest in <workspace>/sweeps",
+                id="form-file-hint",
+                classes="hint",
+                markup=False,
+            )
             yield Static("", id="form-error", classes="error", markup=False)
             yield Static("", id="form-note", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Save TOML (ctrl+s)", id="form-save")
-                yield Button("Start (f2)", variant="primary", id="form-start")
-                yield Button("Cancel", id="form-cancel")
+                yield Button("Save TOML (ctrl+s)", id="form-save", compact=True)
+                yield Button("Start (f2)", variant="primary", id="form-start", compact=True)
+                yield Button("Cancel", id="form-cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#form-dataset").focus()
@@ -281,6 +302,14 @@ class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
     # --- start ------------------------------------------------------------------------
 
     @on(Input.Submitted)
+    def field_submitted(self, event: Input.Submitted) -> None:
+        """enter in File loads it; in any other field it moves on (only f2 or Start starts)."""
+        event.stop()
+        if event.input.id == "form-file":
+            self.action_load_toml()
+        else:
+            self.focus_next()
+
     @on(Button.Pressed, "#form-start")
     def action_submit(self) -> None:
         raw = self.checked_definition()
@@ -366,9 +395,39 @@ class SweepFormScreen(ForwardsWorkerFailures, ModalScreen[int | None]):
 
     # --- messages ---------------------------------------------------------------------
 
+    def field_values(self) -> dict[str, object]:
+        values: dict[str, object] = {}
+        for key in SELECT_FIELDS:
+            values[key] = self.query_one(f"#form-{key}", Select).value
+        for key in TEXT_FIELDS:
+            values[key] = self.query_one(f"#form-{key}", Input).value
+        return values
+
     def show_error(self, message: str) -> None:
-        if self.is_attached:
-            self.query_one("#form-error", Static).update(message)
+        """Show (or clear) the one error line; it names a field as ``field: why`` when it can,
+        and goes away once that field (or, naming none, any field) is changed."""
+        if not self.is_attached:
+            return
+        self.query_one("#form-error", Static).update(message)
+        field = message.partition(":")[0].strip()
+        self._error_field = field if field in (*SELECT_FIELDS, *TEXT_FIELDS) else None
+        self._error_values = self.field_values() if message else {}
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def field_changed(self) -> None:
+        """A change (typed, chosen or loaded) to what the error was about clears it."""
+        if not self._error_values or not self.is_attached:
+            return
+        now = self.field_values()
+        field = self._error_field
+        changed = (
+            now != self._error_values
+            if field is None
+            else (now[field] != self._error_values[field])
+        )
+        if changed:
+            self.show_error("")
 
     def show_note(self, message: str) -> None:
         if self.is_attached:

@@ -11,10 +11,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
-from screens.formatting import number
+from screens.focus import RestoresFocus
+from screens.formatting import display_path, number, user_text
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.footer import KeysFooter
+from screens.widgets.tables import TableRow, fill_table, update_row
 from storage.records import ACTIVE_SWEEP_STATES
 
 if TYPE_CHECKING:
@@ -35,19 +38,27 @@ SWEEP_STATUS_STYLE = {
     "failed": "bold red",
     "stalled": "bold magenta",  # active, but no live worker: resume it
 }
+# Most telling first, so an 80-column terminal still shows status, progress and best.
 COLUMNS = (
     ("id", "id"),
     ("name", "name"),
-    ("dataset", "dataset"),
-    ("model", "model"),
-    ("metric", "metric"),
     ("status", "status"),
     ("progress", "progress"),
-    ("done/pruned/failed", "counts"),
     ("best", "best"),
+    ("metric", "metric"),
+    ("done/pruned/failed", "counts"),
     ("elapsed", "elapsed"),
     ("remaining", "remaining"),
+    ("dataset", "dataset"),
+    ("model", "model"),
 )
+OTHER_COLUMNS_BEFORE_METRIC = 56  # id, status, progress and best (with padding) at 80 columns
+
+
+def widest_cells(screen_width: int) -> dict[str, int]:
+    """How wide a name may be before it is cut: 24 at 80 columns (so status, progress and
+    best still show), more on a wider terminal, never more than 48."""
+    return {"name": min(48, max(24, screen_width - OTHER_COLUMNS_BEFORE_METRIC)), "dataset": 24}
 
 
 def utcnow() -> datetime:
@@ -98,8 +109,8 @@ def sweep_cells(sweep: SweepRecord, remaining: float | None) -> dict[str, object
     """One table row, by column key."""
     return {
         "id": str(sweep.id),
-        "name": sweep.name,
-        "dataset": sweep.dataset_ref,
+        "name": user_text(sweep.name),
+        "dataset": user_text(sweep.dataset_ref),
         "model": sweep.model,
         "metric": f"{sweep.metric} {'↑' if sweep.direction == 'maximize' else '↓'}",
         "status": sweep_status_text(sweep.status),
@@ -111,7 +122,7 @@ def sweep_cells(sweep: SweepRecord, remaining: float | None) -> dict[str, object
     }
 
 
-class SweepsScreen(ForwardsWorkerFailures, Screen[None]):
+class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     """All sweeps; polls the database while any of them is running."""
 
     BINDINGS = [
@@ -136,15 +147,14 @@ class SweepsScreen(ForwardsWorkerFailures, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         table: DataTable[object] = DataTable(id="sweeps-table", cursor_type="row")
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
+        fill_table(table, COLUMNS, [])
         yield table
         yield Static("loading sweeps …", id="sweeps-status", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "Sweeps"
-        self.sub_title = str(self.workspace.root)
+        self.sub_title = display_path(self.workspace.root)
         self.query_one("#sweeps-table").focus()
         self.load_sweeps()
         self.set_interval(POLL_S, self.poll, name="sweeps-poll")
@@ -193,15 +203,14 @@ class SweepsScreen(ForwardsWorkerFailures, Screen[None]):
         ids = [s.id for s in sweeps]
         same = ids == [s.id for s in self.sweeps] and table.row_count == len(sweeps)
         self.sweeps, self.remaining = sweeps, remaining
-        if not same:
-            table.clear()
-        for sweep in sweeps:
-            cells = sweep_cells(sweep, remaining.get(sweep.id))
-            if same:
-                for key, value in cells.items():
-                    table.update_cell(str(sweep.id), key, value)
-            else:
-                table.add_row(*(cells[key] for _, key in COLUMNS), key=str(sweep.id))
+        cells = {s.id: sweep_cells(s, remaining.get(s.id)) for s in sweeps}
+        widest = widest_cells(self.app.size.width)
+        if same:  # in place, each changed column measured again (finished, 30/30, 0.9421)
+            for sweep in sweeps:
+                update_row(table, str(sweep.id), cells[sweep.id], widest=widest)
+        else:
+            rows = [TableRow(str(s.id), [cells[s.id][key] for _, key in COLUMNS]) for s in sweeps]
+            fill_table(table, COLUMNS, rows, widest=widest)
         wanted = self._open_after_load or keep
         if not same and wanted in ids:
             table.move_cursor(row=ids.index(wanted))

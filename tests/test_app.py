@@ -76,9 +76,7 @@ async def test_help_lists_the_keys_of_the_current_screen(demo_root: Path) -> Non
         text = screen_text(pilot)
         assert "Browse rows" in text and "Add" in text and "Remove" in text and "ctrl+p" in text
         await pilot.press("escape")
-        await pilot.press("down", "enter")  # enter on a dataset moves to its versions
-        await settle(pilot)
-        await pilot.press("enter")  # enter on a version opens it
+        await pilot.press("down", "enter")  # enter on a dataset opens its newest version
         await settle(pilot)
         await pilot.press("question_mark")
         text = screen_text(pilot)
@@ -160,6 +158,20 @@ async def test_palette_runs_screen_actions(demo_root: Path) -> None:
         assert "validation of D0" in screen_text(pilot)
 
 
+async def test_the_palette_lists_actions_not_cursor_keys(demo_root: Path) -> None:
+    """A table's own keys (cursor up, page down, home …) are not palette commands: they
+    buried the screen's actions under a dozen cursor moves."""
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"cursor")
+        await pilot.pause(0.3)
+        assert "Cursor down" not in screen_text(pilot)
+        await pilot.press("ctrl+u", *"browse")
+        await pilot.pause(0.3)
+        assert "Browse rows" in screen_text(pilot)
+
+
 async def test_an_old_database_shows_the_upgrade_command(tmp_path: Path) -> None:
     from storage.database import Database
 
@@ -201,3 +213,28 @@ async def test_browse_rows_of_a_version_and_filter_them(demo_root: Path) -> None
         assert "nope" in screen_text(pilot) and "Binder Error" in screen_text(pilot)
         await pilot.press("escape", "escape")
         assert "Versions of wine" in screen_text(pilot)
+
+
+async def test_the_first_enter_opens_details_after_launch_and_after_an_add(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    from screens.dataset_detail import DatasetDetailScreen
+
+    extra = tmp_path / "prices.csv"
+    extra.write_text("sku,price\nA1,9.5\nB2,12.0\n")
+    app = WorkbenchApp(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DatasetDetailScreen)
+        assert "breast_cancer@D0" in screen_text(pilot)
+        await pilot.press("escape", "a")
+        await settle(pilot)
+        app.screen.query_one("#add-path").value = str(extra)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "added prices@D0" in screen_text(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DatasetDetailScreen) and app.screen.version.ref == "prices@D0"

@@ -127,7 +127,7 @@ async def test_sort_filter_tabs_and_export(workspace: Path) -> None:
         screen = app.screen
         assert isinstance(screen, CompareScreen)
 
-        await pilot.press("s")  # the cursor starts on the first field, accuracy: sort by it
+        await pilot.press("o")  # the cursor starts on the first field, accuracy: order by it
         await settle(pilot)
         best_first = sorted(runs, key=lambda r: (-(r.value or 0), r.id))
         header = next(line for line in screen_text(pilot).splitlines() if "(base)" in line)
@@ -262,3 +262,68 @@ async def test_runs_of_two_sweeps_a_failed_run_and_regression_insight(workspace:
         await pilot.press("left_square_bracket")  # the failed run says why it has nothing
         await settle(pilot)
         assert f"run {failed} failed: no held-out predictions" in screen_text(pilot)
+
+
+async def test_after_a_dialog_keys_never_reach_the_hidden_filter(workspace: Path) -> None:
+    """Tab 5, e then h (an export), or ? then escape: focus comes back to a widget on screen,
+    the footer keeps the compare keys and the next 1 switches tabs instead of being typed."""
+    from textual.widgets import Input
+
+    app = WorkbenchApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(CompareScreen(app.workspace, [1, 2, 3]))
+        await settle(pilot)
+        screen = app.screen
+        field = screen.query_one("#compare-filter", Input)
+        for keys in (("5", "e", "h"), ("5", "question_mark", "escape"), ("2", "e", "escape")):
+            await pilot.press(*keys)
+            await settle(pilot)
+            assert app.screen is screen
+            assert app.focused is None or app.focused in screen.focus_chain, app.focused
+            assert "Transpose" in screen_text(pilot).splitlines()[-1]  # the compare footer
+            await pilot.press("1")
+            await settle(pilot)
+            assert field.value == "" and not field.display
+            assert screen.active_tab() == "table" and app.focused is screen.query_one(DataTable)
+        assert any(n.message.startswith("wrote ") for n in app._notifications)
+
+
+async def test_the_palette_offers_every_global_action_on_compare(workspace: Path) -> None:
+    from screens.sweep_form import SweepFormScreen
+
+    app = WorkbenchApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(CompareScreen(app.workspace, [1, 2]))
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"new sweep")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SweepFormScreen)
+        assert "New sweep" in screen_text(pilot)
+
+
+async def test_every_tied_best_gets_a_star_and_deltas_read_short(workspace: Path) -> None:
+    """Runs 1 and 3 tie on the sweep metric (both ★), run 2 trails by 2.338e-06 (shown with
+    two significant digits, not as -2.338e-06)."""
+    from sqlalchemy import update
+
+    from storage.models_sweeps import RunRow
+
+    ws = open_workspace(workspace)
+    try:
+        with ws.db.session_scope() as session:
+            for run_id, value in ((1, 0.9), (2, 0.9 - 2.338e-06), (3, 0.9)):
+                session.execute(update(RunRow).where(RunRow.id == run_id).values(value=value))
+    finally:
+        ws.close()
+    app = WorkbenchApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(CompareScreen(app.workspace, [1, 2, 3]))
+        await settle(pilot)
+        line = next(ln for ln in screen_text(pilot).splitlines() if ln.split()[:1] == ["accuracy"])
+        assert line.count("★") == 2, line
+        assert "(-2.3e-06)" in line and "2.338e-06" not in line, line

@@ -1,10 +1,12 @@
-"""Snapshots of the main screens on a demo workspace with fixed paths and timestamps.
-Update after an intended change with `pytest tests/test_snapshots.py --snapshot-update`."""
+"""Snapshots of the main screens on a demo workspace with fixed timestamps, wide (150×40)
+and at the smallest size every screen must work at (80×24). Update after an intended change
+with `pytest tests/test_snapshots.py --snapshot-update`, and look at the pictures.
+
+Workspaces live in the test's own tmp_path, under the HOME that tests/conftest.py gives each
+test: the screens show paths with the home folder as ~, so they read the same everywhere."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +16,15 @@ from storage.handle import Workspace
 from tests.app_helpers import build_demo_workspace, settle
 from workbench.app import WorkbenchApp
 
-FIXED_ROOT = Path("/tmp/workbench-snapshots")
 SIZE = (150, 40)
+SMALL = (80, 24)
 
 
 @pytest.fixture
-def fixed_demo() -> Iterator[Path]:
-    """A demo workspace at a path that is the same on every machine (paths show on screen)."""
-    shutil.rmtree(FIXED_ROOT, ignore_errors=True)
-    yield build_demo_workspace(FIXED_ROOT / "ws", FIXED_ROOT / "data")
-    shutil.rmtree(FIXED_ROOT, ignore_errors=True)
+def fixed_demo() -> Path:
+    """The demo datasets, shown as ~/ws and ~/data (paths show on screen)."""
+    home = Path.home()
+    return build_demo_workspace(home / "ws", home / "data")
 
 
 def after(*keys: str):
@@ -56,8 +57,8 @@ def test_help_screen(snap_compare, fixed_demo: Path) -> None:
 
 
 @pytest.fixture
-def fixed_sweep() -> Iterator[Path]:
-    """Wine and a finished 4-trial random-forest sweep at a fixed path, with the things that
+def fixed_sweep() -> Path:
+    """Wine and a finished 4-trial random-forest sweep in ~/sweep, with the things that
     change from machine to machine (durations, times, environment) set to fixed values."""
     from datetime import timedelta
 
@@ -66,12 +67,12 @@ def fixed_sweep() -> Iterator[Path]:
     from pipelines.sweep_worker import run_worker
     from pipelines.sweeps import create_sweep
     from storage.handle import open_workspace
-    from storage.models_sweeps import RunRow
+    from storage.models_sweeps import RunRow, SweepRow
     from tests.app_helpers import FIXED_TIME
     from tests.sweep_helpers import add_sample
 
-    shutil.rmtree(FIXED_ROOT, ignore_errors=True)
-    ws = open_workspace(FIXED_ROOT / "sweep")
+    root = Path.home() / "sweep"
+    ws = open_workspace(root)
     try:
         add_sample(ws, "wine", "cultivar")
         spec = {"dataset": "wine", "target": "cultivar", "model": "random_forest"}
@@ -90,10 +91,18 @@ def fixed_sweep() -> Iterator[Path]:
                         environment=environment,
                     )
                 )
+            elapsed = timedelta(seconds=65)
+            session.execute(
+                update(SweepRow).values(
+                    created_at=FIXED_TIME,
+                    started_at=FIXED_TIME,
+                    finished_at=FIXED_TIME + elapsed,
+                    heartbeat_at=FIXED_TIME,
+                )
+            )
     finally:
         ws.close()
-    yield FIXED_ROOT / "sweep"
-    shutil.rmtree(FIXED_ROOT, ignore_errors=True)
+    return root
 
 
 def compare_app(root: Path) -> WorkbenchApp:
@@ -114,3 +123,37 @@ def test_compare_screen(snap_compare, fixed_sweep: Path) -> None:
 def test_compare_insight(snap_compare, fixed_sweep: Path) -> None:
     keys = after("right", "5")
     assert snap_compare(compare_app(fixed_sweep), terminal_size=SIZE, run_before=keys)
+
+
+# --- every main screen at 80×24 --------------------------------------------------------
+
+
+def test_datasets_80x24(snap_compare, fixed_demo: Path) -> None:
+    assert snap_compare(WorkbenchApp(fixed_demo), terminal_size=SMALL, run_before=after("down"))
+
+
+def test_help_80x24(snap_compare, fixed_demo: Path) -> None:
+    keys = after("down", "v", "question_mark")
+    assert snap_compare(WorkbenchApp(fixed_demo), terminal_size=SMALL, run_before=keys)
+
+
+def test_sweeps_80x24(snap_compare, fixed_sweep: Path) -> None:
+    assert snap_compare(WorkbenchApp(fixed_sweep), terminal_size=SMALL, run_before=after("s"))
+
+
+def test_sweep_detail_80x24(snap_compare, fixed_sweep: Path) -> None:
+    keys = after("s", "enter")
+    assert snap_compare(WorkbenchApp(fixed_sweep), terminal_size=SMALL, run_before=keys)
+
+
+def test_sweep_form_80x24(snap_compare, fixed_sweep: Path) -> None:
+    keys = after("s", "n")
+    assert snap_compare(WorkbenchApp(fixed_sweep), terminal_size=SMALL, run_before=keys)
+
+
+def test_runs_80x24(snap_compare, fixed_sweep: Path) -> None:
+    assert snap_compare(WorkbenchApp(fixed_sweep), terminal_size=SMALL, run_before=after("r"))
+
+
+def test_compare_80x24(snap_compare, fixed_sweep: Path) -> None:
+    assert snap_compare(compare_app(fixed_sweep), terminal_size=SMALL, run_before=after())

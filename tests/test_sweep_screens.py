@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +23,9 @@ from pipelines.sweeps import (
     live_worker_count,
 )
 from screens.formatting import number
+from screens.help import HelpScreen
 from screens.runs import RunsScreen
+from screens.sweep_detail import SweepDetailScreen
 from storage.handle import Workspace, open_workspace
 from storage.models_sweeps import RunRow, SweepRow
 from tests.app_helpers import FIXED_TIME, screen_text, settle
@@ -40,7 +41,6 @@ WINE_SWEEP = {
     "trials": 6,
     "folds": 3,
 }
-SNAPSHOT_ROOT = Path("/tmp/workbench-snapshots-sweeps")
 
 
 def finished_sweep_workspace(root: Path) -> int:
@@ -135,7 +135,7 @@ async def test_a_finished_sweep_its_trials_runs_and_one_run(finished: tuple[Path
         await settle(pilot)
         assert "3 of 6 runs" in screen_text(pilot)
 
-        await pilot.press("s", *"nonsense_column DESC", "enter")
+        await pilot.press("o", *"nonsense_column DESC", "enter")
         await settle(pilot)
         assert "nonsense_column" in screen_text(pilot)  # DuckDB's refusal, inline
         app.screen.query_one("#runs-order", Input).value = "trial DESC"
@@ -224,10 +224,10 @@ async def test_the_launch_form_refuses_inline_then_starts_and_stops_a_sweep(
 
 
 @pytest.fixture
-def fixed_sweep_workspace() -> Iterator[Path]:
-    """A finished sweep at a path that is the same on every machine (paths show on screen)."""
-    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
-    root = SNAPSHOT_ROOT / "ws"
+def fixed_sweep_workspace() -> Path:
+    """A finished sweep in ~/ws: the test's own HOME (tests/conftest.py), shown as ~ on
+    screen, so the picture is the same on every machine."""
+    root = Path.home() / "ws"
     finished_sweep_workspace(root)
     # The sweep really ran; its scores are pinned so that tuning a model family's search
     # space (which moves them) does not move this picture of the screen.
@@ -239,8 +239,7 @@ def fixed_sweep_workspace() -> Iterator[Path]:
             )
     finally:
         ws.close()
-    yield root
-    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+    return root
 
 
 def test_sweeps_screen_snapshot(snap_compare, fixed_sweep_workspace: Path) -> None:
@@ -275,3 +274,137 @@ async def test_the_launch_form_reads_a_sweep_file(finished: tuple[Path, int]) ->
         assert form.query_one("#form-name", Input).value == "from a file"
         assert any("1 parameter settings kept" in n.message for n in app._notifications)
         assert form.raw_definition()["params"] == {"n_estimators": 30}
+
+
+async def test_cells_that_change_while_shown_are_measured_again(tmp_path: Path) -> None:
+    """A sweep first listed as created, then run for real: its status, best value and a
+    trial's status grow past their first widths and must show whole (not finishe, complet)."""
+    import asyncio
+
+    from storage import sweeps as repo
+
+    root = tmp_path / "ws"
+    ws = open_workspace(root)
+    try:
+        add_sample(ws, "wine", "cultivar")
+        sweep_id = create_sweep(ws, {**WINE_SWEEP, "trials": 2, "pruner": "none"}).sweep.id
+        app = WorkbenchApp(root)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_sweeps(pilot)
+            assert "created" in screen_text(pilot)
+            await asyncio.to_thread(run_worker, ws, sweep_id)
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            sweep = get_sweep(ws, sweep_id)
+            line = next(ln for ln in screen_text(pilot).splitlines() if "wine" in ln)
+            assert " finished " in line and number(sweep.best_value) in line, line
+
+            other = create_sweep(ws, {**WINE_SWEEP, "trials": 1, "name": "by hand"}).sweep.id
+            run = repo.start_run(  # as a worker of another process records a trial
+                ws.db,
+                sweep_id=other,
+                trial_number=0,
+                params={},
+                seed=0,
+                dataset_sha="0" * 64,
+                environment={},
+                worker="test:1",
+            )
+            app.push_screen(SweepDetailScreen(app.workspace, other))
+            await settle(pilot)
+            assert " running " in screen_text(pilot)
+            repo.finish_run(ws.db, run, status="complete", value=0.987654)
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            line = next(ln for ln in screen_text(pilot).splitlines() if " 0 " in ln[:12])
+            assert " complete " in line and "0.9877" in line, line
+    finally:
+        ws.close()
+
+
+async def test_runs_export_writes_what_the_table_shows(finished: tuple[Path, int]) -> None:
+    import csv
+    import json
+
+    root, sweep_id = finished
+    app = WorkbenchApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("slash", *"trial < 3", "enter", "o", *"trial DESC", "enter")
+        await settle(pilot)
+        assert "3 of 6 runs" in screen_text(pilot)
+        written = []
+        for fmt in ("c", "j"):
+            await pilot.press("e")
+            await settle(pilot)
+            assert "Export the 3 runs shown (filtered)" in screen_text(pilot)
+            await pilot.press(fmt)
+            await settle(pilot)
+            message = list(app._notifications)[-1].message
+            assert message.startswith("wrote ") and message.endswith("(3 runs)"), message
+            written.append(Path(message.removeprefix("wrote ").rsplit(" (", 1)[0]))
+        rows = list(csv.DictReader(written[0].read_text().splitlines()))
+        assert [int(row["trial"]) for row in rows] == [2, 1, 0]
+        runs = json.loads(written[1].read_text())
+        assert [run["trial_number"] for run in runs] == [2, 1, 0]
+        assert {run["sweep_id"] for run in runs} == {sweep_id}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_small_terminals_keep_what_matters(
+    finished: tuple[Path, int], size: tuple[int, int]
+) -> None:
+    """Sweeps shows status, progress and best; the form shows every field and its buttons;
+    help scrolls to its last key; the footer keeps ? Help on each screen."""
+    root, sweep_id = finished
+    ws = open_workspace(root)
+    try:
+        best = number(get_sweep(ws, sweep_id).best_value)
+    finally:
+        ws.close()
+    app = WorkbenchApp(root)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert "? Help" in screen_text(pilot).splitlines()[-1]
+        await open_sweeps(pilot)
+        text = screen_text(pilot)
+        line = next(ln for ln in text.splitlines() if "wine" in ln)
+        assert "finished" in line and "6/6" in line and best in line, line
+        assert "? Help" in text.splitlines()[-1]
+        await pilot.press("n")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "Pruner" in text and "File" in text and "Start (f2)" in text
+        assert "ctrl+o or enter loads it; empty: the newest in <workspace>/sweeps" in text
+        await pilot.press("escape", "question_mark")
+        await settle(pilot)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        assert help_screen.query_one("#help-keys").region.bottom < size[1]  # inside, not cut
+        await pilot.press("ctrl+end")  # the list scrolls to its last key
+        await settle(pilot)
+        assert help_screen.keys[-1][1] in screen_text(pilot)
+
+
+async def test_every_trial_tied_for_best_gets_a_star(finished: tuple[Path, int]) -> None:
+    root, _ = finished
+    ws = open_workspace(root)
+    try:
+        with ws.db.session_scope() as session:
+            session.execute(update(RunRow).values(status="complete", value=0.5))
+            session.execute(
+                update(RunRow).where(RunRow.trial_number.in_([1, 4])).values(value=0.99)
+            )
+    finally:
+        ws.close()
+    app = WorkbenchApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_sweeps(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        starred = [
+            ln.split("│")[1].split()[0] for ln in screen_text(pilot).splitlines() if "★" in ln
+        ]
+        assert starred == ["1", "4"], starred

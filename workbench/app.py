@@ -3,17 +3,20 @@ and opening the workspace in a worker so the first frame never waits for the dat
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Provider
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from screens.datasets import DatasetsScreen
+from screens.formatting import display_path
 from screens.help import HelpScreen
 from screens.messages import WorkerFailed
 
@@ -22,11 +25,39 @@ if TYPE_CHECKING:
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 THEMES = ("textual-dark", "textual-light", "nord", "gruvbox", "tokyo-night")
+# (palette name, App action, what it does): the actions that work from every screen.
+GLOBAL_COMMANDS = (
+    ("Go to datasets", "show_datasets", "the datasets and their versions (key d)"),
+    ("Go to sweeps", "show_sweeps", "every sweep, live (key s)"),
+    ("Go to runs", "show_runs", "every run, filtered and sorted by SQL (key r)"),
+    ("New sweep", "new_sweep", "open the launch form (n on the sweeps screen)"),
+    ("Add dataset", "add_dataset", "register a file as a dataset version (a on datasets)"),
+    ("Next theme", "next_theme", "switch to the next colour theme (ctrl+t)"),
+    ("Help: keys of this screen", "help", "every key of the current screen (?)"),
+    ("Save screen as SVG", "save_screen", "into the workspace's reports/ (ctrl+s)"),
+)
+
+
+class GlobalCommands(Provider):
+    """The App's own actions in the command palette, whatever screen it is opened on."""
+
+    async def discover(self) -> AsyncIterator[DiscoveryHit]:
+        for name, action, text in GLOBAL_COMMANDS:
+            yield DiscoveryHit(name, partial(self.app.run_action, action), help=text)
+
+    async def search(self, query: str) -> AsyncIterator[Hit]:
+        matcher = self.matcher(query)
+        for name, action, text in GLOBAL_COMMANDS:
+            score = matcher.match(name)
+            if score > 0:
+                run = partial(self.app.run_action, action)
+                yield Hit(score, matcher.highlight(name), run, help=text)
 
 
 class WorkbenchApp(App[None]):
     CSS_PATH = ASSETS / "app.tcss"
     TITLE = "Workbench"
+    COMMANDS = App.COMMANDS | {GlobalCommands}
     BINDINGS = [
         Binding("d", "show_datasets", "Datasets", id="app.datasets"),
         Binding("s", "show_sweeps", "Sweeps", id="app.sweeps"),
@@ -35,6 +66,10 @@ class WorkbenchApp(App[None]):
         Binding("ctrl+t", "next_theme", "Theme", id="app.theme"),
         Binding("ctrl+s", "save_screen", "Save SVG", id="app.screenshot", show=False),
         Binding("q", "quit", "Quit", id="app.quit"),
+        # Priority: focus moves when tab is read, not when the widget that had focus gets to
+        # it, so keys typed right after a tab land in the next field (fast typists, pastes).
+        Binding("tab", "focus_next", "Focus Next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Focus Previous", show=False, priority=True),
     ]
 
     def __init__(self, workspace_root: Path, *, database_url: str | None = None) -> None:
@@ -68,7 +103,7 @@ class WorkbenchApp(App[None]):
 
     def workspace_opened(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self.sub_title = str(workspace.root)
+        self.sub_title = display_path(workspace.root)
         self.datasets_screen.workspace_opened(workspace)
 
     # --- the one error router -----------------------------------------------------------
@@ -92,17 +127,17 @@ class WorkbenchApp(App[None]):
         while len(self.screen_stack) > 2 and self.screen is not self.datasets_screen:
             self.pop_screen()
 
-    def action_show_sweeps(self) -> None:
+    async def action_show_sweeps(self) -> None:
         from screens.sweeps import SweepsScreen
 
-        self._show_top_level(SweepsScreen)
+        await self._show_top_level(SweepsScreen)
 
-    def action_show_runs(self) -> None:
+    async def action_show_runs(self) -> None:
         from screens.runs import RunsScreen
 
-        self._show_top_level(RunsScreen)
+        await self._show_top_level(RunsScreen)
 
-    def _show_top_level(self, screen_type: type[Screen[None]]) -> None:
+    async def _show_top_level(self, screen_type: type[Screen[None]]) -> None:
         """Top-level screens sit directly on the datasets screen: back to it, then push."""
         if self.workspace is None:
             self.notify("the workspace is not open yet", severity="warning")
@@ -110,7 +145,19 @@ class WorkbenchApp(App[None]):
         if isinstance(self.screen, screen_type):
             return
         self.action_show_datasets()
-        self.push_screen(screen_type(self.workspace))  # type: ignore[call-arg]
+        await self.push_screen(screen_type(self.workspace))  # type: ignore[call-arg]
+
+    async def action_new_sweep(self) -> None:
+        """The launch form over the sweeps screen, from anywhere (its result opens the sweep)."""
+        from screens.sweeps import SweepsScreen
+
+        await self._show_top_level(SweepsScreen)
+        if isinstance(self.screen, SweepsScreen):
+            self.screen.action_new_sweep()
+
+    async def action_add_dataset(self) -> None:
+        self.action_show_datasets()
+        self.datasets_screen.action_add()
 
     def action_help(self) -> None:
         screen = self.screen
@@ -144,12 +191,15 @@ class WorkbenchApp(App[None]):
         self.notify(f"screen saved to {path}", title="screenshot")
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Every key of the current screen is also a palette command."""
+        """Every key of the current screen is also a palette command (the App's own keys
+        are GlobalCommands); a widget's hidden keys (a table's cursor moves) are not."""
         yield from super().get_system_commands(screen)
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding, node = active.binding, active.node
             if not binding.description or binding.description in seen or not active.enabled:
+                continue
+            if node is self or (node is not screen and not binding.show):
                 continue
             seen.add(binding.description)
             yield SystemCommand(

@@ -23,6 +23,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from pipelines.inert import inert
+
 if TYPE_CHECKING:
     from pipelines.browse import Page, RowView
 
@@ -34,7 +36,6 @@ MAX_COLUMN_WIDTH = 40
 NULL_TEXT = "∅"
 PLACEHOLDER_TEXT = "…"
 _NUMERIC_TYPE_WORDS = ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC")
-_CONTROL_CHARACTERS = {code: " " for code in range(32)} | {10: "↵", 127: " "}
 
 
 def format_cell(value: object) -> str:
@@ -50,7 +51,7 @@ def format_cell(value: object) -> str:
         if magnitude and (magnitude >= 1e15 or magnitude < 1e-4):
             return f"{value:.6g}"
         return f"{value:.6f}".rstrip("0").rstrip(".")
-    return str(value).translate(_CONTROL_CHARACTERS)
+    return inert(str(value))  # an escape sequence in a cell is shown, never obeyed
 
 
 def is_number(value: object) -> bool:
@@ -191,7 +192,7 @@ class LazyTable(ScrollView, can_focus=True):
                 any(word in kind.upper() for word in _NUMERIC_TYPE_WORDS)
                 for kind in view.source.column_types
             ]
-        self._widths = [self._clamp(cell_len(name)) for name in self._columns]
+        self._widths = [self._clamp(cell_len(inert(name))) for name in self._columns]
         self._update_virtual_size()
         self.scroll_to(0, 0, animate=False, force=True)
         self.refresh()
@@ -377,7 +378,7 @@ class LazyTable(ScrollView, can_focus=True):
     def _header_strip(self, base: Style) -> Strip:
         style = base + self.get_component_rich_style("lazy-table--header")
         cells = [
-            Segment(f" {_fit(name, width, numeric)} ", style)
+            Segment(f" {_fit(inert(name), width, numeric)} ", style)
             for name, width, numeric in zip(self._columns, self._widths, self._numeric, strict=True)
         ]
         return Strip(cells)

@@ -1,19 +1,24 @@
-"""Filling a DataTable with column widths measured up front.
+"""Filling and updating a DataTable with column widths that are right on the first frame and
+stay right after live updates.
 
 DataTable measures auto-width columns on its next idle tick, and a frame painted before that
-tick can keep the header at the label widths while the rows are drawn at the measured
-widths (seen as a misaligned header on the first fill). Measuring here and giving each
-column an explicit width makes the very first frame final.
+tick can keep the header at the label widths while the rows are drawn at the measured widths
+(seen as a misaligned header on the first fill). So ``fill_table`` measures every column up
+front and hands DataTable the result. The columns stay auto-width, so later changes
+(``update_row``, ``append_row``) are measured again by DataTable itself: a status that grows
+from ``running`` to ``finished`` is not cut to the first fill's width. Long values are cut
+with an ellipsis instead, so one of them cannot push every other column off screen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 MAX_COLUMN_WIDTH = 60  # one long value must not push every other column off screen
 
@@ -34,16 +39,55 @@ def measure(value: object) -> int:
     return max((cell_len(line) for line in str(value).splitlines()), default=0)
 
 
+def cell(value: object, most: int = MAX_COLUMN_WIDTH) -> object:
+    """A value as DataTable should get it: text (never parsed as markup) at most ``most``
+    cells wide, cut with an ellipsis; other renderables as they are."""
+    if isinstance(value, str):
+        value = Text(value)
+    if isinstance(value, Text) and measure(value) > most:
+        value = value.copy()
+        value.truncate(most, overflow="ellipsis")
+    return value
+
+
 def fill_table(
     table: DataTable[object],
     columns: Sequence[str | Text | tuple[str | Text, str]],
     rows: Sequence[TableRow],
+    *,
+    widest: Mapping[str, int] | None = None,
 ) -> None:
-    """Replace the table's columns and rows; each column as wide as its widest cell."""
+    """Replace the table's columns and rows; each column as wide as its widest cell, at most
+    ``widest[key]`` (or MAX_COLUMN_WIDTH) cells."""
     table.clear(columns=True)
     specs = [c if isinstance(c, tuple) else (c, None) for c in columns]
+    limits = [(widest or {}).get(key or "", MAX_COLUMN_WIDTH) for _, key in specs]
+    cells = [[cell(value, limits[i]) for i, value in enumerate(row.cells)] for row in rows]
     for index, (label, key) in enumerate(specs):
-        widest = max([measure(label), *(measure(r.cells[index]) for r in rows)])
-        table.add_column(label, key=key, width=min(widest, MAX_COLUMN_WIDTH))
-    for row in rows:
-        table.add_row(*row.cells, key=row.key, label=row.label)
+        column_key = table.add_column(label, key=key)
+        wide = max([measure(label), *(measure(row[index]) for row in cells)])
+        table.columns[column_key].content_width = wide
+    for row, values in zip(rows, cells, strict=True):
+        table.add_row(*values, key=row.key, label=row.label)
+
+
+def update_row(
+    table: DataTable[object],
+    row_key: str,
+    values: Mapping[str, object],
+    *,
+    widest: Mapping[str, int] | None = None,
+) -> None:
+    """Change cells of one row in place (the cursor stays); their columns are measured again."""
+    for key, value in values.items():
+        most = (widest or {}).get(key, MAX_COLUMN_WIDTH)
+        table.update_cell(row_key, ColumnKey(key), cell(value, most), update_width=True)
+
+
+def append_row(
+    table: DataTable[object], row: TableRow, *, widest: Mapping[str, int] | None = None
+) -> None:
+    """Add a row after the first fill; DataTable widens its columns to fit it."""
+    limits = [(widest or {}).get(str(c.key.value), MAX_COLUMN_WIDTH) for c in table.ordered_columns]
+    values = [cell(value, limits[i]) for i, value in enumerate(row.cells)]
+    table.add_row(*values, key=row.key, label=row.label)

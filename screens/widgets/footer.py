@@ -1,0 +1,80 @@
+"""The footer every screen shows, with `? Help` kept on screen and no key cut in half.
+
+Textual's Footer lists the focused widget's and the screen's keys before the App's, and a
+narrow terminal (80 columns) cuts the row at its right edge: the help key, the one that lists
+every other key, was the first to go. Here it sits with the palette key in a group docked
+right, and the screen's own keys that do not fit whole before it are left out (help lists
+them all) instead of showing a key without its label."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.containers import HorizontalGroup
+from textual.geometry import Size
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+if TYPE_CHECKING:
+    from textual import events
+    from textual.app import ComposeResult
+    from textual.widget import Widget
+
+HELP_ACTION = "help"  # the App's `?` binding (workbench.app)
+
+
+class KeysFooter(Footer):
+    """A Footer whose help and palette keys never scroll off the right edge."""
+
+    DEFAULT_CSS = """
+    KeysFooter #footer-right {
+        dock: right;
+        width: auto;
+        height: 1;
+        FooterKey.-command-palette {
+            dock: none;
+        }
+    }
+    """
+
+    _widths: list[tuple[Widget, int]] = []  # every child and its natural width
+
+    def compose(self) -> ComposeResult:
+        right: list[FooterKey] = []
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and (
+                widget.action == HELP_ACTION or widget.has_class("-command-palette")
+            ):
+                right.append(widget)
+            else:
+                yield widget
+        if right:
+            with HorizontalGroup(id="footer-right"):
+                yield from right
+
+    async def recompose(self) -> None:
+        """Measure the new keys, then keep those that fit."""
+        await super().recompose()
+        self._widths = [(child, natural_width(child)) for child in self.children]
+        self._fit()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Show the left keys, in order, while each fits whole beside the right group."""
+        right = sum(width for child, width in self._widths if child.id == "footer-right")
+        used, fits = 0, True
+        for child, width in self._widths:
+            if child.id != "footer-right":
+                fits = fits and used + width <= self.size.width - right
+                child.display = fits
+                used += width if fits else 0
+
+
+def natural_width(widget: Widget) -> int:
+    """The width a key (or group of keys) takes with room to spare, from its content rather
+    than its layout: a footer under a modal is not laid out again when it recomposes."""
+    unbounded = Size(10_000, 1)
+    content = widget.get_content_width(unbounded, unbounded)
+    return content + widget.styles.gutter.width + widget.styles.margin.width
