@@ -72,7 +72,7 @@ def timed(label: str, action: Callable[[], T]) -> T:
 
 
 def main() -> None:
-    from pipelines.browse import RowSource, RowView
+    from pipelines.datasets.browse import RowSource, RowView
 
     path = BENCH_DATA / "browse_10m.parquet"
     if not path.exists():
@@ -120,9 +120,9 @@ def main() -> None:
     timed("sorted page at offset 6M (next deep page)", lambda: by_score.page(6_000_000, PAGE_ROWS))
 
     try:
-        from pipelines.profiling import profile_parquet
+        from pipelines.datasets.profiling import profile_parquet
     except ImportError:
-        print("profile: skipped (pipelines.profiling not available)")
+        print("profile: skipped (pipelines.datasets.profiling not available)")
     else:
         timed("profile", lambda: profile_parquet(path))
 

@@ -46,7 +46,7 @@ async def screen_timings(root: Path, run_ids: list[int]) -> dict[str, float]:
 
 
 def main() -> None:
-    from pipelines.compare import compare_runs
+    from pipelines.runs.compare import compare_runs
     from storage import sweeps as repo
     from storage.handle import open_workspace
 

@@ -108,8 +108,8 @@ async def screen_first_rows(root: Path) -> float:
 
 
 def main() -> None:
-    from pipelines.browse import RowSource
-    from pipelines.run_tables import write_runs_parquet
+    from pipelines.datasets.browse import RowSource
+    from pipelines.runs.tables import write_runs_parquet
     from storage import sweeps as repo
     from storage.handle import open_workspace
 

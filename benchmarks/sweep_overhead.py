@@ -27,9 +27,9 @@ DEFINITION = {
 def bare_loop(parquet: Path, sweep_spec: dict) -> float:
     import optuna
 
-    from pipelines.families import get_family
-    from pipelines.sweep_worker import suggest_params
-    from pipelines.training import evaluate, load_frame
+    from pipelines.sweeps.families import get_family
+    from pipelines.sweeps.training import evaluate, load_frame
+    from pipelines.sweeps.worker import suggest_params
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     X, y = load_frame(parquet, "cultivar")
@@ -55,9 +55,9 @@ def bare_loop(parquet: Path, sweep_spec: dict) -> float:
 
 
 def workbench_sweep(folder: Path) -> tuple[float, Path, dict]:
-    from pipelines import sweeps
-    from pipelines.datasets import browsable_path, register_dataset
-    from pipelines.sweep_worker import run_worker
+    from pipelines.datasets.versions import browsable_path, register_dataset
+    from pipelines.sweeps import lifecycle as sweeps
+    from pipelines.sweeps.worker import run_worker
     from storage.datasets import get_version
     from storage.handle import open_workspace
 

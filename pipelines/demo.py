@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.datasets import Registration, register_dataset
+from pipelines.datasets.versions import Registration, register_dataset
 from pipelines.progress import Progress, no_progress
 from storage.handle import Workspace
 from storage.meta import get_fact, set_fact
@@ -29,7 +29,7 @@ def fill_demo(
 ) -> list[Registration]:
     """Register every bundled sample (a no-op for those already there), then run a small
     sweep in this process so a new user sees runs at once."""
-    from pipelines.samples import sample_datasets
+    from pipelines.datasets.samples import sample_datasets
 
     samples = sample_datasets()
     done = []
@@ -37,8 +37,8 @@ def fill_demo(
         progress(f"registering {sample.name}", number / (len(samples) + 1))
         done.append(register_dataset(ws, sample.path, name=sample.name, target=sample.target))
     if sweep:
-        from pipelines.sweep_worker import run_worker
-        from pipelines.sweeps import create_sweep
+        from pipelines.sweeps.lifecycle import create_sweep
+        from pipelines.sweeps.worker import run_worker
 
         progress("running a demo sweep (20 LightGBM trials)", len(samples) / (len(samples) + 1))
         run_worker(ws, create_sweep(ws, dict(DEMO_SWEEP)).sweep.id)

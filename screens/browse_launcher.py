@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def browse_version(screen: Screen[object], ws: Workspace, version: DatasetVersionRecord) -> None:
     def locate() -> None:
-        from pipelines.datasets import browsable_path
+        from pipelines.datasets.versions import browsable_path
 
         path = browsable_path(ws, version)
         screen.app.call_from_thread(open_browser, path)

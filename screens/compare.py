@@ -1,5 +1,5 @@
 """Runs side by side. The Table tab holds metrics (deltas against a pinned baseline, the best
-marked), parameters and lineage from ``pipelines.compare``, so the screen, ``workbench
+marked), parameters and lineage from ``pipelines.runs.compare``, so the screen, ``workbench
 compare`` and reports agree on what differs; Curves, Folds, Slice and Insight tabs draw the
 same runs in the same colours. Every query and statistic runs in a thread worker."""
 
@@ -22,8 +22,8 @@ from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
-    from pipelines.compare import CompareRow, Comparison
-    from pipelines.compare_views import SweepSlice
+    from pipelines.runs.compare import CompareRow, Comparison
+    from pipelines.runs.compare_views import SweepSlice
     from storage.handle import Workspace
     from storage.records import RunRecord
 
@@ -143,7 +143,7 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     )
     def load(self, baseline: int | None) -> None:
         """Build the comparison against ``baseline`` (a run id) and hand it to the screen."""
-        from pipelines.compare import compare_runs
+        from pipelines.runs.compare import compare_runs
 
         comparison = compare_runs(self.workspace, self.run_ids, baseline=baseline)
         self.app.call_from_thread(self.show, comparison)
@@ -168,7 +168,7 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         """Apply the chosen sort (if any) to a freshly loaded comparison."""
         if self.sort_by is None:
             return comparison
-        from pipelines.compare_views import sort_runs
+        from pipelines.runs.compare_views import sort_runs
 
         section, name, descending = self.sort_by
         row = next((r for r in comparison.rows if (r.section, r.name) == (section, name)), None)
@@ -182,7 +182,7 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="loading curves",
     )
     def load_curves(self) -> None:
-        from pipelines.compare_views import run_curves
+        from pipelines.runs.compare_views import run_curves
 
         curves = run_curves(self.workspace, self.run_ids)
         self.app.call_from_thread(self.curves_loaded, curves)
@@ -199,7 +199,7 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="loading the sweep's trials",
     )
     def load_slice(self, sweep_id: int) -> None:
-        from pipelines.compare_views import sweep_slice
+        from pipelines.runs.compare_views import sweep_slice
 
         data = sweep_slice(self.workspace, sweep_id)
         self.app.call_from_thread(self.slice_loaded, data)
@@ -421,13 +421,13 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     def action_sort(self) -> None:
         """Order the runs by the field under the cursor; again on the same field reverses."""
-        from pipelines.compare_views import sort_runs
+        from pipelines.runs.compare_views import sort_runs
 
         row = self.field_at_cursor()
         if row is None or self.comparison is None:
             self.notify("put the cursor on a field to sort the runs by it", timeout=3)
             return
-        from pipelines.compare import metric_direction
+        from pipelines.runs.compare import metric_direction
 
         previous = self.sort_by
         if previous and previous[:2] == (row.section, row.name):

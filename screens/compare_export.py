@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from screens.dialogs import ChoiceScreen
 
 if TYPE_CHECKING:
-    from pipelines.compare import Comparison
+    from pipelines.runs.compare import Comparison
     from screens.compare import CompareScreen
     from storage.handle import Workspace
 
@@ -53,9 +53,9 @@ def _export(screen: CompareScreen, ws: Workspace, table: Comparison, fmt: str) -
 
 def export_comparison(ws: Workspace, comparison: Comparison, fmt: str) -> Path:
     """Write one export and return its path (reports hold every row; tables what is shown)."""
-    from pipelines.compare_views import render_comparison
-    from pipelines.reports import default_report_path, runs_stem, write_runs_report
-    from pipelines.run_export import write_atomically
+    from pipelines.reports.writing import default_report_path, runs_stem, write_runs_report
+    from pipelines.runs.compare_views import render_comparison
+    from pipelines.runs.export import write_atomically
 
     run_ids = [run.id for run in comparison.runs]
     baseline = run_ids[comparison.baseline]

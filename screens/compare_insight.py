@@ -16,7 +16,7 @@ from screens.compare_panels import rich_colour
 from screens.formatting import number, user_text
 
 if TYPE_CHECKING:
-    from pipelines.insight import HeldOutSummary, PermutationResult
+    from pipelines.runs.insight import HeldOutSummary, PermutationResult
     from storage.handle import Workspace
 
 BAR_CELLS = 24
@@ -39,7 +39,7 @@ class RunInsight:
 def gather_insight(ws: Workspace, run_id: int, permutation: bool) -> RunInsight:
     """Runs in a worker thread: the held-out summary is cheap; permutation importance only
     runs when asked (`i`), otherwise a cached result is shown if there is one."""
-    from pipelines import insight
+    from pipelines.runs import insight
     from storage.errors import WorkbenchError
 
     try:

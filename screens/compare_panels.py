@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from pipelines.runs import PRUNER_REPORTS
+from pipelines.runs.details import PRUNER_REPORTS
 from screens.formatting import number
 
 if TYPE_CHECKING:
-    from pipelines.compare_views import SweepSlice
+    from pipelines.runs.compare_views import SweepSlice
     from storage.records import RunRecord
 
 MAX_PLOTTED_RUNS = 12  # more lines than this is a hatch, not a picture

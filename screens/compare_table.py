@@ -1,7 +1,7 @@
 """Cells and rows of the compare table, both orientations, with a header per section.
 
 Kept apart from the screen so the screen holds state and keys, and this module only turns
-``pipelines.compare`` rows into DataTable content."""
+``pipelines.runs.compare`` rows into DataTable content."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from screens.sweep_detail import value_text
 from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:
-    from pipelines.compare import CompareRow, Comparison
+    from pipelines.runs.compare import CompareRow, Comparison
     from storage.records import RunRecord
 
 BEST = "★"

@@ -92,7 +92,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="loading datasets",
     )
     def load_datasets(self, select: str | None = None) -> None:
-        from pipelines.datasets import list_datasets
+        from pipelines.datasets.versions import list_datasets
 
         assert self.workspace is not None
         summaries = list_datasets(self.workspace)
@@ -147,7 +147,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="loading versions",
     )
     def load_versions(self, name: str) -> None:
-        from pipelines.datasets import list_versions
+        from pipelines.datasets.versions import list_versions
 
         assert self.workspace is not None
         versions = list_versions(self.workspace, name)
@@ -265,7 +265,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="adding dataset",
     )
     def register(self, request: AddDatasetRequest) -> None:
-        from pipelines.datasets import register_dataset
+        from pipelines.datasets.versions import register_dataset
 
         assert self.workspace is not None
         self.app.call_from_thread(self.show_progress, f"adding {request.path}", 0.0)
@@ -307,7 +307,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     @work(thread=True, exit_on_error=False, description="checking what uses it")
     def name_users(self, dialog: ConfirmScreen, ref: str, what: str, told: list[str]) -> None:
         """Add to the open question the sweeps a removal would orphan."""
-        from pipelines.datasets import describe_users, removal_users
+        from pipelines.datasets.versions import describe_users, removal_users
 
         assert self.workspace is not None
         users = removal_users(self.workspace, ref)
@@ -331,7 +331,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="removing dataset",
     )
     def remove(self, ref: str, force: bool = False) -> None:
-        from pipelines.datasets import remove
+        from pipelines.datasets.versions import remove
 
         assert self.workspace is not None
         message = remove(self.workspace, ref, force=force).message

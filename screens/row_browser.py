@@ -19,7 +19,7 @@ from screens.widgets.footer import KeysFooter
 from screens.widgets.lazy_table import LazyTable
 
 if TYPE_CHECKING:
-    from pipelines.browse import RowSource, RowView
+    from pipelines.datasets.browse import RowSource, RowView
 
 
 class RowBrowserScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
@@ -110,7 +110,7 @@ class RowBrowserScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     @work(thread=True, exclusive=True, group="browse-query", exit_on_error=False)
     def _run_query(self, serial: int, source: RowSource | None, where: str, order_by: str) -> None:
         """Open the file (first time only) and run the query, off the event loop."""
-        from pipelines.browse import RowSource
+        from pipelines.datasets.browse import RowSource
         from storage.errors import WorkbenchError
 
         try:

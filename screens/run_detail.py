@@ -25,7 +25,7 @@ from screens.sweeps import duration_text
 from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
-    from pipelines.runs import Curves
+    from pipelines.runs.details import Curves
     from storage.handle import Workspace
     from storage.records import RunRecord, SweepRecord
 
@@ -126,8 +126,13 @@ class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="loading run",
     )
     def load(self) -> None:
-        from pipelines.runs import get_run, iteration_curves, recorded_importances, run_curves
-        from pipelines.sweeps import get_sweep
+        from pipelines.runs.details import (
+            get_run,
+            iteration_curves,
+            recorded_importances,
+            run_curves,
+        )
+        from pipelines.sweeps.lifecycle import get_sweep
 
         run = get_run(self.workspace, self.run_id)
         sweep = get_sweep(self.workspace, run.sweep_id)
@@ -166,7 +171,7 @@ class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def fact_lines(self, run: RunRecord, sweep: SweepRecord) -> list[str]:
         finished = f"{run.finished_at:%Y-%m-%d %H:%M:%S}" if run.finished_at else "–"
         folds = " · ".join(number(score) for score in run.fold_scores) or "none recorded"
-        from pipelines.sweep_spec import SweepSpec
+        from pipelines.sweeps.spec import SweepSpec
 
         keep_top = SweepSpec.from_stored(sweep.spec).keep_top
         artifact = (
@@ -205,7 +210,7 @@ class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         valid curves together, [ and ] for the next metric, the legend under the plot."""
         from textual_plotext import PlotextPlot
 
-        from pipelines.runs import PRUNER_REPORTS
+        from pipelines.runs.details import PRUNER_REPORTS
 
         if self.sweep is None:
             return

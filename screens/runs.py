@@ -25,7 +25,7 @@ from screens.widgets.footer import KeysFooter
 from screens.widgets.lazy_table import LazyTable
 
 if TYPE_CHECKING:
-    from pipelines.browse import RowSource, RowView
+    from pipelines.datasets.browse import RowSource, RowView
     from storage.handle import Workspace
 
 MARK = "●"
@@ -129,8 +129,8 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     )
     def load_snapshot(self, serial: int, where: str, order_by: str) -> None:
         """Flatten the runs to Parquet, open it, and run the current query on it."""
-        from pipelines.browse import BrowseQueryError, RowSource
-        from pipelines.run_tables import (
+        from pipelines.datasets.browse import BrowseQueryError, RowSource
+        from pipelines.runs.tables import (
             new_snapshot_path,
             remove_stale_snapshots,
             write_runs_parquet,
@@ -184,7 +184,7 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="querying runs",
     )
     def query_view(self, serial: int, source: RowSource, where: str, order_by: str) -> None:
-        from pipelines.browse import BrowseQueryError
+        from pipelines.datasets.browse import BrowseQueryError
 
         try:
             view = source.query(where, order_by)
@@ -300,8 +300,8 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     @work(thread=True, group="runs-export", exit_on_error=False, description="exporting runs")
     def export_runs(self, view: RowView, fmt: str) -> None:
-        from pipelines.reports import default_report_path
-        from pipelines.run_export import export_runs
+        from pipelines.reports.writing import default_report_path
+        from pipelines.runs.export import export_runs
 
         run_ids = [int(row[0]) for row in view.page(0, view.row_count).rows]  # column "run"
         stem = f"runs-sweep-{self.sweep_id}" if self.sweep_id is not None else "runs"

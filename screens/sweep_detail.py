@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 POLL_S = 1.0
 MAX_TRIAL_ROWS = 500  # a DataTable holds its rows: the runs screen pages through them all
-MIN_TRIALS_FOR_IMPORTANCE = 4  # as pipelines.run_tables.param_importances needs them
+MIN_TRIALS_FOR_IMPORTANCE = 4  # as pipelines.runs.tables.param_importances needs them
 RUN_STATUS_STYLE = {"complete": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
 BAR_CELLS = 12
 NAME_CELLS = 16  # longer parameter or column names are cut, so a bar fits a narrow pane
@@ -152,8 +152,8 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="loading sweep",
     )
     def load(self) -> None:
-        from pipelines.run_tables import best_so_far, remaining_s, sweep_timing
-        from pipelines.sweeps import get_sweep, trial_history
+        from pipelines.runs.tables import best_so_far, remaining_s, sweep_timing
+        from pipelines.sweeps.lifecycle import get_sweep, trial_history
 
         try:
             sweep = get_sweep(self.workspace, self.sweep_id)
@@ -206,7 +206,7 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="computing parameter importances",
     )
     def load_importances(self, sweep: SweepRecord) -> None:
-        from pipelines.run_tables import param_importances
+        from pipelines.runs.tables import param_importances
 
         try:
             importances = param_importances(self.workspace, sweep)
@@ -237,7 +237,7 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def param_columns(self) -> list[str]:
         """Searched parameters (fixed ones say nothing about a trial), in search-space order."""
         assert self.sweep is not None
-        from pipelines.sweep_spec import searched_space
+        from pipelines.sweeps.spec import searched_space
 
         names = list(searched_space(self.sweep.spec))
         return names or sorted({name for run in self.runs for name in run.params})
@@ -406,7 +406,7 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     @work(thread=True, group="sweep-report", exit_on_error=False, description="writing report")
     def write_report(self, fmt: str) -> None:
-        from pipelines.reports import write_sweep_report
+        from pipelines.reports.writing import write_sweep_report
 
         path = write_sweep_report(self.workspace, self.sweep_id, fmt)
         self.app.call_from_thread(self.notify, f"wrote {path}", timeout=8)

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from storage.handle import Workspace
     from storage.records import DatasetSummary
 
-SAMPLERS = ("tpe", "random", "cmaes", "gp")  # as pipelines.sweep_spec accepts them
+SAMPLERS = ("tpe", "random", "cmaes", "gp")  # as pipelines.sweeps.spec accepts them
 PRUNERS = ("median", "hyperband", "none")
-MAX_CLASSES = 20  # pipelines.sweep_spec's rule: integers with few values are class labels
+MAX_CLASSES = 20  # pipelines.sweeps.spec's rule: integers with few values are class labels
 WHOLE_FIELDS = ("trials", "workers", "folds", "seed")
 SELECT_FIELDS = ("dataset", "model", "metric", "sampler", "pruner")
 TEXT_FIELDS = ("target", *WHOLE_FIELDS, "name", "file")
@@ -143,9 +143,9 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         description="loading datasets and models",
     )
     def load_choices(self) -> None:
-        from pipelines.datasets import list_datasets
-        from pipelines.families import model_families
-        from pipelines.training import METRICS
+        from pipelines.datasets.versions import list_datasets
+        from pipelines.sweeps.families import model_families
+        from pipelines.sweeps.training import METRICS
 
         datasets = [s for s in list_datasets(self.workspace) if s.latest is not None]
         self.app.call_from_thread(self.show_choices, datasets, model_families(), dict(METRICS))
@@ -237,7 +237,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         description="loading sweep definition",
     )
     def load_toml(self, typed: str) -> None:
-        from pipelines.sweep_spec import read_sweep_file
+        from pipelines.sweeps.spec import read_sweep_file
         from storage.errors import WorkbenchError
 
         if typed:
@@ -328,7 +328,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         description="starting sweep",
     )
     def create_and_start(self, raw: dict[str, Any]) -> None:
-        from pipelines.sweeps import create_sweep, start_sweep
+        from pipelines.sweeps.lifecycle import create_sweep, start_sweep
         from storage.errors import WorkbenchError
 
         try:
@@ -373,8 +373,8 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         description="saving sweep definition",
     )
     def save_toml(self, raw: dict[str, Any]) -> None:
-        from pipelines.datasets import get_version
-        from pipelines.sweep_spec import resolve_spec, spec_to_toml
+        from pipelines.datasets.versions import get_version
+        from pipelines.sweeps.spec import resolve_spec, spec_to_toml
         from storage.errors import WorkbenchError
 
         try:  # the same checks a start makes, so the file runs as it is

@@ -180,8 +180,8 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         description="loading sweeps",
     )
     def load_sweeps(self) -> None:
-        from pipelines.run_tables import remaining_s, sweep_timing
-        from pipelines.sweeps import list_sweeps
+        from pipelines.runs.tables import remaining_s, sweep_timing
+        from pipelines.sweeps.lifecycle import list_sweeps
 
         try:
             sweeps = list_sweeps(self.workspace)
@@ -316,7 +316,7 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
 def change_sweep_state(ws: Workspace, sweep_id: int, verb: str) -> str:
     """Stop or resume (runs in a worker thread of the calling screen); says what happened."""
-    from pipelines.sweeps import resume_sweep, stop_sweep
+    from pipelines.sweeps.lifecycle import resume_sweep, stop_sweep
 
     if verb == "stop":
         sweep = stop_sweep(ws, sweep_id)

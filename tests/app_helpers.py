@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import update
 from textual.pilot import Pilot
 
-from pipelines.datasets import register_dataset
-from pipelines.samples import sample_datasets
+from pipelines.datasets.samples import sample_datasets
+from pipelines.datasets.versions import register_dataset
 from storage.handle import open_workspace
 from storage.models import DatasetRow, DatasetVersionRow
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipelines import supervisor
-from pipelines.datasets import register_dataset
-from pipelines.sweeps import worker_processes
+from pipelines.datasets.versions import register_dataset
+from pipelines.sweeps.lifecycle import worker_processes
 from storage.handle import Workspace
 
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "sample_data"

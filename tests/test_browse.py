@@ -10,8 +10,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from pipelines import browse
-from pipelines.browse import (
+from pipelines.datasets import browse
+from pipelines.datasets.browse import (
     DIRECT_PAGE_LIMIT,
     BrowseQueryError,
     BrowseTimeoutError,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import sweeps
-from pipelines.compare import compare_runs
-from pipelines.run_export import export_runs
-from pipelines.sweep_worker import run_worker
+from pipelines.runs.compare import compare_runs
+from pipelines.runs.export import export_runs
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker
 from storage import sweeps as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from pipelines.runs import get_run
-from pipelines.sweep_worker import run_worker
-from pipelines.sweeps import create_sweep
+from pipelines.runs.details import get_run
+from pipelines.sweeps.lifecycle import create_sweep
+from pipelines.sweeps.worker import run_worker
 from screens.compare import CompareScreen
 from screens.formatting import number
 from screens.runs import RunsScreen
@@ -168,7 +168,7 @@ async def test_sort_filter_tabs_and_export(workspace: Path) -> None:
 async def test_insight_tab_shows_the_confusion_matrix_and_permutation_importance(
     workspace: Path,
 ) -> None:
-    from pipelines.insight import held_out_summary
+    from pipelines.runs.insight import held_out_summary
 
     ws = open_workspace(workspace)
     try:

@@ -9,16 +9,16 @@ import json
 
 import pytest
 
-from pipelines import sweeps
-from pipelines.compare import compare_runs
-from pipelines.compare_views import (
+from pipelines.runs.compare import compare_runs
+from pipelines.runs.compare_views import (
     render_comparison,
     run_curves,
     sort_runs,
     sweep_slice,
 )
-from pipelines.insight import own_importances
-from pipelines.sweep_worker import run_worker
+from pipelines.runs.insight import own_importances
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker
 from storage import sweeps as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.datasets import list_datasets, register_dataset
+from pipelines.datasets.versions import list_datasets, register_dataset
 from storage.errors import DatasetInputError
 from storage.handle import Workspace
 from storage.scratch import is_scratch

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from pipelines import sweeps
-from pipelines.sweep_worker import run_worker
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker
 from storage.database import Database
 from storage.errors import StorageError
 from storage.handle import Workspace

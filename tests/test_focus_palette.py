@@ -11,8 +11,8 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 
-from pipelines.sweep_worker import run_worker
-from pipelines.sweeps import create_sweep
+from pipelines.sweeps.lifecycle import create_sweep
+from pipelines.sweeps.worker import run_worker
 from storage.handle import open_workspace
 from tests.app_helpers import screen_text, settle
 from tests.sweep_helpers import add_sample

@@ -1,4 +1,4 @@
-"""pipelines.ingest on real files: detection, Parquet contents, and one-line errors."""
+"""pipelines.datasets.ingest on real files: detection, Parquet contents, and one-line errors."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.ingest import IngestResult, convert_to_parquet, detect_format
+from pipelines.datasets.ingest import IngestResult, convert_to_parquet, detect_format
 from storage.errors import DatasetInputError
 
 
@@ -360,7 +360,7 @@ def test_detect_format(tmp_path: Path, name: str, content: bytes, fmt: str) -> N
 
 def test_importing_ingest_loads_no_heavy_library() -> None:
     code = (
-        "import sys, pipelines.ingest; "
+        "import sys, pipelines.datasets.ingest; "
         "heavy = {'pyarrow', 'pandas', 'duckdb', 'textual'} & set(sys.modules); "
         "assert not heavy, heavy"
     )

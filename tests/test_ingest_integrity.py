@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.datasets import register_dataset
-from pipelines.ingest import convert_to_parquet
+from pipelines.datasets.ingest import convert_to_parquet
+from pipelines.datasets.versions import register_dataset
 from storage.errors import DatasetInputError
 from storage.handle import Workspace
 from tests.test_cli import run, workspace_files

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipelines import insight, sweeps
-from pipelines.datasets import register_dataset
-from pipelines.sweep_worker import run_worker
+from pipelines.datasets.versions import register_dataset
+from pipelines.runs import insight
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
 from storage.handle import Workspace

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import sweeps
-from pipelines.optuna_storage import open_storage, storage_kind_for
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.studies import open_storage, storage_kind_for
 from storage import sweeps as repo
 from storage.handle import Workspace
 from tests.sweep_helpers import add_sample, kill_workers, wait_until, write_sweep

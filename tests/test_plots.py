@@ -11,8 +11,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.screen import Screen
 
-from pipelines.sweep_worker import run_worker
-from pipelines.sweeps import create_sweep
+from pipelines.sweeps.lifecycle import create_sweep
+from pipelines.sweeps.worker import run_worker
 from screens.compare import CompareScreen
 from screens.run_detail import RunDetailScreen
 from screens.sweep_detail import SweepDetailScreen

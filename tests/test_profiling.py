@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.profiling import profile_parquet
+from pipelines.datasets.profiling import profile_parquet
 from storage.errors import DatasetInputError
 from storage.records import ColumnProfile, ColumnSchema, DatasetProfile
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import sweeps
-from pipelines.reports import write_runs_report, write_sweep_report
-from pipelines.sweep_worker import run_worker
+from pipelines.reports.writing import write_runs_report, write_sweep_report
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker
 from storage import sweeps as repo
 from storage.handle import Workspace
 from tests.sweep_helpers import add_sample

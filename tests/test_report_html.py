@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import sweeps
-from pipelines.reports import format_value, write_runs_report, write_sweep_report
-from pipelines.sweep_worker import run_worker
+from pipelines.reports.content import format_value
+from pipelines.reports.writing import write_runs_report, write_sweep_report
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker
 from storage import sweeps as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
@@ -297,7 +298,7 @@ def test_html_errors_are_one_line_and_write_nothing(
 def test_html_values_are_escaped() -> None:
     import plotly.graph_objects as go
 
-    from pipelines.report_html import definition_list, figure_html, table
+    from pipelines.reports.html import definition_list, figure_html, table
 
     hostile = '</script><script>alert("x")</script> & <!--'
     html = table(["<b>name</b>"], [[hostile]]) + definition_list([("<i>", hostile)])

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import sweeps
-from pipelines.report_markdown import escape, sparkline, table
-from pipelines.reports import format_value
-from pipelines.sweep_worker import run_worker
+from pipelines.reports.content import format_value
+from pipelines.reports.markdown import escape, sparkline, table
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker
 from storage import sweeps as repo
 from storage.handle import Workspace
 from storage.records import RunRecord, SweepRecord
@@ -159,7 +159,7 @@ def test_report_errors_are_one_line(
 def test_default_paths_stay_short_and_are_never_handed_out_twice(workspace: Workspace) -> None:
     from datetime import datetime
 
-    from pipelines.reports import default_report_path, runs_stem
+    from pipelines.reports.writing import default_report_path, runs_stem
 
     stem = runs_stem(list(range(1000, 1300)))  # 300 runs: their ids would not fit a name
     assert stem == "runs-1000-1001-1002-1003-1004-1005-and-294-more"

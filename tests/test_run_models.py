@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import sweeps
-from pipelines.datasets import browsable_path
-from pipelines.families import get_family
-from pipelines.run_models import load_run_bundle, load_run_model
+from pipelines.datasets.versions import browsable_path
+from pipelines.runs.models import load_run_bundle, load_run_model
 from pipelines.serving.bundle import dump_model, encode_manifest
 from pipelines.serving.schema import check_frame
-from pipelines.sweep_worker import run_worker
-from pipelines.training import fit_final, load_frame
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.families import get_family
+from pipelines.sweeps.training import fit_final, load_frame
+from pipelines.sweeps.worker import run_worker
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
 from storage.datasets import get_version
@@ -109,7 +109,7 @@ def test_a_fitted_model_pickles_with_references_only_to_model_libraries_and_serv
 
 def kept_sweep(ws: Workspace) -> tuple[int, pd.DataFrame, pd.Series]:
     """A finished churn sweep keeping one model, and the features and target it saw."""
-    from pipelines.datasets import register_dataset
+    from pipelines.datasets.versions import register_dataset
 
     register_dataset(ws, SAMPLES / "churn_v1.csv", name="churn", target="churned")
     spec = {"dataset": "churn", "model": "random_forest", "trials": 2, "folds": 2}

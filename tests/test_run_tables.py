@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipelines.browse import RowSource
-from pipelines.run_tables import (
+from pipelines.datasets.browse import RowSource
+from pipelines.runs.tables import (
     SweepTiming,
     best_so_far,
     new_snapshot_path,

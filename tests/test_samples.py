@@ -9,9 +9,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.profiling import profile_parquet
-from pipelines.samples import SampleDataset, sample_datasets
-from pipelines.validation import validate_against
+from pipelines.datasets.profiling import profile_parquet
+from pipelines.datasets.samples import SampleDataset, sample_datasets
+from pipelines.datasets.validation import validate_against
 from storage.records import ColumnSchema, DatasetProfile, ValidationResult
 
 

@@ -64,8 +64,8 @@ def fixed_sweep() -> Path:
 
     from sqlalchemy import update
 
-    from pipelines.sweep_worker import run_worker
-    from pipelines.sweeps import create_sweep
+    from pipelines.sweeps.lifecycle import create_sweep
+    from pipelines.sweeps.worker import run_worker
     from storage.handle import open_workspace
     from storage.models_sweeps import RunRow, SweepRow
     from tests.app_helpers import FIXED_TIME

@@ -11,7 +11,7 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
-from pipelines.sweeps import list_sweeps
+from pipelines.sweeps.lifecycle import list_sweeps
 from screens.sweep_form import SweepFormScreen
 from storage.handle import open_workspace
 from tests.app_helpers import screen_text, settle

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import supervisor, sweeps
-from pipelines.sweep_worker import run_worker, suggest_params
+from pipelines import supervisor
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker, suggest_params
 from storage import sweeps as repo
 from storage.handle import Workspace
 from storage.models_sweeps import SweepWorkerRow

@@ -13,15 +13,15 @@ from sqlalchemy import update
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
-from pipelines.run_tables import param_importances
-from pipelines.sweep_worker import run_worker
-from pipelines.sweeps import (
+from pipelines.runs.tables import param_importances
+from pipelines.sweeps.lifecycle import (
     DONE,
     create_sweep,
     get_sweep,
     list_sweeps,
     live_worker_count,
 )
+from pipelines.sweeps.worker import run_worker
 from screens.formatting import number
 from screens.help import HelpScreen
 from screens.runs import RunsScreen

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.datasets import register_dataset
-from pipelines.sweep_spec import (
+from pipelines.datasets.versions import register_dataset
+from pipelines.sweeps.spec import (
     SweepSpec,
     read_sweep_file,
     resolve_spec,
@@ -81,7 +81,7 @@ def versions(workspace: Workspace, samples_dir: Path, tmp_path: Path) -> Version
 
 
 def _family_defaults(model: str, task: str) -> dict[str, Any]:
-    from pipelines.families import get_family
+    from pipelines.sweeps.families import get_family
 
     return get_family(model).search_space(task)
 
@@ -403,7 +403,7 @@ def test_params_must_be_parameters_of_the_estimator(
 def test_family_that_cannot_do_the_task_is_refused(
     versions: Versions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines import families
+    from pipelines.sweeps import families
 
     monkeypatch.setattr(families, "_REGISTRY", dict(families._REGISTRY))
     toy = families.ModelFamily(
@@ -449,10 +449,10 @@ def test_a_sweep_stored_by_an_older_workbench_runs_reproduces_and_keeps_the_defa
     """Its worker, reproduction and insight all read the stored spec the same way."""
     from sqlalchemy import update
 
-    from pipelines import sweeps
-    from pipelines.insight import permutation_importances
-    from pipelines.runs import reproduce_run
-    from pipelines.sweep_worker import run_worker
+    from pipelines.runs.details import reproduce_run
+    from pipelines.runs.insight import permutation_importances
+    from pipelines.sweeps import lifecycle as sweeps
+    from pipelines.sweeps.worker import run_worker
     from storage import sweeps as repo
     from storage.models_sweeps import SweepRow
     from tests.sweep_helpers import add_sample

@@ -15,8 +15,8 @@ import psutil
 import pytest
 from sqlalchemy import func, select, update
 
-from pipelines import sweeps
-from pipelines.sweep_worker import run_worker
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker
 from storage import sweep_workers as workers_repo
 from storage import sweeps as repo
 from storage.datasets import utcnow

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import sweeps
-from pipelines.run_models import load_run_model
-from pipelines.sweep_worker import run_worker
+from pipelines.runs.models import load_run_model
+from pipelines.sweeps import lifecycle as sweeps
+from pipelines.sweeps.worker import run_worker
 from storage import sweeps as repo
 from storage.handle import Workspace, open_workspace
 from tests.conftest import POSTGRES_URL
@@ -63,8 +63,8 @@ def test_an_inline_sweep_records_every_trial_as_a_run_and_keeps_the_top_models(
     assert len(kept) == 2 and sweep.best_run_id in {r.id for r in kept}
     assert all(r.manifest_sha for r in kept)
     model = load_run_model(workspace, sweep.best_run_id)
-    from pipelines.datasets import browsable_path
-    from pipelines.training import load_frame
+    from pipelines.datasets.versions import browsable_path
+    from pipelines.sweeps.training import load_frame
     from storage.datasets import get_version
 
     X, y = load_frame(browsable_path(workspace, get_version(workspace.db, "wine")), "cultivar")
@@ -76,9 +76,9 @@ def test_identifier_columns_stay_out_of_training_and_the_kept_model(
 ) -> None:
     """churn's customer_id is detected as an identifier: no run sees it, the kept model
     predicts without it, and reproducing a run gives the same score."""
-    from pipelines.datasets import register_dataset
-    from pipelines.insight import own_importances
-    from pipelines.runs import reproduce_run
+    from pipelines.datasets.versions import register_dataset
+    from pipelines.runs.details import reproduce_run
+    from pipelines.runs.insight import own_importances
     from tests.sweep_helpers import SAMPLES
 
     register_dataset(workspace, SAMPLES / "churn_v1.csv", name="churn", target="churned")
@@ -217,7 +217,7 @@ def test_optuna_dashboard_opens_the_workspace_studies(workspace: Workspace) -> N
     import socket
     import urllib.request
 
-    from pipelines.optuna_storage import dashboard_target
+    from pipelines.sweeps.studies import dashboard_target
 
     add_sample(workspace, "wine", "cultivar")
     created = sweeps.create_sweep(

@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 
-from pipelines.families import ModelFamily, ParamSpec, get_family, model_families
-from pipelines.training import METRICS, evaluate, fit_final, infer_task, load_frame, metrics_for
+from pipelines.sweeps.families import ModelFamily, ParamSpec, get_family, model_families
+from pipelines.sweeps.training import (
+    METRICS,
+    evaluate,
+    fit_final,
+    infer_task,
+    load_frame,
+    metrics_for,
+)
 from storage.errors import SweepInputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -387,8 +394,8 @@ def test_a_parameter_the_library_refuses_fails_like_the_library(cancer: tuple[An
 
 def test_listing_families_and_metrics_imports_no_heavy_library() -> None:
     code = (
-        "import sys; from pipelines.families import model_families; "
-        "from pipelines.training import METRICS; "
+        "import sys; from pipelines.sweeps.families import model_families; "
+        "from pipelines.sweeps.training import METRICS; "
         "[f.search_space(t) for f in model_families().values() for t in f.tasks]; "
         "print(sorted(m for m in ('sklearn', 'lightgbm', 'pandas', 'numpy', 'optuna', "
         "'joblib', 'scipy') if m in sys.modules))"

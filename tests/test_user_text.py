@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.datasets import register_dataset
-from pipelines.sweep_worker import run_worker
-from pipelines.sweeps import create_sweep
+from pipelines.datasets.versions import register_dataset
+from pipelines.sweeps.lifecycle import create_sweep
+from pipelines.sweeps.worker import run_worker
 from screens.compare import CompareScreen
 from storage.handle import open_workspace
 from tests.app_helpers import screen_text, settle

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.profiling import profile_parquet
-from pipelines.validation import validate_against
+from pipelines.datasets.profiling import profile_parquet
+from pipelines.datasets.validation import validate_against
 from storage.records import ColumnSchema, DatasetProfile, ValidationCheck, ValidationResult
 
 ROWS = 500

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipelines.browse import DEFAULT_QUERY_SECONDS
+from pipelines.datasets.browse import DEFAULT_QUERY_SECONDS
 from pipelines.inert import inert
 from storage.errors import WorkbenchError
 

@@ -12,7 +12,7 @@ from storage.handle import Workspace
 from workbench import cli_output as out
 
 if TYPE_CHECKING:
-    from pipelines.compare import Comparison
+    from pipelines.runs.compare import Comparison
 
 SECTION_TITLES = {"metric": "metrics", "param": "params", "lineage": "lineage"}
 
@@ -57,7 +57,7 @@ def run_compare_command(args: argparse.Namespace, root: Path) -> int:
     from storage.handle import open_workspace
 
     if args.command == "report":
-        from pipelines.reports import check_format
+        from pipelines.reports.writing import check_format
 
         check_format(args.format)  # before opening anything
     ws = open_workspace(root, database_url=args.database_url)
@@ -72,7 +72,7 @@ def run_compare_command(args: argparse.Namespace, root: Path) -> int:
 
 
 def compare(args: argparse.Namespace, ws: Workspace) -> int:
-    from pipelines.compare import compare_runs
+    from pipelines.runs.compare import compare_runs
 
     comparison = compare_runs(ws, args.runs, args.baseline)
     if args.diff_only:
@@ -82,7 +82,7 @@ def compare(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def export(args: argparse.Namespace, ws: Workspace) -> int:
-    from pipelines.run_export import render_runs, write_atomically
+    from pipelines.runs.export import render_runs, write_atomically
 
     text, count = render_runs(ws, args.format, args.sweep)
     if args.output is None:
@@ -95,7 +95,7 @@ def export(args: argparse.Namespace, ws: Workspace) -> int:
 
 def report(args: argparse.Namespace, ws: Workspace) -> int:
     """Assemble the report, render it, write it atomically and say where."""
-    from pipelines import reports
+    from pipelines.reports import writing as reports
 
     if args.verb == "sweep":
         path = reports.write_sweep_report(ws, args.sweep, args.format, args.output)

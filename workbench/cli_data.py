@@ -85,7 +85,7 @@ def run_db(args: argparse.Namespace, root: Path) -> int:
 
 
 def run_data(args: argparse.Namespace, root: Path) -> int:
-    from pipelines import datasets
+    from pipelines.datasets import versions as datasets
 
     ws = workspace_for(args, root)
     try:
@@ -140,7 +140,7 @@ def run_data(args: argparse.Namespace, root: Path) -> int:
 
 
 def validate(args: argparse.Namespace, ws: Workspace) -> int:
-    from pipelines import datasets
+    from pipelines.datasets import versions as datasets
 
     if args.file is not None:
         result = datasets.validate_file(ws, args.ref, args.file)
@@ -153,8 +153,8 @@ def validate(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def print_rows(args: argparse.Namespace, ws: Workspace) -> int:
-    from pipelines import datasets
-    from pipelines.browse import BrowseTimeoutError, RowSource
+    from pipelines.datasets import versions as datasets
+    from pipelines.datasets.browse import BrowseTimeoutError, RowSource
     from storage.errors import WorkbenchError
 
     version = datasets.get_version(ws, args.ref)

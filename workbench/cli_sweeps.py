@@ -67,8 +67,8 @@ def add_parsers(commands: Any) -> None:
 
 
 def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
-    from pipelines import sweeps
-    from pipelines.sweep_spec import SweepSpec
+    from pipelines.sweeps import lifecycle as sweeps
+    from pipelines.sweeps.spec import SweepSpec
     from storage import sweeps as repo
 
     if args.verb == "start":
@@ -122,7 +122,7 @@ def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def _say_cap(asked: int) -> None:
-    from pipelines.sweeps import capped_workers
+    from pipelines.sweeps.lifecycle import capped_workers
 
     _, note = capped_workers(asked)
     if note:
@@ -131,7 +131,7 @@ def _say_cap(asked: int) -> None:
 
 def follow(ws: Workspace, sweep_id: int, as_json: bool) -> int:
     """Follow to the end; Ctrl+C stops following, not the sweep, and says how to go on."""
-    from pipelines import sweeps
+    from pipelines.sweeps import lifecycle as sweeps
 
     try:
         with progress_bar(f"sweep {sweep_id}") as report:
@@ -173,7 +173,7 @@ def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
             print_run(run, curves)
         return 0
     if args.verb == "reproduce":
-        from pipelines.runs import reproduce_run
+        from pipelines.runs.details import reproduce_run
 
         result = reproduce_run(ws, args.id)
         print(
@@ -193,7 +193,7 @@ def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
 def run_insight(ws: Workspace, run_id: int, permutation: bool, as_json: bool) -> int:
     """Each part on its own: a run without recorded predictions (older than them, or pruned)
     still shows its importances, and --permutation still runs."""
-    from pipelines import insight
+    from pipelines.runs import insight
     from storage.errors import WorkbenchError
 
     notes: list[str] = []
@@ -300,7 +300,7 @@ def _print_importances(
 
 
 def run_worker_command(args: argparse.Namespace, ws: Workspace) -> int:
-    from pipelines.sweep_worker import run_worker
+    from pipelines.sweeps.worker import run_worker
 
     run_worker(ws, args.sweep, args.trials)
     return 0

@@ -26,7 +26,7 @@ from textual.strip import Strip
 from pipelines.inert import inert
 
 if TYPE_CHECKING:
-    from pipelines.browse import Page, RowView
+    from pipelines.datasets.browse import Page, RowView
 
 PAGE_ROWS = 200
 MAX_CACHED_PAGES = 40

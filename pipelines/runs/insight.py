@@ -1,7 +1,7 @@
 """Model insight per run: held-out predictions (confusion matrix or residuals), the model's
 own feature importances, and permutation importance on held-out rows.
 
-Held-out predictions are recorded at training time (pipelines.training.evaluate keeps the
+Held-out predictions are recorded at training time (pipelines.sweeps.training.evaluate keeps the
 out-of-fold predictions its fold scores came from; the sweep worker stores them as a small
 Parquet artifact named by `RunRecord.predictions_sha`), so a summary costs one file read.
 Permutation importance needs a refit and many predictions: it is computed on demand and
@@ -21,15 +21,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.runs import recorded_importances
-from pipelines.sweep_spec import SweepSpec
+from pipelines.runs.details import recorded_importances
+from pipelines.sweeps.spec import SweepSpec
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
 
 if TYPE_CHECKING:
-    from pipelines.training import HeldOutPredictions
+    from pipelines.sweeps.training import HeldOutPredictions
     from storage.records import RunRecord, SweepRecord
 
 __all__ = [
@@ -140,7 +140,7 @@ def decode_held_out(data: bytes) -> HeldOutPredictions:
     import numpy as np
     import pyarrow.parquet as pq
 
-    from pipelines.training import HeldOutPredictions
+    from pipelines.sweeps.training import HeldOutPredictions
 
     table = pq.read_table(io.BytesIO(data))
 
@@ -289,9 +289,9 @@ def _compute_permutation(
     from sklearn.inspection import permutation_importance
     from threadpoolctl import threadpool_limits
 
-    from pipelines.families import get_family
-    from pipelines.runs import run_frame
-    from pipelines.training import (
+    from pipelines.runs.details import run_frame
+    from pipelines.sweeps.families import get_family
+    from pipelines.sweeps.training import (
         METRICS,
         fit_fold,
         predict,

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipelines import supervisor
 from pipelines.progress import Progress, no_progress
-from pipelines.sweep_spec import SweepSpec
+from pipelines.sweeps.spec import SweepSpec
 from storage import datasets as dataset_repo
 from storage import sweep_workers as workers_repo
 from storage import sweeps as repo
@@ -39,8 +39,8 @@ def create_sweep(ws: Workspace, raw: dict[str, Any]) -> CreatedSweep:
     Nothing runs yet; every refusal happens here, before anything starts."""
     import optuna
 
-    from pipelines.optuna_storage import open_storage, storage_kind_for
-    from pipelines.sweep_spec import resolve_spec
+    from pipelines.sweeps.spec import resolve_spec
+    from pipelines.sweeps.studies import open_storage, storage_kind_for
 
     if "dataset" not in raw or not raw["dataset"]:
         raise SweepInputError("dataset: missing (a dataset name, or NAME@D<n>)")
@@ -78,7 +78,7 @@ def create_sweep(ws: Workspace, raw: dict[str, Any]) -> CreatedSweep:
 def read_and_create(
     ws: Workspace, path: Path, overrides: dict[str, Any] | None = None
 ) -> CreatedSweep:
-    from pipelines.sweep_spec import read_sweep_file
+    from pipelines.sweeps.spec import read_sweep_file
 
     raw = read_sweep_file(path)
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
@@ -163,7 +163,7 @@ def fail_stale_trials(ws: Workspace, sweep_id: int) -> int:
     import optuna
     from optuna.trial import TrialState
 
-    from pipelines.optuna_storage import open_storage
+    from pipelines.sweeps.studies import open_storage
 
     sweep = repo.get_sweep(ws.db, sweep_id)
     storage = open_storage(ws, sweep.optuna_storage)

@@ -3,7 +3,7 @@
 Measured here per trial: Optuna's SQLite RDB storage ~28 ms, its JournalStorage file backend
 ~1.7 ms, and Optuna advises against SQLite for parallel workers. So a SQLite workspace keeps
 its studies in a journal file next to the database (several local processes append to it
-under a file lock, and a failed write never damages it: pipelines.optuna_journal), and a
+under a file lock, and a failed write never damages it: pipelines.sweeps.journal), and a
 PostgreSQL workspace keeps them in the same PostgreSQL database, where workers on many
 machines can join, with Optuna's own heartbeat."""
 
@@ -35,7 +35,7 @@ def open_storage(ws: Workspace, kind: str) -> optuna.storages.BaseStorage:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if kind.startswith("journal:"):
-        from pipelines.optuna_journal import JournalError, SafeJournalFileBackend, os_reason
+        from pipelines.sweeps.journal import JournalError, SafeJournalFileBackend, os_reason
 
         path = ws.root / kind.removeprefix("journal:")
         try:

@@ -1,4 +1,4 @@
-"""Whole-file scans for `pipelines.ingest_text`, run only when the fast read hit a surprise:
+"""Whole-file scans for `ingest_text`, run only when the fast read hit a surprise:
 a byte that does not fit the detected encoding, a row longer than a reader block, a quoted
 field that may never close. Each answers with the physical line, so the one-line error can
 name it instead of guessing another way to read the file.

@@ -1,7 +1,7 @@
 """Training and evaluation of one trial: K-fold (or holdout) scores for every metric of the
 task, per-iteration curves for LightGBM, and intermediate values reported for pruning.
 
-Preprocessing is part of the fitted pipeline (see pipelines.preprocessing), so what a trial
+Preprocessing is part of the fitted pipeline (see pipelines.sweeps.preprocessing), so what a trial
 measures is exactly what serving runs. Pruning: `report(step, value)` gets intermediate
 values in the sweep metric's own terms (same scale and direction as the final value):
 - LightGBM: the sweep metric on the first fold's validation rows after every boosting
@@ -9,7 +9,7 @@ values in the sweep metric's own terms (same scale and direction as the final va
 - other families: after each fold, the running mean of the fold scores (step = fold index).
 `report` may raise (optuna.TrialPruned); that exception propagates untouched.
 The result keeps the out-of-fold predictions the fold scores were computed from
-(`TrialResult.held_out`: no extra predict calls), for pipelines.insight.
+(`TrialResult.held_out`: no extra predict calls), for pipelines.runs.insight.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.iteration_metrics import iteration_scorer
-from pipelines.preprocessing import build_pipeline, feature_importances
+from pipelines.sweeps.iteration_metrics import iteration_scorer
+from pipelines.sweeps.preprocessing import build_pipeline, feature_importances
 from storage.errors import SweepInputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pipelines.families import ModelFamily
+    from pipelines.sweeps.families import ModelFamily
 
 __all__ = [
     "METRICS",

@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.run_tables import runs_table
-from pipelines.runs import list_runs, run_summaries
+from pipelines.runs.details import list_runs, run_summaries
+from pipelines.runs.tables import runs_table
 from storage import sweeps as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace

@@ -1,33 +1,28 @@
 """Report data, assembled once and rendered by any format (Markdown or HTML): a comparison
 of chosen runs with their lineage, curves and importances, or a sweep's summary, history,
-trials, importances, top runs and the comparison of its best few. UI-free; renderers only
-format these records, and `write_*_report` writes the file atomically."""
+trials, importances, top runs and the comparison of its best few. UI-free; the renderers
+(markdown, html, plots) only format these records, and `writing` puts them in files."""
 
 from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from pipelines.compare import Comparison, compare_runs
-from pipelines.run_tables import best_so_far, param_importances
-from pipelines.runs import iteration_curves, list_runs, recorded_importances
-from pipelines.sweep_spec import searched_space
+from pipelines.runs.compare import Comparison, compare_runs
+from pipelines.runs.details import iteration_curves, list_runs, recorded_importances
+from pipelines.runs.tables import best_so_far, param_importances
+from pipelines.sweeps.spec import searched_space
 from storage import sweeps as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.records import RunRecord, RunSummary, SweepRecord
 
-FORMATS = ("md", "html")
 TOP_RUNS = 10
 TOP_COMPARED = 5
-_CLAIMED: set[Path] = set()
-_CLAIM_LOCK = threading.Lock()
 RUN_STATES = ("complete", "pruned", "failed", "running")
 MAX_IMPORTANCES = 15
 Curve = list[tuple[int, float]]
@@ -155,46 +150,15 @@ def top_runs_table(report: SweepReport) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def check_format(fmt: str) -> None:
-    """Refuse a format that does not exist, in one line."""
-    if fmt not in FORMATS:
-        raise WorkbenchError(f"unknown report format {fmt!r} (use {' or '.join(FORMATS)})")
-
-
-def write_sweep_report(ws: Workspace, sweep_id: int, fmt: str, output: Path | None = None) -> Path:
-    """Assemble, render (``md`` or ``html``) and atomically write a sweep report; default
-    path under ``<workspace>/reports/``. Returns where it was written."""
-    check_format(fmt)
-    text = _renderer(fmt).render_sweep(sweep_report(ws, sweep_id))
-    return _write(output or default_report_path(ws, f"sweep-{sweep_id}", fmt), text, output)
-
-
-def write_runs_report(
-    ws: Workspace,
-    run_ids: list[int],
-    fmt: str,
-    baseline: int | None = None,
-    output: Path | None = None,
-) -> Path:
-    """Assemble, render and atomically write a report comparing runs; returns the path."""
-    check_format(fmt)
-    text = _renderer(fmt).render_runs(runs_report(ws, run_ids, baseline))
-    return _write(output or default_report_path(ws, runs_stem(run_ids), fmt), text, output)
-
-
-def runs_stem(run_ids: list[int], prefix: str = "runs", shown: int = 6) -> str:
-    """A file name stem naming a few runs: hundreds of ids would pass the name limit."""
-    stem = f"{prefix}-" + "-".join(str(r) for r in run_ids[:shown])
-    return stem + (f"-and-{len(run_ids) - shown}-more" if len(run_ids) > shown else "")
-
-
 def runs_report(ws: Workspace, run_ids: list[int], baseline: int | None = None) -> RunsReport:
     """Compare the runs and gather each one's lineage, curves and importances."""
     comparison = compare_runs(ws, run_ids, baseline)
     sweeps = {r.sweep_id: repo.get_sweep(ws.db, r.sweep_id) for r in comparison.runs}
     lineage = [run_lineage(run, sweeps[run.sweep_id]) for run in comparison.runs]
     details = [run_detail(run.id, repo.metric_points(ws.db, run.id)) for run in comparison.runs]
-    return RunsReport(comparison=comparison, lineage=lineage, generated_at=_now(), details=details)
+    return RunsReport(
+        comparison=comparison, lineage=lineage, generated_at=utc_now(), details=details
+    )
 
 
 def run_detail(run_id: int, points: dict[str, Curve]) -> RunDetail:
@@ -245,7 +209,7 @@ def sweep_report(
         importances=importances,
         top_runs=top_runs,
         comparison=comparison,
-        generated_at=_now(),
+        generated_at=utc_now(),
         notes=notes,
         trials=trials,
         search_space=space,
@@ -305,22 +269,6 @@ def run_lineage(run: RunRecord, sweep: SweepRecord) -> RunLineage:
     )
 
 
-def default_report_path(ws: Workspace, stem: str, fmt: str, now: datetime | None = None) -> Path:
-    """``<workspace>/reports/<stem>-<UTC timestamp>.<fmt>``, never an existing file, and never
-    a name already handed out in this process (two exports started in the same second from
-    the TUI would otherwise write to one file)."""
-    stamp = (now or _now()).strftime("%Y%m%d-%H%M%S")
-    folder = ws.root / "reports"
-    path = folder / f"{stem}-{stamp}.{fmt}"
-    counter = 2
-    with _CLAIM_LOCK:
-        while path in _CLAIMED or path.exists():
-            path = folder / f"{stem}-{stamp}-{counter}.{fmt}"
-            counter += 1
-        _CLAIMED.add(path)
-    return path
-
-
 def format_value(value: object) -> str:
     """How every report shows a value: floats to 6 significant digits, None as '-'."""
     if value is None:
@@ -346,30 +294,12 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes} min"
 
 
-def _renderer(fmt: str) -> Any:
-    """The module that renders ``fmt``: ``render_sweep`` and ``render_runs`` to text."""
-    if fmt == "html":
-        from pipelines import report_html
-
-        return report_html
-    from pipelines import report_markdown
-
-    return report_markdown
-
-
-def _write(path: Path, text: str, explicit: Path | None) -> Path:
-    """An explicit output needs an existing folder; the default reports folder is created."""
-    from pipelines.run_export import write_atomically
-
-    return write_atomically(path, text, create_folder=explicit is None)
-
-
 def _elapsed(sweep: SweepRecord) -> float | None:
     if sweep.started_at is None:
         return None
-    end = sweep.finished_at or _now()
+    end = sweep.finished_at or utc_now()
     return max(0.0, (end - sweep.started_at).total_seconds())
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)

@@ -64,7 +64,7 @@ def check_name(name: str) -> str:
 
 def check_source_file(path: Path) -> int:
     """The file's size, or a one-line error for what makes it unusable."""
-    from pipelines.ingest import check_file
+    from pipelines.datasets.ingest import check_file
 
     return check_file(path).st_size
 
@@ -87,7 +87,7 @@ def _changed(path: Path) -> DatasetInputError:
 
 def hash_file(path: Path, progress: Progress = no_progress) -> tuple[str, FileIdentity]:
     """sha256 of the bytes read through one handle, and the identity they belong to."""
-    from pipelines.ingest import check_file
+    from pipelines.datasets.ingest import check_file
 
     check_file(path)
     digest = hashlib.sha256()
@@ -130,8 +130,8 @@ def register_dataset(
     progress: Progress = no_progress,
 ) -> Registration:
     """Add `path` as the next version of `name`; the same content again is a no-op."""
-    from pipelines.ingest import convert_to_parquet
-    from pipelines.profiling import profile_parquet
+    from pipelines.datasets.ingest import convert_to_parquet
+    from pipelines.datasets.profiling import profile_parquet
 
     path = Path(path).expanduser()
     name = check_name(name or default_name(path))
@@ -224,7 +224,7 @@ def _target(
 def _validate(
     previous: DatasetVersionRecord | None, schema: list[ColumnSchema], profile: DatasetProfile
 ) -> ValidationResult:
-    from pipelines.validation import validate_against
+    from pipelines.datasets.validation import validate_against
 
     return validate_against(
         (previous.label, previous.schema, previous.profile) if previous else None,
@@ -234,9 +234,9 @@ def _validate(
 
 def validate_file(ws: Workspace, name: str, path: Path) -> ValidationResult:
     """Check a candidate file against the newest version of `name` without registering it."""
-    from pipelines.ingest import convert_to_parquet
-    from pipelines.profiling import profile_parquet
-    from pipelines.validation import validate_against
+    from pipelines.datasets.ingest import convert_to_parquet
+    from pipelines.datasets.profiling import profile_parquet
+    from pipelines.datasets.validation import validate_against
 
     path = Path(path).expanduser()
     check_source_file(path)
@@ -275,7 +275,7 @@ def reference_warning(version: DatasetVersionRecord) -> str | None:
 def browsable_path(ws: Workspace, version: DatasetVersionRecord) -> Path:
     """A Parquet file holding the version's rows: the frozen copy, the referenced Parquet
     file, or a cached Parquet conversion of a referenced text file."""
-    from pipelines.ingest import convert_to_parquet
+    from pipelines.datasets.ingest import convert_to_parquet
 
     if version.stored_path is not None:
         stored = ws.root / version.stored_path

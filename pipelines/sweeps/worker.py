@@ -16,9 +16,9 @@ import threading
 import time
 from typing import Any
 
-from pipelines.runs import FOLD_SCORE, IMPORTANCE_PREFIX, PRUNER_REPORTS
+from pipelines.runs.details import FOLD_SCORE, IMPORTANCE_PREFIX, PRUNER_REPORTS
 from pipelines.supervisor import this_process
-from pipelines.sweep_spec import SweepSpec
+from pipelines.sweeps.spec import SweepSpec
 from storage import sweep_workers as workers
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
@@ -70,10 +70,10 @@ class SweepWorker:
         self._store = ArtifactStore(ws.paths.artifacts)
 
     def run(self) -> None:
-        from pipelines.datasets import browsable_path
+        from pipelines.datasets.versions import browsable_path
         from pipelines.environment import capture_environment
-        from pipelines.families import get_family
-        from pipelines.training import load_frame
+        from pipelines.sweeps.families import get_family
+        from pipelines.sweeps.training import load_frame
         from storage.datasets import get_version
 
         sweep = self.sweep
@@ -120,7 +120,7 @@ class SweepWorker:
     def _study(self, family: Any) -> Any:
         import optuna
 
-        from pipelines.optuna_storage import make_pruner, make_sampler, open_storage
+        from pipelines.sweeps.studies import make_pruner, make_sampler, open_storage
 
         spec = self.spec
         max_steps = None if family.has_iterations else spec.folds  # one report per fold
@@ -158,7 +158,7 @@ class SweepWorker:
     def _objective(self, trial: Any, X: Any, y: Any, family: Any) -> float:
         import optuna
 
-        from pipelines.training import evaluate
+        from pipelines.sweeps.training import evaluate
 
         spec = self.spec
         params = suggest_params(trial, spec.search_space)
@@ -210,7 +210,7 @@ class SweepWorker:
         points += [(IMPORTANCE_PREFIX + k, 0, float(v)) for k, v in result.importances.items()]
         predictions_sha = None
         if result.held_out is not None:  # a few KB of Parquet: ~1 ms against a trial's fits
-            from pipelines.insight import encode_held_out
+            from pipelines.runs.insight import encode_held_out
 
             predictions_sha = self._store.put_bytes(encode_held_out(result.held_out))
         repo.finish_run(
@@ -237,12 +237,12 @@ class SweepWorker:
 
 def keep_top_models(ws: Workspace, sweep: SweepRecord, X: Any, y: Any) -> list[int]:
     """Refit the top K complete trials on the whole data and store each as a bundle (model
-    bytes and manifest, `pipelines.run_models`); every other run of the sweep keeps no
+    bytes and manifest, `pipelines.runs.models`); every other run of the sweep keeps no
     model, so K holds however often this runs (a refit killed half-way and resumed refits
     only what is missing). Returns the run ids kept, best first."""
-    from pipelines.families import get_family
-    from pipelines.run_models import store_run_model
-    from pipelines.training import fit_final
+    from pipelines.runs.models import store_run_model
+    from pipelines.sweeps.families import get_family
+    from pipelines.sweeps.training import fit_final
 
     keep = SweepSpec.from_stored(sweep.spec).keep_top
     runs = repo.list_runs(

@@ -1,4 +1,4 @@
-"""Text detection (compression, encoding, binary junk, CSV dialect) for `pipelines.ingest`,
+"""Text detection (compression, encoding, binary junk, CSV dialect) for `pipelines.datasets.ingest`,
 and the streaming CSV-to-Parquet conversion with errors that name the physical line.
 
 pyarrow is imported inside functions so importing this module stays cheap.
@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pipelines.ingest_scan import (
+from pipelines.datasets.ingest_scan import (
     cp1252_conflict,
     first_long_line,
     unclosed_quote_line,

@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pipelines.compare import CompareRow, Comparison, metric_direction
-from pipelines.runs import recorded_curves
-from pipelines.sweep_spec import searched_space
+from pipelines.runs.compare import CompareRow, Comparison, metric_direction
+from pipelines.runs.details import recorded_curves
+from pipelines.sweeps.spec import searched_space
 from storage import sweeps as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace

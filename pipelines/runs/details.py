@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.sweep_spec import SweepSpec
+from pipelines.sweeps.spec import SweepSpec
 from storage import sweeps as repo
 from storage.datasets import get_version
 from storage.errors import WorkbenchError
@@ -30,8 +30,8 @@ class Reproduction:
 def reproduce_run(ws: Workspace, run_id: int) -> Reproduction:
     """Re-execute a run from its recorded definition: same data (checked by hash), same
     parameters, folds and seed; report how far the metric moved."""
-    from pipelines.families import get_family
-    from pipelines.training import evaluate
+    from pipelines.sweeps.families import get_family
+    from pipelines.sweeps.training import evaluate
 
     run = repo.get_run(ws.db, run_id)
     if run.status != "complete" or run.value is None:
@@ -61,8 +61,8 @@ def reproduce_run(ws: Workspace, run_id: int) -> Reproduction:
 def run_frame(ws: Workspace, run: RunRecord, sweep: SweepRecord) -> tuple[Any, Any]:
     """The features and target a run trained on, refusing data that has changed since (a
     model rebuilt on other data would not be that run's model)."""
-    from pipelines.datasets import browsable_path
-    from pipelines.training import load_frame
+    from pipelines.datasets.versions import browsable_path
+    from pipelines.sweeps.training import load_frame
 
     version = get_version(ws.db, sweep.dataset_ref)
     if version.sha256 != run.dataset_sha:

@@ -1,19 +1,19 @@
 """Reports as GitHub-flavoured Markdown, ready to paste into a pull request. Only formats
-the records that pipelines.reports assembles, so an HTML renderer shows the same facts."""
+the records that pipelines.reports.content assembles, so an HTML renderer shows the same facts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from pipelines.compare import Comparison
-from pipelines.reports import (
+from pipelines.reports.content import (
     RunsReport,
     SweepReport,
     format_duration,
     format_value,
     top_runs_table,
 )
+from pipelines.runs.compare import Comparison
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60

@@ -11,9 +11,7 @@ from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING
 
-from pipelines.compare import Comparison
-from pipelines.report_markdown import SECTION_TITLES
-from pipelines.reports import (
+from pipelines.reports.content import (
     RunLineage,
     RunsReport,
     SweepReport,
@@ -21,6 +19,8 @@ from pipelines.reports import (
     format_value,
     top_runs_table,
 )
+from pipelines.reports.markdown import SECTION_TITLES
+from pipelines.runs.compare import Comparison
 
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
@@ -31,7 +31,7 @@ Section = tuple[str, str, str]  # (anchor id, heading, inner html)
 def render_sweep(report: SweepReport) -> str:
     """A sweep report: summary, history, parameter plots, importances, top runs, the top-N
     comparison and the lineage of the top runs."""
-    from pipelines.report_plots import sweep_figures
+    from pipelines.reports.plots import sweep_figures
 
     figures = sweep_figures(report)
     s = report.summary
@@ -80,7 +80,7 @@ def render_sweep(report: SweepReport) -> str:
 def render_runs(report: RunsReport) -> str:
     """A runs report: the runs, their comparison, curves, fold scores, feature importances
     and lineage."""
-    from pipelines.report_plots import runs_figures
+    from pipelines.reports.plots import runs_figures
 
     figures = runs_figures(report)
     comparison = report.comparison

@@ -8,8 +8,8 @@ Columns fall into three kinds, decided from the training frame's dtypes:
   values imputed with the most frequent one, then one-hot (linear) or ordinal codes (trees).
 The two converters the pipeline calls live in `pipelines.serving.converters`, so a stored
 model references only scikit-learn, the model's library and the package that travels into
-serving images. They are imported here by name too: models stored before that package
-existed reference `pipelines.preprocessing.as_text`, and load in Workbench through it.
+serving images. Models stored before that package existed reference
+`pipelines.preprocessing.as_text`; `pipelines.serving.bundle` maps that path on load.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from storage.errors import SweepInputError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pipelines.families import ModelFamily
+    from pipelines.sweeps.families import ModelFamily
 
 __all__ = [
     "as_seconds",

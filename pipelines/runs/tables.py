@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.runs import list_runs, run_summaries
+from pipelines.runs.details import list_runs, run_summaries
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.records import RunRecord, RunSummary, SweepRecord
@@ -138,7 +138,7 @@ class SweepTiming:
 def sweep_timing(ws: Workspace, sweep: SweepRecord) -> SweepTiming:
     """Mean duration of the latest finished trials and the live worker count (cheap: a few
     indexed rows, so it can run every second while a sweep is running)."""
-    from pipelines.sweeps import live_worker_count
+    from pipelines.sweeps.lifecycle import live_worker_count
 
     recent = list_runs(ws, sweep_id=sweep.id, order_by="id", descending=True, limit=TIMING_SAMPLE)
     durations = [r.duration_s for r in recent if r.duration_s is not None and r.status != "running"]
@@ -174,7 +174,7 @@ def param_importances(ws: Workspace, sweep: SweepRecord) -> dict[str, float]:
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
     from optuna.trial import TrialState
 
-    from pipelines.optuna_storage import open_storage
+    from pipelines.sweeps.studies import open_storage
 
     storage = open_storage(ws, sweep.optuna_storage)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from pipelines.reports import RunsReport, SweepReport, format_value
+from pipelines.reports.content import RunsReport, SweepReport, format_value
 
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.ingest_text import (
+from pipelines.datasets.ingest_text import (
     BLOCK_BYTES,
     ROW_GROUP_ROWS,
     UTF8,

@@ -141,7 +141,7 @@ def read_sweep_file(path: Path) -> dict[str, Any]:
 def resolve_spec(raw: dict[str, Any], version: DatasetVersionRecord) -> tuple[SweepSpec, list[str]]:
     """Validate against the version's schema/profile and fill in defaults; also return one
     line per decision, so the user sees what was chosen for them."""
-    from pipelines.training import METRICS
+    from pipelines.sweeps.training import METRICS
 
     for key in raw:
         hint = _suggest(key, KEYS) or f" (known keys: {', '.join(KEYS)})"
@@ -308,7 +308,7 @@ def _task(raw: dict[str, Any], target: str, column: ColumnProfile, kind: str) ->
 
 
 def _family(model: Any, task: str) -> tuple[Any, str]:
-    from pipelines.families import model_families
+    from pipelines.sweeps.families import model_families
 
     families = model_families()
     known = ", ".join(families)
@@ -462,7 +462,7 @@ def _param_range(field: str, setting: dict, base: dict | None, family: str) -> d
 
 def _params_table(data: dict[str, Any]) -> dict[str, Any]:
     """The [params] entries that turn the family's defaults into `data["search_space"]`."""
-    from pipelines.families import get_family
+    from pipelines.sweeps.families import get_family
 
     try:
         defaults = _family_space(get_family(data["model"]), data["task"])

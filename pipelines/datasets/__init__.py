@@ -1,0 +1,1 @@
+"""Datasets: ingest, validation, profiling and browsing of dataset versions."""

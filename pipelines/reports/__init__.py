@@ -1,0 +1,1 @@
+"""Reports: content assembled once, rendered as HTML or Markdown."""

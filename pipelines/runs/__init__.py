@@ -1,0 +1,1 @@
+"""Runs: details, tables for screens, comparison, model insight and export."""

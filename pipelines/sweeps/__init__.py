@@ -1,0 +1,1 @@
+"""Sweeps: the spec, model families, training, the trial worker and study storage."""
