@@ -136,3 +136,22 @@ def test_export_runs_as_csv_and_json(
     assert code == 1 and len(err.strip().splitlines()) == 1 and "9999" in err
     code, alias, _ = cli(capsys, workspace, "export", "runs", "--format", "json")  # the alias
     assert code == 0 and json.loads(alias) == records
+
+
+def test_the_cli_stars_every_run_tied_for_best(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Trials with the same fixed parameters of a deterministic model tie on every metric:
+    every one of them gets the ★, not only the first."""
+    add_sample(workspace, "wine", "cultivar")
+    created = sweeps.create_sweep(
+        workspace,
+        {"dataset": "wine", "model": "linear", "metric": "accuracy", "trials": 2, "folds": 2,
+         "pruner": "none", "params": {"C": 1.0}},
+    )  # fmt: skip
+    run_worker(workspace, created.sweep.id)
+    ids = [r.id for r in repo.list_runs(workspace.db, sweep_id=created.sweep.id)]
+    code, out, err = cli(capsys, workspace, "compare", *map(str, ids))
+    assert code == 0, err
+    metric_lines = [line for line in out.splitlines() if "│ accuracy " in line]
+    assert metric_lines and all(line.count("★") == 2 for line in metric_lines), out

@@ -127,7 +127,7 @@ def print_comparison(comparison: Comparison) -> None:
             section = row.section
         values = [_commit(v) for v in row.values] if row.name == "git commit" else row.values
         cells = [
-            _cell(value, row.deltas[i], i == comparison.baseline, i == row.best)
+            _cell(value, row.deltas[i], i == comparison.baseline, row.is_best(i))
             for i, value in enumerate(values)
         ]
         table.add_row(out.shown(row.name), *cells, style="bold yellow" if row.differs else None)
