@@ -44,6 +44,20 @@ def test_a_stray_byte_past_the_sample_of_a_utf8_file_is_refused_with_line_and_of
     assert "but line 2 is UTF-8 text" in message
 
 
+def test_a_stray_byte_past_the_sample_of_json_lines_is_refused_naming_the_users_file(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    """pyarrow puts invalid UTF-8 into its strings; it used to surface at profiling time,
+    naming the workspace's temporary copy instead of the user's file and line."""
+    body = b'{"name": "caf\xc3\xa9", "n": 1}\n' * 60_000  # > the 1 MiB detection sample
+    message = refused(tmp_path, "late.jsonl", body + b'{"name": "caf\xe9", "n": 2}\n')
+    offset = len(body) + len('{"name": "caf')
+    assert f"line 60001 has a byte that is not UTF-8 (0xe9 at byte offset {offset:,})" in message
+    assert "JSON Lines must be UTF-8" in message
+    with pytest.raises(DatasetInputError, match=r"late\.jsonl: line 60001"):
+        register_dataset(workspace, tmp_path / "late.jsonl")
+
+
 def test_a_stray_byte_in_the_sample_is_refused_too(tmp_path: Path) -> None:
     message = refused(tmp_path, "early.csv", b"name,n\nn\xe9e,0\n" + UTF8_BODY[7:])
     assert "line 2 has a byte that is not UTF-8 (0xe9 at byte offset 8)" in message

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines.datasets.ingest_scan import first_non_utf8
 from pipelines.datasets.ingest_text import (
     BLOCK_BYTES,
     ROW_GROUP_ROWS,
@@ -266,6 +267,14 @@ def _convert_jsonl(path: Path, tmp: Path, options: dict[str, Any]) -> tuple[int,
         _jsonl_with_duckdb(path, tmp, options)
         with pq.ParquetFile(str(tmp)) as written:
             return written.metadata.num_rows, written.schema_arrow.names
+    if encoding in UTF8:  # pyarrow passes invalid UTF-8 into strings: say where it is
+        try:
+            table.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            problem = first_non_utf8(path, options.get("compression"))
+            if problem:
+                raise fail(path, f"{problem}; JSON Lines must be UTF-8 throughout") from exc
+            raise fail(path, f"cannot be read as JSON Lines ({first_line(exc)})") from exc
     if table.num_rows == 0:
         raise fail(path, "has no JSON objects")
     if table.num_columns == 0:

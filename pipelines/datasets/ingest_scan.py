@@ -92,6 +92,28 @@ def utf8_conflict(path: Path, compression: str | None) -> str | None:
     )
 
 
+def first_non_utf8(path: Path, compression: str | None) -> str | None:
+    """Where the first byte that is not UTF-8 lies, as a one-line problem (None: valid)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = lines = 0
+    for piece in chunks(path, compression):
+        held = len(decoder.getstate()[0])
+        try:
+            decoder.decode(piece)
+        except UnicodeDecodeError as exc:
+            at = max(exc.start - held, 0)
+            line = lines + piece.count(b"\n", 0, at) + 1
+            where = _where(compression, offset + at)
+            return f"line {line} has a byte that is not UTF-8 (0x{piece[at]:02x} at {where})"
+        offset += len(piece)
+        lines += piece.count(b"\n")
+    try:
+        decoder.decode(b"", True)
+    except UnicodeDecodeError:
+        return f"line {lines + 1} ends in the middle of a UTF-8 character (the file is cut)"
+    return None
+
+
 def cp1252_conflict(path: Path, compression: str | None) -> str | None:
     """For a file Windows-1252 cannot decode: a one-line problem when it also uses
     characters only Windows-1252 has (Latin-1 would turn € or ’ into control characters),
