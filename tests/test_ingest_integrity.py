@@ -72,6 +72,19 @@ def test_a_legacy_file_without_any_utf8_is_still_read_as_windows_1252(tmp_path: 
     assert pq.read_table(tmp_path / "old.parquet").column("name")[-1].as_py() == "Café €"
 
 
+def test_a_file_read_as_windows_1252_says_so_when_added(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    """The reading is the honest one, but it was chosen, not given: never silently."""
+    source = tmp_path / "old.csv"
+    source.write_bytes(b"name,n\n" + b"plain,1\n" * 200_000 + "Café €,2\n".encode("cp1252"))
+    added = register_dataset(workspace, source)
+    assert added.warnings[0] == "encoding: the file is not UTF-8 and was read as Windows-1252"
+    utf8 = tmp_path / "new.csv"
+    utf8.write_bytes(b"name,n\n" + "café,1\n".encode() * 10)
+    assert not any(w.startswith("encoding") for w in register_dataset(workspace, utf8).warnings)
+
+
 def test_windows_1252_with_an_undefined_byte_is_refused_not_garbled_as_latin1(
     tmp_path: Path,
 ) -> None:

@@ -33,6 +33,7 @@ from storage.records import (
 from storage.scratch import exclusive_lock, remove_stale_scratch, scratch_name
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+LEGACY_ENCODINGS = {"cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO-8859-1)"}
 HASH_CHUNK = 4 * 1024 * 1024
 
 
@@ -187,6 +188,11 @@ def register_dataset(
                 raise
     progress("done", 1.0)
     warnings = [f"{c.check}: {c.reason}" for c in validation.checks if c.status != "pass"]
+    encoding = ingested.read_options.get("encoding")
+    if encoding in LEGACY_ENCODINGS:  # a reading chosen, not given: say so, never silently
+        warnings.insert(
+            0, f"encoding: the file is not UTF-8 and was read as {LEGACY_ENCODINGS[encoding]}"
+        )
     kept = "kept by reference" if reference else "frozen copy stored"
     return Registration(
         version,
