@@ -16,11 +16,11 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from pipelines.inert import inert
-from screens.compare_panels import legend, run_colour
 from screens.focus import RestoresFocus
 from screens.formatting import duration_text, number, run_status_text, value_text
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.charts import bar_list, whole_ticks
+from screens.widgets.colours import legend, run_colour
 from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
