@@ -1,5 +1,5 @@
 """Opening the row browser for a version: finding its Parquet file can take a conversion,
-so it happens in a worker of the screen that asked."""
+so it happens in a worker of the screen that asked, which then asks the App to show it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
+from screens.messages import BrowseRows
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from storage.handle import Workspace
     from storage.records import DatasetVersionRecord
 
@@ -19,11 +23,9 @@ def browse_version(screen: Screen[object], ws: Workspace, version: DatasetVersio
         path = browsable_path(ws, version)
         screen.app.call_from_thread(open_browser, path)
 
-    def open_browser(path: object) -> None:
-        from screens.row_browser import RowBrowserScreen
-
+    def open_browser(path: Path) -> None:
         title = f"{version.ref} · {version.row_count:,} rows · {version.sha256[:12]}"
-        screen.app.push_screen(RowBrowserScreen(path, title))  # type: ignore[arg-type]
+        screen.post_message(BrowseRows(path, title))
 
     screen.run_worker(
         locate,

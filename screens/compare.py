@@ -19,6 +19,7 @@ from screens import compare_panels as panels
 from screens.compare_table import fill_runs_as_columns, fill_transposed
 from screens.focus import RestoresFocus
 from screens.routing import ForwardsWorkerFailures
+from screens.widgets.colours import run_colour
 from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         super().__init__()
         self.workspace = ws
         self.run_ids = list(run_ids)
-        self.colours = {rid: panels.run_colour(i) for i, rid in enumerate(self.run_ids)}
+        self.colours = {rid: run_colour(i) for i, rid in enumerate(self.run_ids)}
         self.baseline_id: int | None = None  # None: compare_runs' default, the first run
         self.comparison: Comparison | None = None
         self.differences_only = False

@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from pipelines.inert import inert
-from screens.compare_panels import rich_colour
 from screens.formatting import number, user_text
+from screens.widgets.colours import rich_colour
 
 if TYPE_CHECKING:
     from pipelines.runs.insight import HeldOutSummary, PermutationResult

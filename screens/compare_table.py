@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import DataTable
 
-from screens.compare_panels import rich_colour
-from screens.formatting import delta, user_text
-from screens.sweep_detail import value_text
+from screens.formatting import delta, user_text, value_text
+from screens.widgets.colours import rich_colour
 from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from pipelines.inert import inert
 from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
 from screens.focus import RestoresFocus
 from screens.formatting import display_path, number, size, status_text, user_text
+from screens.messages import OpenDataset
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
@@ -223,13 +224,11 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         return self.versions[min(max(row, 0), len(self.versions) - 1)]
 
     def action_open_version(self, tab: str = "schema") -> None:
-        from screens.dataset_detail import DatasetDetailScreen
-
         version = self.current_version()
         if version is None or self.workspace is None:
             self.notify("no dataset version selected", severity="warning")
             return
-        self.app.push_screen(DatasetDetailScreen(self.workspace, version, tab=tab))
+        self.post_message(OpenDataset(version, tab))
 
     def action_validation(self) -> None:
         self.action_open_version(tab="validation")

@@ -1,5 +1,6 @@
-"""Small text helpers the screens share: numbers, deltas, user text, statuses and sparkline
-histograms."""
+"""Small text helpers the screens share: numbers, deltas, durations, parameter values, user
+text, statuses and sparkline histograms. They live here, not in the screen that first needed
+them, so that screens never import one another."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ from pipelines.inert import inert
 
 BARS = " ▁▂▃▄▅▆▇█"
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+SWEEP_STATUS_STYLE = {
+    "created": "dim",
+    "running": "bold cyan",
+    "stopping": "yellow",
+    "finalizing": "yellow",
+    "stopped": "yellow",
+    "finished": "green",
+    "failed": "bold red",
+    "stalled": "bold magenta",  # active, but no live worker: resume it
+}
+RUN_STATUS_STYLE = {"complete": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
 
 
 def sparkline(counts: list[int]) -> str:
@@ -26,6 +38,14 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
+def sweep_status_text(status: str) -> Text:
+    return Text(status, style=SWEEP_STATUS_STYLE.get(status, ""))
+
+
+def run_status_text(status: str) -> Text:
+    return Text(status, style=RUN_STATUS_STYLE.get(status, ""))
+
+
 def number(value: object) -> str:
     """Counts and scores: thousands grouped (2,000 rows), floats to 4 significant digits."""
     if value is None:
@@ -35,6 +55,28 @@ def number(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def value_text(value: object) -> str:
+    """Parameter values: numbers short, everything else as written (escape sequences made
+    visible: a categorical value can come from the data)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number(value)
+    return inert(str(value))
+
+
+def duration_text(seconds: float | None) -> str:
+    """1h 02m, 3m 05s, 12s: wide enough to read, short enough for a table cell."""
+    if seconds is None:
+        return "–"
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
 
 
 def data_number(value: object) -> str:

@@ -1,10 +1,16 @@
-"""Events that cross screens: past-tense names for things that happened."""
+"""Messages that cross screens: past-tense names for things that happened, imperative ones
+for navigation that a screen asks the App for."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from storage.records import DatasetVersionRecord
 
 
 @dataclass
@@ -13,3 +19,50 @@ class WorkerFailed(Message):
 
     what: str
     error: BaseException
+
+
+# --- navigation: screens ask, the App opens (so no screen imports another) ---------------
+
+
+@dataclass
+class OpenSweep(Message):
+    """Show one sweep's own screen."""
+
+    sweep_id: int
+
+
+@dataclass
+class OpenRuns(Message):
+    """Show the runs screen, only the runs of one sweep when ``sweep_id`` is given."""
+
+    sweep_id: int | None = None
+
+
+@dataclass
+class OpenRun(Message):
+    """Show everything recorded about one run."""
+
+    run_id: int
+
+
+@dataclass
+class CompareRuns(Message):
+    """Show these runs side by side."""
+
+    run_ids: list[int]
+
+
+@dataclass
+class OpenDataset(Message):
+    """Show a dataset version's detail, on one of its tabs."""
+
+    version: DatasetVersionRecord
+    tab: str = "schema"
+
+
+@dataclass
+class BrowseRows(Message):
+    """Page through a Parquet file's rows."""
+
+    path: Path
+    title: str

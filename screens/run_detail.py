@@ -16,12 +16,11 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from pipelines.inert import inert
-from screens.compare_panels import legend, run_colour
 from screens.focus import RestoresFocus
-from screens.formatting import number
+from screens.formatting import duration_text, number, run_status_text, value_text
 from screens.routing import ForwardsWorkerFailures
-from screens.sweep_detail import RUN_STATUS_STYLE, bar_list, value_text, whole_ticks
-from screens.sweeps import duration_text
+from screens.widgets.charts import bar_list, whole_ticks
+from screens.widgets.colours import legend, run_colour
 from screens.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
@@ -155,7 +154,7 @@ class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             Text.assemble(
                 (f"run {run.id}", "bold"),
                 f" · sweep {sweep.id} ({inert(sweep.name)}) · trial {run.trial_number} · ",
-                Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
+                run_status_text(run.status),
                 f" · {sweep.metric} {value}",
             )
         )

@@ -20,6 +20,7 @@ from textual.strip import Strip
 from textual.widgets import Header, Input, Static
 
 from screens.focus import RestoresFocus
+from screens.messages import CompareRuns, OpenRun
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 from screens.widgets.lazy_table import LazyTable
@@ -251,11 +252,9 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         return run_id
 
     def action_open_run(self) -> None:
-        from screens.run_detail import RunDetailScreen
-
         run_id = self.highlighted_run()
         if run_id is not None:
-            self.app.push_screen(RunDetailScreen(self.workspace, run_id))
+            self.post_message(OpenRun(run_id))
 
     def action_toggle_selected(self) -> None:
         """Mark or unmark the highlighted run (for comparing later), then move down."""
@@ -270,12 +269,10 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     def action_compare(self) -> None:
         """Open the selected runs side by side."""
-        from screens.compare import CompareScreen
-
         if len(self.selected_run_ids) < 2:
             self.notify("select 2 or more runs with space", severity="warning", timeout=3)
             return
-        self.app.push_screen(CompareScreen(self.workspace, sorted(self.selected_run_ids)))
+        self.post_message(CompareRuns(sorted(self.selected_run_ids)))
 
     def action_export(self) -> None:
         """The runs the table shows (its filter and order) as CSV or JSON into reports/."""

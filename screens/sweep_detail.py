@@ -3,7 +3,6 @@ best parameters and which parameters matter (PED-ANOVA). Polls while the sweep r
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -17,16 +16,17 @@ from textual.widgets import DataTable, Header, Static
 
 from pipelines.inert import inert
 from screens.focus import RestoresFocus
-from screens.formatting import number
-from screens.routing import ForwardsWorkerFailures
-from screens.sweeps import (
-    ACTIVE,
-    change_sweep_state,
+from screens.formatting import (
     duration_text,
-    elapsed_s,
-    progress_text,
+    number,
+    run_status_text,
     sweep_status_text,
+    value_text,
 )
+from screens.messages import CompareRuns, OpenRun, OpenRuns
+from screens.routing import ForwardsWorkerFailures
+from screens.sweep_state import ACTIVE, change_sweep_state, elapsed_s, progress_text
+from screens.widgets.charts import bar_list, whole_ticks
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, append_row, fill_table, update_row
 
@@ -37,23 +37,8 @@ if TYPE_CHECKING:
 POLL_S = 1.0
 MAX_TRIAL_ROWS = 500  # a DataTable holds its rows: the runs screen pages through them all
 MIN_TRIALS_FOR_IMPORTANCE = 4  # as pipelines.runs.tables.param_importances needs them
-RUN_STATUS_STYLE = {"complete": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
-BAR_CELLS = 12
-NAME_CELLS = 16  # longer parameter or column names are cut, so a bar fits a narrow pane
 TRIAL_COLOUR = (128, 128, 128)
 BEST_COLOUR = (23, 190, 207)
-
-
-def value_text(value: object) -> str:
-    """Parameter values: numbers short, everything else as written (escape sequences made
-    visible: a categorical value can come from the data)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return number(value)
-    return inert(str(value))
-
-
-def short(text: str, most: int) -> str:
-    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def step_line(best: list[tuple[int, float]]) -> list[tuple[float, float]]:
@@ -64,26 +49,6 @@ def step_line(best: list[tuple[int, float]]) -> list[tuple[float, float]]:
             steps.append((trial, steps[-1][1]))
         steps.append((trial, value))
     return steps
-
-
-def whole_ticks(low: int, high: int, most: int = 8) -> list[int]:
-    """Trial numbers for the x axis: whole numbers, at most ``most`` of them."""
-    step = max(1, math.ceil((high - low + 1) / most))
-    return list(range(low, high + 1, step))
-
-
-def bar_list(values: dict[str, float], width: int = BAR_CELLS) -> str:
-    """Names with a proportional bar and the figure, largest first."""
-    if not values:
-        return ""
-    values = {short(inert(name), NAME_CELLS): value for name, value in values.items()}
-    top = max(values.values()) or 1.0
-    pad = max(len(name) for name in values)
-    lines = []
-    for name, value in sorted(values.items(), key=lambda kv: kv[1], reverse=True):
-        cells = max(0, round(width * value / top)) if top > 0 else 0
-        lines.append(f"{escape(name):<{pad}} {'█' * cells:<{width}} {value:.3f}")
-    return "\n".join(lines)
 
 
 class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
@@ -288,7 +253,7 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         mark = "✓ " if run.id in self.selected_run_ids else "  "
         return (
             f"{mark}{run.trial_number}{' ★' if is_best else ''}",
-            Text(run.status, style=RUN_STATUS_STYLE.get(run.status, "")),
+            run_status_text(run.status),
             Text(number(run.value), justify="right"),
             duration_text(run.duration_s),
             *(value_text(run.params.get(name, "–")) for name in params),
@@ -352,14 +317,12 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     @on(DataTable.RowSelected, "#trials-table")
     def action_open_run(self) -> None:
-        from screens.run_detail import RunDetailScreen
-
         table = self.query_one("#trials-table", DataTable)
         if not self.runs or table.row_count == 0:
             return
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         if row_key.value is not None:
-            self.app.push_screen(RunDetailScreen(self.workspace, int(row_key.value)))
+            self.post_message(OpenRun(int(row_key.value)))
 
     def action_toggle_selected(self) -> None:
         """Mark or unmark the trial under the cursor for comparison."""
@@ -377,8 +340,6 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     def action_compare(self) -> None:
         """Compare the selected trials, or the sweep's five best when fewer are selected."""
-        from screens.compare import CompareScreen
-
         chosen = sorted(self.selected_run_ids)
         if len(chosen) < 2:
             complete = [r for r in self.runs if r.status == "complete" and r.value is not None]
@@ -389,7 +350,7 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                 self.notify("select 2 or more trials with space", severity="warning", timeout=3)
                 return
             self.notify(f"comparing the {len(chosen)} best trials", timeout=3)
-        self.app.push_screen(CompareScreen(self.workspace, chosen))
+        self.post_message(CompareRuns(chosen))
 
     def action_report(self) -> None:
         """Write the sweep's report (HTML with plots, or Markdown) into reports/."""
@@ -412,9 +373,7 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.app.call_from_thread(self.notify, f"wrote {path}", timeout=8)
 
     def action_open_runs(self) -> None:
-        from screens.runs import RunsScreen
-
-        self.app.push_screen(RunsScreen(self.workspace, sweep_id=self.sweep_id))
+        self.post_message(OpenRuns(self.sweep_id))
 
     def action_stop(self) -> None:
         self.change_state("stop")

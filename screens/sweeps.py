@@ -3,7 +3,6 @@ and open them. Sweeps run in background processes; this screen only reads their 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -14,11 +13,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from screens.focus import RestoresFocus
-from screens.formatting import display_path, number, user_text
+from screens.formatting import display_path, duration_text, number, sweep_status_text, user_text
+from screens.messages import OpenRuns, OpenSweep
 from screens.routing import ForwardsWorkerFailures
+from screens.sweep_state import ACTIVE, change_sweep_state, elapsed_s, progress_text
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table, update_row
-from storage.records import ACTIVE_SWEEP_STATES
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -26,18 +26,6 @@ if TYPE_CHECKING:
 
 POLL_S = 1.5
 IDLE_REFRESH_S = 15.0
-BAR_WIDTH = 10
-ACTIVE = ACTIVE_SWEEP_STATES
-SWEEP_STATUS_STYLE = {
-    "created": "dim",
-    "running": "bold cyan",
-    "stopping": "yellow",
-    "finalizing": "yellow",
-    "stopped": "yellow",
-    "finished": "green",
-    "failed": "bold red",
-    "stalled": "bold magenta",  # active, but no live worker: resume it
-}
 # Most telling first, so an 80-column terminal still shows status, progress and best.
 COLUMNS = (
     ("id", "id"),
@@ -59,50 +47,6 @@ def widest_cells(screen_width: int) -> dict[str, int]:
     """How wide a name may be before it is cut: 24 at 80 columns (so status, progress and
     best still show), more on a wider terminal, never more than 48."""
     return {"name": min(48, max(24, screen_width - OTHER_COLUMNS_BEFORE_METRIC)), "dataset": 24}
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as the records store it."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def duration_text(seconds: float | None) -> str:
-    """1h 02m, 3m 05s, 12s: wide enough to read, short enough for a table cell."""
-    if seconds is None:
-        return "–"
-    whole = max(0, round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
-def finished_trials(sweep: SweepRecord) -> int:
-    return sum(sweep.counts.get(s, 0) for s in ("complete", "pruned", "failed"))
-
-
-def progress_text(sweep: SweepRecord, width: int = BAR_WIDTH) -> str:
-    """A text bar, e.g. ``██████░░░░ 12/20``; a count alone when only a timeout bounds it."""
-    done = finished_trials(sweep)
-    total = sweep.trials_requested
-    if not total:
-        return f"{done} trials"
-    filled = min(width, round(width * done / total))
-    return "█" * filled + "░" * (width - filled) + f" {done}/{total}"
-
-
-def elapsed_s(sweep: SweepRecord) -> float | None:
-    if sweep.started_at is None:
-        return None
-    end = sweep.finished_at if sweep.status not in ACTIVE and sweep.finished_at else utcnow()
-    return (end - sweep.started_at).total_seconds()
-
-
-def sweep_status_text(status: str) -> Text:
-    return Text(status, style=SWEEP_STATUS_STYLE.get(status, ""))
 
 
 def sweep_cells(sweep: SweepRecord, remaining: float | None) -> dict[str, object]:
@@ -255,16 +199,12 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             self.open_detail(sweep.id)
 
     def open_detail(self, sweep_id: int) -> None:
-        from screens.sweep_detail import SweepDetailScreen
-
-        self.app.push_screen(SweepDetailScreen(self.workspace, sweep_id))
+        self.post_message(OpenSweep(sweep_id))
 
     def action_open_runs(self) -> None:
-        from screens.runs import RunsScreen
-
         sweep = self.selected_or_warn()
         if sweep is not None:
-            self.app.push_screen(RunsScreen(self.workspace, sweep_id=sweep.id))
+            self.post_message(OpenRuns(sweep.id))
 
     def action_new_sweep(self) -> None:
         from screens.sweep_form import SweepFormScreen
@@ -312,17 +252,3 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
-
-
-def change_sweep_state(ws: Workspace, sweep_id: int, verb: str) -> str:
-    """Stop or resume (runs in a worker thread of the calling screen); says what happened."""
-    from pipelines.sweeps.lifecycle import resume_sweep, stop_sweep
-
-    if verb == "stop":
-        sweep = stop_sweep(ws, sweep_id)
-        if sweep.status == "stopping":
-            return "stopping: running trials finish first"
-        return f"{sweep.status} (no live worker)"
-    failed, pids = resume_sweep(ws, sweep_id)
-    gone = f"; {failed} trials of dead workers marked failed" if failed else ""
-    return f"resumed with {len(pids)} worker{'s' if len(pids) != 1 else ''}{gone}"

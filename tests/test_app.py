@@ -187,6 +187,31 @@ async def test_an_old_database_shows_the_upgrade_command(tmp_path: Path) -> None
         assert any("workbench db upgrade" in n.message for n in app._notifications)
 
 
+async def test_navigation_asked_for_before_the_workspace_opens_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    """Screens ask the App to open a screen (they never import one another); with no
+    workspace open (here: a database too old to open) the App says so instead of crashing."""
+    from screens.messages import CompareRuns, OpenRun, OpenRuns, OpenSweep
+    from storage.database import Database
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    old = Database(f"sqlite:///{root / 'workbench.db'}")
+    old.upgrade("0001")
+    old.dispose()
+    app = WorkbenchApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.screen
+        for message in (OpenSweep(1), OpenRuns(1), OpenRun(1), CompareRuns([1, 2])):
+            first.post_message(message)
+        await settle(pilot)
+        assert app.screen is first and app.workspace is None
+        warned = [n for n in app._notifications if "workspace is not open yet" in n.message]
+        assert len(warned) == 4
+
+
 async def test_an_empty_workspace_says_how_to_start(tmp_path: Path) -> None:
     app = WorkbenchApp(tmp_path / "new")
     async with app.run_test(size=SIZE) as pilot:

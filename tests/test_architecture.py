@@ -1,7 +1,11 @@
-"""Layering as DESIGN.md draws it: workbench -> screens -> pipelines -> storage.
+"""Layering as DESIGN.md draws it: workbench -> screens -> pipelines -> storage, with
+pipelines/serving standing alone because it is copied into images.
 
-Checked two ways: a fresh interpreter importing the headless core must not load Textual,
-and no module imports a layer above its own (or a library its layer must not touch)."""
+The packages are discovered from the tree (every folder with an `__init__.py`), so a new
+package cannot slip past these checks: it must be given a layer or named as outside them.
+Checked three ways: no module imports a layer above its own or a library its layer must not
+touch (imports inside functions count: screens loaded lazily are screens too); no import
+circle among our modules; and fresh interpreters loading the core do not load Textual."""
 
 from __future__ import annotations
 
@@ -13,21 +17,36 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["workbench", "screens", "pipelines", "storage"]
+LAYERS = ["workbench", "screens", "pipelines", "storage"]  # top to bottom
+OUTSIDE_LAYERS = {"assets", "tests", "benchmarks", "scripts"}
 FORBIDDEN = {
     "pipelines": {"textual"},
     "storage": {"textual", "docker", "optuna", "sklearn", "lightgbm", "evidently"},
     "screens": {"sqlalchemy"},
 }
+SERVING = "pipelines.serving"
+SERVING_MAY_IMPORT = {"numpy", "pandas", "sklearn", "scipy", "lightgbm", "joblib", "pyarrow"}
+SERVING_MAY_IMPORT |= {"fastapi", "starlette", "uvicorn", "pydantic", "anyio", "httpx"}
 HEAVY = ["sklearn", "optuna", "evidently", "docker", "lightgbm", "pandas", "sqlalchemy", "duckdb"]
+MAX_LINES = 600
+
+
+def top_packages() -> set[str]:
+    return {p.parent.name for p in ROOT.glob("*/__init__.py")}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def modules(layer: str) -> list[Path]:
-    return sorted((ROOT / layer).rglob("*.py"))
+    return sorted(p for p in (ROOT / layer).rglob("*.py") if "migrations" not in p.parts)
 
 
 def runtime_imports(path: Path) -> set[str]:
-    """Top-level names imported anywhere in the module, except under `if TYPE_CHECKING:`."""
+    """Dotted names imported anywhere in the module, except under `if TYPE_CHECKING:`;
+    `from a import b` yields both `a` and `a.b` (b may be a module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skipped: set[int] = set()
     for node in ast.walk(tree):
@@ -38,10 +57,15 @@ def runtime_imports(path: Path) -> set[str]:
         if id(node) in skipped:
             continue
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+def test_every_package_has_a_layer() -> None:
+    assert top_packages() - OUTSIDE_LAYERS == set(LAYERS)
 
 
 @pytest.mark.parametrize("layer", LAYERS)
@@ -49,8 +73,94 @@ def test_no_module_imports_a_layer_above_or_a_forbidden_library(layer: str) -> N
     above = set(LAYERS[: LAYERS.index(layer)])
     problems = []
     for path in modules(layer):
-        bad = runtime_imports(path) & (above | FORBIDDEN.get(layer, set()))
+        roots = {name.split(".")[0] for name in runtime_imports(path)}
+        bad = roots & (above | FORBIDDEN.get(layer, set()))
         problems += [f"{path.relative_to(ROOT)} imports {name}" for name in sorted(bad)]
+    assert problems == []
+
+
+def test_serving_imports_nothing_else_of_workbench() -> None:
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    problems = []
+    for path in (ROOT / "pipelines" / "serving").rglob("*.py"):
+        for name in runtime_imports(path):
+            ours = name in ("pipelines", SERVING) or name.startswith(SERVING + ".")
+            if not ours and name.split(".")[0] not in stdlib | SERVING_MAY_IMPORT:
+                problems.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert problems == []
+    assert (ROOT / "pipelines" / "__init__.py").read_text(encoding="utf-8").strip() == ""
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Our modules and the modules of ours each one imports (anywhere in it)."""
+    paths = {module_name(p): p for layer in LAYERS for p in modules(layer)}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        graph[name] = {n for n in runtime_imports(path) if n in paths and n != name}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    sys.setrecursionlimit(10_000)
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_circles() -> None:
+    assert circles(import_graph()) == []
+
+
+def screen_classes(path: Path) -> list[str]:
+    """Full screens (not modal dialogs) a module defines."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        and any(ast.unparse(base).split(".")[-1].startswith("Screen") for base in node.bases)
+    ]
+
+
+def test_screens_do_not_import_each_other() -> None:
+    """Navigation goes through the App, shared helpers live outside the screen modules:
+    a module defining a screen never imports another one that does."""
+    screen_modules = {module_name(p) for p in modules("screens") if screen_classes(p)}
+    graph = import_graph()
+    problems = [
+        f"{name} imports {target}"
+        for name in sorted(screen_modules)
+        for target in sorted(graph[name] & screen_modules)
+    ]
     assert problems == []
 
 
@@ -62,17 +172,12 @@ def run_fresh(code: str) -> str:
 
 
 def test_the_headless_core_never_loads_textual() -> None:
-    names = [
-        p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
-        for layer in ("pipelines", "storage")
-        for p in modules(layer)
-        if "migrations" not in p.parts  # Alembic scripts run only inside a migration
-    ]
+    names = [module_name(p) for layer in ("pipelines", "storage") for p in modules(layer)]
     code = f"import importlib, sys; [importlib.import_module(n) for n in {names!r}]; "
     assert run_fresh(code + "print('textual' in sys.modules)") == "False"
 
 
-def test_screens_never_load_sqlalchemy_and_startup_imports_nothing_heavy() -> None:
+def test_startup_imports_nothing_heavy() -> None:
     code = (
         "import sys; import workbench.app, workbench.cli; "
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
@@ -82,4 +187,4 @@ def test_screens_never_load_sqlalchemy_and_startup_imports_nothing_heavy() -> No
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_modules_stay_small(layer: str) -> None:
-    assert [p.name for p in modules(layer) if p.read_text().count("\n") > 600] == []
+    assert [p.name for p in modules(layer) if p.read_text().count("\n") > MAX_LINES] == []

@@ -13,9 +13,8 @@ from pipelines.runs.details import get_run
 from pipelines.sweeps.lifecycle import create_sweep
 from pipelines.sweeps.worker import run_worker
 from screens.compare import CompareScreen
-from screens.formatting import number
+from screens.formatting import number, value_text
 from screens.runs import RunsScreen
-from screens.sweep_detail import value_text
 from storage.handle import open_workspace
 from tests.app_helpers import screen_text, settle
 from tests.sweep_helpers import add_sample

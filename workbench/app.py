@@ -3,7 +3,7 @@ and opening the workspace in a worker so the first frame never waits for the dat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +18,15 @@ from textual.worker import Worker, WorkerState
 from screens.datasets import DatasetsScreen
 from screens.formatting import display_path
 from screens.help import HelpScreen
-from screens.messages import WorkerFailed
+from screens.messages import (
+    BrowseRows,
+    CompareRuns,
+    OpenDataset,
+    OpenRun,
+    OpenRuns,
+    OpenSweep,
+    WorkerFailed,
+)
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -120,6 +128,51 @@ class WorkbenchApp(App[None]):
         error = event.error
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         self.notify(text, title=f"{event.what} failed", severity="error", timeout=10)
+
+    # --- navigation: screens post what they want shown, the App opens it ---------------
+    # (so no screen imports another; each screen module loads when first opened)
+
+    def _push(self, make: Callable[[Workspace], Screen[None]]) -> None:
+        if self.workspace is None:
+            self.notify("the workspace is not open yet", severity="warning")
+            return
+        self.push_screen(make(self.workspace))
+
+    @on(OpenSweep)
+    def open_sweep(self, event: OpenSweep) -> None:
+        from screens.sweep_detail import SweepDetailScreen
+
+        self._push(lambda ws: SweepDetailScreen(ws, event.sweep_id))
+
+    @on(OpenRuns)
+    def open_runs(self, event: OpenRuns) -> None:
+        from screens.runs import RunsScreen
+
+        self._push(lambda ws: RunsScreen(ws, sweep_id=event.sweep_id))
+
+    @on(OpenRun)
+    def open_run(self, event: OpenRun) -> None:
+        from screens.run_detail import RunDetailScreen
+
+        self._push(lambda ws: RunDetailScreen(ws, event.run_id))
+
+    @on(CompareRuns)
+    def compare_runs(self, event: CompareRuns) -> None:
+        from screens.compare import CompareScreen
+
+        self._push(lambda ws: CompareScreen(ws, event.run_ids))
+
+    @on(OpenDataset)
+    def open_dataset(self, event: OpenDataset) -> None:
+        from screens.dataset_detail import DatasetDetailScreen
+
+        self._push(lambda ws: DatasetDetailScreen(ws, event.version, tab=event.tab))
+
+    @on(BrowseRows)
+    def browse_rows(self, event: BrowseRows) -> None:
+        from screens.row_browser import RowBrowserScreen
+
+        self.push_screen(RowBrowserScreen(event.path, event.title))
 
     # --- global actions ------------------------------------------------------------------
 
