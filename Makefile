@@ -17,8 +17,9 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(STAMP)           ## install, fill the demo workspace on first use, open the TUI
 	$(BIN)/workbench demo
 
-test: $(STAMP)           ## install and run the whole test suite (lint included)
+test: $(STAMP)           ## install and run the whole test suite (lint and type checks included)
 	$(BIN)/ruff check .
+	$(BIN)/mypy pipelines storage
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)          ## print the performance figures

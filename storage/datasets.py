@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, NoReturn
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -87,7 +88,9 @@ def add_version(
     """Insert the next version of `name` (creating the dataset) in one transaction. A
     concurrent add of the same content raises DuplicateVersionError carrying the version
     that won; one that only took the same index or created the dataset first is retried."""
-    values = dict(
+    insert = partial(
+        _insert_version,
+        db,
         name=name,
         sha256=sha256,
         source_path=source_path,
@@ -103,7 +106,7 @@ def add_version(
     )
     for attempt in range(ADD_ATTEMPTS):
         try:
-            return _insert_version(db, **values)
+            return insert()
         except StorageError as exc:
             if not isinstance(exc.__cause__, IntegrityError):
                 raise
@@ -328,7 +331,7 @@ def stored_path_in_use(db: Database, stored_path: str) -> bool:
         )
 
 
-def _raise_missing(session: Session, name: str, index: int | None) -> None:
+def _raise_missing(session: Session, name: str, index: int | None) -> NoReturn:
     exists = session.scalar(select(DatasetRow.id).where(DatasetRow.name == name))
     if not exists:
         known = session.scalars(select(DatasetRow.name).order_by(DatasetRow.name)).all()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from storage.errors import WorkbenchError
 from storage.workspace import WorkspacePaths
@@ -42,14 +44,19 @@ class Settings:
     def database_url_for(self, paths: WorkspacePaths) -> str:
         return self.database_url or f"sqlite:///{paths.database_file}"
 
-    def _merged(self, values: dict[str, object], origin: str) -> Settings:
+    def _merged(self, values: Mapping[str, object], origin: str) -> Settings:
         known = {f.name: f.type for f in fields(self)}
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}  # each field's own type, int or str, checked below
         for key, value in values.items():
             if key not in known:
                 raise WorkbenchError(f"{origin}: unknown setting {key!r}")
-            changes[key] = int(value) if known[key] == "int" else str(value)  # type: ignore[arg-type]
-        return replace(self, **changes)  # type: ignore[arg-type]
+            if known[key] != "int":
+                changes[key] = str(value)
+            elif isinstance(value, int | float | str):
+                changes[key] = int(value)
+            else:
+                raise WorkbenchError(f"{origin}: setting {key!r} is not a number: {value!r}")
+        return replace(self, **changes)
 
 
 def _read_toml(path: Path) -> dict[str, object]:

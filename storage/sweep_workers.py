@@ -43,6 +43,7 @@ def transition(session: Session, sweep_id: int, from_states: Iterable[str], **va
         .where(SweepRow.id == sweep_id, SweepRow.status.in_(list(from_states)))
         .values(**values)
     )
+    # An UPDATE's result is a CursorResult; SQLAlchemy types Session.execute as Result.
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 

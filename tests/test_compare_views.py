@@ -81,14 +81,15 @@ def test_sort_by_a_metric_puts_the_best_first_and_keeps_cells_with_their_run(com
     ordered = sort_runs(comparison, row)
     values = [run.value for run in ordered.runs]
     assert values == sorted(values, reverse=True)
+    assert any(r.best is not None for r in comparison.rows)  # some best to follow
     for new_row in ordered.rows:  # every cell moved with its run
         old = next(
             r for r in comparison.rows if (r.section, r.name) == (new_row.section, new_row.name)
         )
         expected = {run.id: v for run, v in zip(comparison.runs, old.values, strict=True)}
         assert new_row.values == [expected[run.id] for run in ordered.runs]
-        if old.best is not None:
-            assert ordered.runs[new_row.best].id == comparison.runs[old.best].id
+        old_best = None if old.best is None else comparison.runs[old.best].id
+        assert (None if new_row.best is None else ordered.runs[new_row.best].id) == old_best
     base_id = comparison.runs[comparison.baseline].id
     assert ordered.runs[ordered.baseline].id == base_id
     ascending = sort_runs(comparison, row, descending=False)

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
-from pipelines.runs.tables import param_importances
+from pipelines.runs.tables import MIN_TRIALS_FOR_IMPORTANCE, param_importances
 from pipelines.sweeps.lifecycle import (
     DONE,
     create_sweep,
@@ -104,11 +104,9 @@ async def test_a_finished_sweep_its_trials_runs_and_one_run(finished: tuple[Path
         importances = param_importances(ws, sweep)
     finally:
         ws.close()
-    if sweep.counts.get("complete", 0) >= 4:
-        assert importances and set(importances) <= set(sweep.best_params)
-        assert abs(sum(importances.values()) - 1.0) < 1e-6
-    else:
-        assert importances == {}
+    assert sweep.counts.get("complete", 0) >= MIN_TRIALS_FOR_IMPORTANCE
+    assert importances and set(importances) <= set(sweep.best_params)
+    assert abs(sum(importances.values()) - 1.0) < 1e-6
     app = WorkbenchApp(root)
     async with app.run_test(size=SIZE) as pilot:
         await open_sweeps(pilot)

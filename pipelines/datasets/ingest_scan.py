@@ -68,9 +68,9 @@ def utf8_conflict(path: Path, compression: str | None) -> str | None:
                 at = max(exc.start - held, 0)
                 bad = (offset + at, lines + piece.count(b"\n", 0, at) + 1, piece[at])
         if text_line is None:
-            at = _utf8_sequence_at(tail + piece)
-            if at is not None:
-                at = max(at - len(tail), 0)
+            found = _utf8_sequence_at(tail + piece)
+            if found is not None:
+                at = max(found - len(tail), 0)
                 text_line = lines + piece.count(b"\n", 0, at) + 1
         if bad is not None and text_line is not None:
             break

@@ -162,8 +162,8 @@ def sniff_csv(text: str, preferred: str) -> dict[str, Any]:
             best, best_score = delimiter, score
     options: dict[str, Any] = {"delimiter": best, "quotechar": '"'}
     if best != ",":
-        rows = islice(csv.reader(io.StringIO(text), delimiter=best), 1000)
-        cells = [c.strip() for row in rows for c in row]
+        sample = islice(csv.reader(io.StringIO(text), delimiter=best), 1000)
+        cells = [c.strip() for row in sample for c in row]
         commas = sum(bool(re.fullmatch(r"-?\d+,\d+", c)) for c in cells)
         dots = sum(bool(re.fullmatch(r"-?\d*\.\d+", c)) for c in cells)
         if commas and not dots:
@@ -449,7 +449,7 @@ def find_bad_row(path: Path, options: dict[str, Any]) -> str | None:
             for row in reader:
                 if row and width is None:
                     width = len(row)
-                elif row and len(row) != width:
+                elif row and width is not None and len(row) != width:
                     spans_to_end = reader.line_num > start and next(reader, None) is None
                     if spans_to_end and len(row) < width:
                         return f"line {start} opens a quoted field that is never closed"

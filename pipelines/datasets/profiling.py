@@ -122,7 +122,7 @@ def profile_parquet(
             _new_column(index, arrow_schema.field(index), row[0], str(row[1]))
             for index, row in enumerate(described)
         ]
-        rows = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
+        [(rows,)] = con.execute(f"SELECT count(*) FROM {source}").fetchall()
         low_card_limit = max(4 * category_limit, 200)
         for start in range(0, len(columns), COLUMNS_PER_QUERY):
             group = columns[start : start + COLUMNS_PER_QUERY]
@@ -304,11 +304,11 @@ def _binning(col: _Column, bins: int) -> tuple[str, list[Any], list[float]] | No
     count = max(1, bins)
     small_int = col.duck_type in _SMALL_INTEGER_TYPES
     if col.logical_type == "integer" and small_int and int(hi) - int(lo) < 2**52:
-        lo, hi = int(lo), int(hi)
-        width = -(-(hi - lo + 1) // count)
-        count = -(-(hi - lo + 1) // width)
-        edges = [float(lo + k * width) for k in range(count + 1)]
-        return f"(CAST({col.alias} AS BIGINT) - ?) // ?", [lo, width], edges
+        first, last = int(lo), int(hi)
+        step = -(-(last - first + 1) // count)
+        count = -(-(last - first + 1) // step)
+        edges = [float(first + k * step) for k in range(count + 1)]
+        return f"(CAST({col.alias} AS BIGINT) - ?) // ?", [first, step], edges
     lo, hi = float(lo), float(hi)
     if not math.isfinite(hi - lo):
         return None
@@ -372,6 +372,8 @@ def _records(
             top = _top(exact_values)
         elif col.candidate_counts:
             top = _top(col.candidate_counts)
+        low: float | str | None
+        high: float | str | None
         if col.numeric:
             low, high = _clean(col.min), _clean(col.max)
         elif logical == "datetime":

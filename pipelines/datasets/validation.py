@@ -226,7 +226,7 @@ def _numeric_checks(
 ) -> Iterable[ValidationCheck]:
     old_min, old_max = _number(before.min), _number(before.max)
     new_min, new_max = _number(after.min), _number(after.max)
-    if None not in (old_min, old_max, new_min, new_max):
+    if old_min is not None and old_max is not None and new_min is not None and new_max is not None:
         sides = []
         if new_min < old_min:
             sides.append("below the old minimum")

@@ -253,7 +253,7 @@ def optimization_history(
 
 def run_lineage(run: RunRecord, sweep: SweepRecord) -> RunLineage:
     env = run.environment or {}
-    git = env.get("git") if isinstance(env.get("git"), dict) else {}
+    git = found if isinstance(found := env.get("git"), dict) else {}
     return RunLineage(
         run_id=run.id,
         sweep_id=run.sweep_id,

@@ -108,9 +108,10 @@ def parallel_figure(report: SweepReport, params: list[str]) -> Figure:
     for name in params:
         dist = report.search_space[name]
         column = [t.params.get(name) for t in trials]
-        if dist.get("kind") in ("float", "int") and all(_numeric(v) for v in column):
-            log = bool(dist.get("log")) and all(float(v) > 0 for v in column)
-            shown = [math.log10(float(v)) for v in column] if log else [float(v) for v in column]
+        numbers = _numbers(column)
+        if dist.get("kind") in ("float", "int") and numbers is not None:
+            log = bool(dist.get("log")) and all(v > 0 for v in numbers)
+            shown = [math.log10(v) for v in numbers] if log else numbers
             label = f"log10({name})" if log else name
             dimensions.append({"label": label, "values": shown})
         else:
@@ -144,10 +145,10 @@ def slice_figure(report: SweepReport, params: list[str]) -> Figure:
     for index, name in enumerate(params):
         row, col = index // columns + 1, index % columns + 1
         column = [t.params.get(name) for t in trials]
-        numeric = all(_numeric(v) for v in column)
+        numbers = _numbers(column)
         fig.add_trace(
             go.Scatter(
-                x=[float(v) for v in column] if numeric else [format_value(v) for v in column],
+                x=numbers if numbers is not None else [format_value(v) for v in column],
                 y=[t.value for t in trials],
                 mode="markers",
                 name=name,
@@ -165,7 +166,7 @@ def slice_figure(report: SweepReport, params: list[str]) -> Figure:
             col=col,
         )
         dist = report.search_space.get(name, {})
-        if numeric and dist.get("log") and all(float(v) > 0 for v in column):
+        if numbers is not None and dist.get("log") and all(v > 0 for v in numbers):
             fig.update_xaxes(type="log", row=row, col=col)
     fig.update_yaxes(title_text=report.summary.metric, col=1)
     fig.update_layout(template=TEMPLATE, height=max(HEIGHT, 300 * rows), title="Slices")
@@ -219,6 +220,11 @@ def _metric_name(report: RunsReport) -> str:
 
 def _numeric(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _numbers(column: list[Any]) -> list[float] | None:
+    """The column as floats when every value is a number (a bool is not), else None."""
+    return [float(v) for v in column] if all(_numeric(v) for v in column) else None
 
 
 def _number(value: Any) -> float | None:

@@ -88,8 +88,8 @@ def sort_runs(
 
     def key(index: int) -> Any:
         value = row.values[index]
-        if numeric:
-            return float(value)  # type: ignore[arg-type]
+        if numeric and isinstance(value, int | float):  # numeric: every present value is one
+            return float(value)
         return json.dumps(value, sort_keys=True, default=str)
 
     present.sort(key=lambda i: ids[i])  # ties keep id order (sorted() is stable)

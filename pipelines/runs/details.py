@@ -116,8 +116,25 @@ def recorded_importances(points: Curves, most: int | None = None) -> dict[str, f
     return dict(ordered[:most] if most is not None else ordered)
 
 
-def list_runs(ws: Workspace, **filters: object) -> list[RunRecord]:
-    return repo.list_runs(ws.db, **filters)  # type: ignore[arg-type]
+def list_runs(
+    ws: Workspace,
+    *,
+    sweep_id: int | None = None,
+    status: str | None = None,
+    order_by: str = "id",
+    descending: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[RunRecord]:
+    return repo.list_runs(
+        ws.db,
+        sweep_id=sweep_id,
+        status=status,
+        order_by=order_by,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def run_summaries(ws: Workspace, sweep_id: int | None = None) -> list[RunSummary]:

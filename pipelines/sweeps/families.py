@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from storage.errors import SweepInputError
 
@@ -116,7 +117,7 @@ def _both(*specs: ParamSpec) -> dict[str, tuple[ParamSpec, ...]]:
 def _lightgbm(task: str, params: dict[str, object], seed: int, n_jobs: int) -> object:
     import lightgbm
 
-    base: dict[str, object] = {
+    base = {
         "subsample_freq": 1,  # without it LightGBM ignores `subsample`
         "importance_type": "gain",
         "random_state": seed,
@@ -126,7 +127,8 @@ def _lightgbm(task: str, params: dict[str, object], seed: int, n_jobs: int) -> o
         "verbose": -1,
     }
     cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
-    return cls(**(base | params))
+    keywords: dict[str, Any] = {**base, **params}  # each of LightGBM's own type, from the space
+    return cls(**keywords)
 
 
 def _lightgbm_parameters() -> set[str]:

@@ -241,8 +241,8 @@ def _target(given: Any, version: DatasetVersionRecord) -> tuple[str, ColumnProfi
     hint = _suggest(str(given), columns)
     _need(given in columns, f"target: column {given!r} not in {ref}{hint} (columns: {listed})")
     column = version.profile.column(given)
-    ok = column is not None and column.distinct > 0 and column.missing < version.row_count
-    _need(ok, f"target: {given!r} is missing in every row of {ref}")
+    if column is None or column.distinct <= 0 or column.missing >= version.row_count:
+        raise SweepInputError(f"target: {given!r} is missing in every row of {ref}")
     kind = next(s.logical_type for s in version.schema if s.name == given)
     dropped = f"; {column.missing:,} rows without it are left out" if column.missing else ""
     return given, column, kind, f"target: {given} ({why}{dropped})"
@@ -287,7 +287,7 @@ def _exclude(
     return found, f"exclude: {', '.join(found)} ({why})"
 
 
-def _task(raw: dict[str, Any], target: str, column: ColumnProfile, kind: str) -> tuple[str, str]:
+def _task(raw: dict[str, Any], target: str, column: ColumnProfile, kind: str) -> tuple[Task, str]:
     """The task, given or inferred from the target's type, and why; unlearnable targets refused."""
     distinct, task, why = column.distinct, _choice(raw, "task", TASKS, None), "given"
     if task is None:
@@ -375,6 +375,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _is_choice(value: Any) -> bool:
+    return isinstance(value, str | bool) or _is_number(value)
+
+
 def _entry(kind: str, low: Any = None, high: Any = None, log: bool = False, step: Any = None,
            choices: Any = None) -> dict[str, Any]:  # fmt: skip
     """One resolved search-space entry, as JSON-ready as the spec that stores it."""
@@ -434,9 +438,9 @@ def _param_range(field: str, setting: dict, base: dict | None, family: str) -> d
         choices = setting.get("choices")
         ok = not set(setting) - {"choices", "type"} and kind in (None, "categorical")
         _need(ok, f"{field}: give either choices or a low/high range, not both")
-        ok = isinstance(choices, list) and bool(choices)
-        _need(ok and all(isinstance(c, str | bool) or _is_number(c) for c in choices),
-              f"{field}: choices must be a non-empty list of values, got {choices!r}")  # fmt: skip
+        if not isinstance(choices, list) or not choices or not all(map(_is_choice, choices)):
+            message = f"{field}: choices must be a non-empty list of values, got {choices!r}"
+            raise SweepInputError(message)
         return _entry("categorical", choices=list(choices))
     how = 'give type = "int" or "float" with low and high, or choices = [...]'
     _need(kind is not None or base is not None, f"{field}: not in the {family} search space; {how}")
@@ -446,7 +450,8 @@ def _param_range(field: str, setting: dict, base: dict | None, family: str) -> d
     low, high = setting.get("low", inherit.get("low")), setting.get("high", inherit.get("high"))
     log = setting.get("log", False if "step" in setting else inherit.get("log", False))
     step = setting.get("step", None if setting.get("log") else inherit.get("step"))
-    _need(low is not None and high is not None, f"{field}: a new parameter needs low and high")
+    if low is None or high is None:
+        raise SweepInputError(f"{field}: a new parameter needs low and high")
     for label, value in (("low", low), ("high", high), ("step", step)):
         number = value is None or _is_number(value)
         _need(number, f"{field}: {label} must be a number, got {value!r}")

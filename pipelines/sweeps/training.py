@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipelines.sweeps.iteration_metrics import iteration_scorer
 from pipelines.sweeps.preprocessing import build_pipeline, feature_importances
@@ -59,7 +59,7 @@ class MetricSpec:
 
     name: str
     task: str
-    direction: str  # "maximize" | "minimize"
+    direction: Literal["maximize", "minimize"]
     needs_proba: bool
 
 
@@ -246,14 +246,13 @@ def evaluate(
                 report=report if index == 0 else None,
             )
             values, predictions = _score_all(pipeline, X_valid, y_valid, task, metric)
-        boosted = curves is not None
-        if boosted:
+        if curves is not None:
             fold_curves.append(curves)
         held.append((valid, y_valid.to_numpy(), predictions))
         fold_metrics.append(values)
         fold_scores.append(values[metric])
         fold_importances.append(feature_importances(pipeline))
-        if report is not None and not boosted:
+        if report is not None and curves is None:
             report(index, float(np.mean(fold_scores)))
     common = [k for k in fold_metrics[0] if all(k in m for m in fold_metrics)]
     return TrialResult(
@@ -454,9 +453,9 @@ def _mean_curves(per_fold: list[dict[str, list[float]]]) -> dict[str, list[float
         return {}
     merged: dict[str, list[float]] = {}
     for key, first in per_fold[0].items():
-        runs = [fold.get(key) for fold in per_fold]
-        if all(r is not None and len(r) == len(first) for r in runs):
-            curve = [sum(r[i] for r in runs) / len(runs) for i in range(len(first))]  # type: ignore[index]
+        runs = [run for fold in per_fold if len(run := fold.get(key) or []) == len(first)]
+        if len(runs) == len(per_fold):
+            curve = [sum(r[i] for r in runs) / len(runs) for i in range(len(first))]
         else:
             curve = list(first)
         if curve and all(math.isfinite(v) for v in curve):
