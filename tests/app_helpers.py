@@ -72,3 +72,28 @@ def screen_text(pilot: Pilot[object]) -> str:
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
     return console.export_text()
+
+
+async def text_showing(pilot: Pilot[object], *needles: str, timeout_s: float = 10) -> str:
+    """The screen's text once it shows every needle (a table's rows can arrive a frame after
+    the workers that filled them ended), or as it is when the time is up."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    text = screen_text(pilot)
+    while not all(needle in text for needle in needles) and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        text = screen_text(pilot)
+    return text
+
+
+def first_words(text: str) -> dict[str, str]:
+    """Each line of the screen by its first word, borders and cursor marks stripped."""
+    import re
+
+    lines: dict[str, str] = {}
+    for line in text.splitlines():
+        words = re.sub(r"^[^\w]+", "", line).split()
+        if words:
+            lines.setdefault(words[0], line)
+    return lines

@@ -16,7 +16,7 @@ from screens.compare import CompareScreen
 from screens.formatting import number, value_text
 from screens.runs import RunsScreen
 from storage.handle import open_workspace
-from tests.app_helpers import screen_text, settle
+from tests.app_helpers import first_words, screen_text, settle, text_showing
 from tests.sweep_helpers import add_sample
 from workbench.app import WorkbenchApp
 
@@ -79,10 +79,11 @@ async def test_compare_selected_runs(workspace: Path) -> None:
         finally:
             ws.close()
 
-        text = screen_text(pilot)
+        text = await text_showing(pilot, "accuracy", *(f"run {run_id}" for run_id in run_ids))
         assert all(f"run {run_id}" in text for run_id in run_ids)
         assert f"Compare 3 runs · baseline run {run_ids[0]}" in text
-        lines = {line.split()[0]: line for line in text.splitlines() if line.split()}
+        lines = first_words(text)
+        assert "accuracy" in lines, text
         metric_line = lines["accuracy"]  # the sweep metric's row: every run's value
         assert all(number(run.value) in metric_line for run in runs)
         for name in runs[1].params:
@@ -235,8 +236,9 @@ async def test_runs_of_two_sweeps_a_failed_run_and_regression_insight(workspace:
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, CompareScreen)
-        text = screen_text(pilot)
-        lines = {line.split()[0]: line for line in text.splitlines() if line.split()}
+        text = await text_showing(pilot, " value ", " status ")
+        lines = first_words(text)
+        assert "value" in lines, text
         assert number(other.value) in lines["value"]  # two metrics: one neutral value row
         assert "failed" in lines["status"]
 

@@ -159,7 +159,7 @@ def test_stop_lets_running_trials_finish_and_starts_none(
         )
         code, out, _ = cli(capsys, workspace, "sweep", "stop", "1")
         at_stop = repo.count_runs(workspace.db, sweep_id=1)
-        assert code == 0 and "stopping" in out and "no new trial starts" in out
+        assert code == 0 and "no new trial starts" in out  # stopping, or finalizing already
         sweep = sweeps.wait_for_sweep(workspace, 1, poll_s=0.2)
     finally:
         kill_workers(workspace, 1)

@@ -108,7 +108,10 @@ def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
         sweep = sweeps.stop_sweep(ws, args.id)
         running = sweep.counts.get("running", 0)
         why = f" ({running} running trial(s) finish first; no new trial starts)"
-        print(f"sweep {sweep.id}: {sweep.status}{why if sweep.status == 'stopping' else ''}")
+        if sweep.status == "finalizing":  # the workers saw the stop at once: the refit is on
+            why = " (no new trial starts; the top models are being refit)"
+        shown = why if sweep.status in ("stopping", "finalizing") else ""
+        print(f"sweep {sweep.id}: {sweep.status}{shown}")
         return 0
     if args.verb == "resume":
         if args.workers:
