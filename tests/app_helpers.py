@@ -74,14 +74,15 @@ def screen_text(pilot: Pilot[object]) -> str:
     return console.export_text()
 
 
-async def text_showing(pilot: Pilot[object], *needles: str, timeout_s: float = 10) -> str:
-    """The screen's text once it shows every needle (a table's rows can arrive a frame after
-    the workers that filled them ended), or as it is when the time is up."""
+async def text_showing(pilot: Pilot[object], *firsts: str, timeout_s: float = 10) -> str:
+    """The screen's text once a line starts with each of `firsts` (a table's label column
+    can be painted a frame after the workers that filled it ended), or as it is when the
+    time is up."""
     import time
 
     deadline = time.monotonic() + timeout_s
     text = screen_text(pilot)
-    while not all(needle in text for needle in needles) and time.monotonic() < deadline:
+    while not set(firsts) <= set(first_words(text)) and time.monotonic() < deadline:
         await pilot.pause(0.05)
         text = screen_text(pilot)
     return text
