@@ -13,7 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from storage.handle import Workspace
-from tests.app_helpers import build_demo_workspace, settle
+from tests.app_helpers import build_demo_workspace, settle, text_showing
 from workbench.app import WorkbenchApp
 
 SIZE = (150, 40)
@@ -27,9 +27,15 @@ def fixed_demo() -> Path:
     return build_demo_workspace(home / "ws", home / "data")
 
 
-def after(*keys: str):
+def after(*keys: str, showing: tuple[str, ...] = ()):
+    """Settle, then press `keys`; first wait until lines start with `showing` (a table's
+    row labels are laid out on an idle frame after the workers that filled it end)."""
+
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
+        if showing:
+            await text_showing(pilot, *showing)
+            await settle(pilot)
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
@@ -117,7 +123,8 @@ def compare_app(root: Path) -> WorkbenchApp:
 
 
 def test_compare_screen(snap_compare, fixed_sweep: Path) -> None:
-    assert snap_compare(compare_app(fixed_sweep), terminal_size=SIZE, run_before=after())
+    keys = after(showing=("Metrics", "accuracy"))
+    assert snap_compare(compare_app(fixed_sweep), terminal_size=SIZE, run_before=keys)
 
 
 def test_compare_insight(snap_compare, fixed_sweep: Path) -> None:
@@ -156,4 +163,5 @@ def test_runs_80x24(snap_compare, fixed_sweep: Path) -> None:
 
 
 def test_compare_80x24(snap_compare, fixed_sweep: Path) -> None:
-    assert snap_compare(compare_app(fixed_sweep), terminal_size=SMALL, run_before=after())
+    keys = after(showing=("Metrics", "accuracy"))
+    assert snap_compare(compare_app(fixed_sweep), terminal_size=SMALL, run_before=keys)
