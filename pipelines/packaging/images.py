@@ -22,6 +22,12 @@ DEFAULT_BASE = "python:3.11-slim"
 TAG_PART = re.compile(r"[^a-z0-9_.-]+")
 
 
+def default_tag(name: str, version: int) -> str:
+    """workbench/NAME:vVERSION, NAME lower-cased to what a Docker repository allows."""
+    repository = TAG_PART.sub("-", name.lower()).strip("-.") or "model"
+    return f"workbench/{repository}:v{version}"
+
+
 @dataclass(frozen=True)
 class ImageSource:
     """One model version, as an image serves it."""
@@ -33,8 +39,7 @@ class ImageSource:
     metadata: Mapping[str, Any] = field(default_factory=dict)  # /metadata: metrics, lineage…
 
     def default_tag(self) -> str:
-        repository = TAG_PART.sub("-", self.name.lower()).strip("-.") or "model"
-        return f"workbench/{repository}:v{self.version}"
+        return default_tag(self.name, self.version)
 
     def labels(self) -> dict[str, str]:
         extra = self.manifest.extra
