@@ -223,3 +223,28 @@ def test_a_version_an_alias_names_is_not_removed(db: Database) -> None:
     registry.delete_version(db, "wine-rf", 1)  # the last version takes the model with it
     assert registry.list_models(db) == []
     assert registry.version_users(db, dataset_version_ids=[dv]) == []
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "sqlite-memory"])
+def test_upgrading_from_0006_keeps_every_row_and_the_registry_works(
+    backend: str, tmp_path: Path
+) -> None:
+    url = POSTGRES_URL if backend == "postgresql" else f"sqlite:///{tmp_path / 'old.db'}"
+    database = Database(url or "")
+    if backend == "postgresql":
+        _reset_postgres(database)
+    try:
+        database.upgrade("0006")
+        dv, runs = sweep_with_runs(database)
+        database.upgrade()
+        assert database.current_revision() == "0007"
+        with database.engine.connect() as c:
+            assert c.execute(text("SELECT count(*) FROM wb_run")).scalar() == len(runs)
+            assert c.execute(text("SELECT dataset_version_id FROM wb_sweep")).scalar() == dv
+            assert c.execute(text("SELECT count(*) FROM wb_dataset_version")).scalar() == 1
+        made = register(database, "wine-rf", runs[0], dv, alias="production")
+        assert registry.get_alias(database, "wine-rf", "production") == made
+    finally:
+        if backend == "postgresql":
+            _reset_postgres(database)
+        database.dispose()
