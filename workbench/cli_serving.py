@@ -150,7 +150,8 @@ def _follow(ws: Workspace, build_id: int) -> int:
     if build.status == "built":
         out.print(f"[green]built[/green] {shown(build.tag)} ({_size(build.size_bytes)})")
         return 0
-    out.print(f"[red]build {build.id} failed[/red]: {shown(build.error or 'unknown error')}")
+    error = build.error or "unknown error"
+    out.print(f"workbench: error: build {build.id} failed: {shown(error)}", soft_wrap=True)
     return 1
 
 

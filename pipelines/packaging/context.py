@@ -9,6 +9,7 @@ copied file by file, so caches and tests stay out)."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,25 +17,17 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from pipelines.serving.bundle import MANIFEST_FILE, BundleManifest, encode_manifest
+from storage.errors import WorkbenchError
 
 DOCKERFILE_TEMPLATE = "serve.Dockerfile"
-# The web stack and joblib are pinned to this machine's versions: the manifest records only
-# what the model's bytes depend on.
-WEB_STACK = (
-    "fastapi",
-    "starlette",
-    "pydantic",
-    "pydantic-core",
-    "uvicorn",
-    "h11",
-    "anyio",
-    "joblib",
-)
+# Besides the `serve` extra, pinned where the web stack's own dependencies could drift.
+WEB_STACK = ("starlette", "pydantic-core", "h11", "anyio", "httptools")
 MODEL_LIBRARIES = ("scikit-learn", "lightgbm", "numpy", "pandas", "scipy")
+SERVE_EXTRA = re.compile(r"""^([A-Za-z0-9][A-Za-z0-9._-]*).*;.*extra\s*==\s*["']serve["']""")
 METADATA_FILE = "metadata.json"
 
 
-class ContextError(ValueError):
+class ContextError(WorkbenchError):
     """A build context that cannot be written (a missing library version, a bad wheelhouse)."""
 
 
@@ -52,8 +45,18 @@ class BuildContext:
         return "--no-index --find-links /tmp/wheels" if self.offline else ""
 
 
+def serve_extra() -> list[str]:
+    """The distributions `workbench[serve]` names: what `pipelines.serving` needs to run."""
+    try:
+        requires = metadata.requires("workbench") or []
+    except metadata.PackageNotFoundError:
+        raise ContextError("workbench is not installed as a package (pip install -e .)") from None
+    return [m.group(1) for r in requires if (m := SERVE_EXTRA.match(r))]
+
+
 def pinned_requirements(manifest: BundleManifest) -> dict[str, str]:
-    """name -> exact version: the model's libraries from its manifest, the web stack from here."""
+    """name -> exact version: the model's libraries as its manifest recorded them (the
+    versions that trained it), everything else the serving code needs as installed here."""
     pins: dict[str, str] = {}
     for name in MODEL_LIBRARIES:
         version = manifest.libraries.get(name)
@@ -65,11 +68,19 @@ def pinned_requirements(manifest: BundleManifest) -> dict[str, str]:
             f"the model's manifest records no version of {', '.join(missing)}; "
             "it cannot be pinned (re-register the model from a run of this Workbench)"
         )
+    for name in serve_extra():
+        if name not in pins:
+            try:
+                pins[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                raise ContextError(
+                    f"{name} is not installed here; install workbench[serve]"
+                ) from None
     for name in WEB_STACK:
         try:
             pins.setdefault(name, metadata.version(name))
         except metadata.PackageNotFoundError:
-            raise ContextError(f"{name} is not installed here; install workbench[serve]") from None
+            continue
     return pins
 
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from storage.errors import WorkbenchError
+
 if TYPE_CHECKING:
     from docker import DockerClient
 
@@ -18,7 +20,7 @@ LABEL_PREFIX = "org.workbench."
 MODEL_LABEL = LABEL_PREFIX + "model"
 
 
-class EngineError(RuntimeError):
+class EngineError(WorkbenchError):
     """The Docker engine cannot do what was asked; the message is one line."""
 
 
@@ -85,6 +87,22 @@ def build(
         except DockerException as exc:
             raise EngineError(f"build of {tag} ended without an image ({_reason(exc)})") from None
     return image_id
+
+
+def ensure_image(client: DockerClient, ref: str) -> None:
+    """Pull `ref` unless the engine has it; a base that is neither there nor reachable is
+    said as such, not as the registry's DNS error halfway through a build."""
+    from docker.errors import DockerException
+
+    if image_info(client, ref) is not None:
+        return
+    try:
+        client.images.pull(ref)
+    except DockerException as exc:
+        raise EngineError(
+            f"base image {ref} is not in the engine and cannot be pulled ({_reason(exc)}); "
+            "build or load it first, or choose another with --base"
+        ) from None
 
 
 def image_info(client: DockerClient, ref: str) -> ImageInfo | None:
@@ -165,7 +183,7 @@ def _info(image: Any) -> ImageInfo:
 
 def _reason(exc: BaseException) -> str:
     """The useful end of a docker-py message (it nests urllib3 and requests errors)."""
-    text = _one_line(str(exc))
+    text = _one_line(str(getattr(exc, "explanation", None) or exc))
     for marker in ("Connection refused", "No such file or directory", "Permission denied"):
         if marker in text:
             return marker.lower()

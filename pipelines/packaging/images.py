@@ -91,6 +91,7 @@ def build_serving_image(
             json.dumps(metadata, indent=2, sort_keys=True, default=str).encode(),
             wheelhouse=wheelhouse,
         )
+        engine.ensure_image(client, base)
         image_id = engine.build(
             client,
             str(ctx.folder),
