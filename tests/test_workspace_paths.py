@@ -15,7 +15,7 @@ from storage.handle import open_workspace
 from storage.workspace import WorkspacePaths
 
 ROOT = Path(__file__).resolve().parent.parent
-SCANNED = ("pipelines", "screens", "workbench", "storage")
+SCANNED = ("pipelines", "screens", "workbench", "storage", "benchmarks")
 OWNERS = {"storage/workspace.py"}  # where the names are spelled
 STORE_MAKERS = {"storage/handle.py"}  # where the one ArtifactStore is made
 
