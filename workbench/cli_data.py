@@ -118,9 +118,9 @@ def run_data(args: argparse.Namespace, root: Path) -> int:
             return 0
         if args.verb == "show":
             version = datasets.get_version(ws, args.ref)
-            warning = datasets.reference_warning(version)
-            if warning:
-                print(f"workbench: warning: {inert(warning)}", file=sys.stderr)
+            changed = datasets.reference_warning(version)
+            if changed:
+                print(f"workbench: warning: {inert(changed)}", file=sys.stderr)
             if args.json:
                 out.print_json(version)
             else:
