@@ -81,6 +81,11 @@ class WorkspacePaths:
         """Sweep spec TOML files saved from the launch form."""
         return self.root / "sweeps"
 
+    @property
+    def deployments(self) -> Path:
+        """Per local deployment: the bundle it serves, its request log, its server log."""
+        return self.root / "deployments"
+
     def folders(self) -> tuple[Path, ...]:
         """Every folder of the workspace, the root first."""
         return (
@@ -93,6 +98,7 @@ class WorkspacePaths:
             self.logs,
             self.optuna,
             self.sweeps,
+            self.deployments,
         )
 
     def resolve(self, relative: str | os.PathLike[str]) -> Path:

@@ -196,10 +196,9 @@ def test_a_tampered_bundle_is_refused_and_the_deployment_marked_failed(
     ws: Workspace, built: Built
 ) -> None:
     from pipelines.registry.versions import resolve
-    from storage.artifacts import ArtifactStore
 
     record = resolve(ws, "wine:1")
-    path = ArtifactStore(ws.paths.artifacts).path_for(record.bundle_sha256)
+    path = ws.artifacts.path_for(record.bundle_sha256)
     original = path.read_bytes()
     path.chmod(0o600)
     path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))

@@ -21,15 +21,12 @@ __all__ = ["docker_client", "trained_wine"]  # fixtures
 def wine_source(trained: TrainedModel, version: int = 1, **metadata: object) -> ImageSource:
     from pipelines.runs.details import get_run
     from pipelines.runs.models import load_run_bundle
-    from storage.artifacts import ArtifactStore
     from storage.handle import open_workspace
 
     ws = open_workspace(trained.root)
     try:
         manifest, _ = load_run_bundle(ws, trained.run_id)
-        model_bytes = ArtifactStore(ws.paths.artifacts).get_bytes(
-            get_run(ws, trained.run_id).artifact_sha or ""
-        )
+        model_bytes = ws.artifacts.get_bytes(get_run(ws, trained.run_id).artifact_sha or "")
     finally:
         ws.close()
     assert manifest is not None

@@ -107,7 +107,7 @@ def test_opening_a_workspace_makes_every_folder_private(tmp_path: Path) -> None:
         }
         # every folder-valued name is created: only the two files are not folders
         assert properties - set(folders) == {ws.paths.database_file, ws.paths.settings_file}
-        assert len(folders) == len(set(folders)) == 9
+        assert len(folders) == len(set(folders)) == 10
         for folder in folders:
             assert folder.is_dir(), folder
             assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

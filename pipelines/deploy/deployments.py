@@ -117,7 +117,7 @@ def deploy(
 
 
 def deployment_folder(ws: Workspace, name: str) -> Path:
-    return ws.root / "deployments" / name
+    return ws.paths.deployments / name
 
 
 def _start_local(ws: Workspace, record: DeploymentRecord, ref: str) -> None:

@@ -25,7 +25,6 @@ from pipelines.packaging.images import (
 )
 from pipelines.registry.versions import load_model_version, resolve
 from storage import deployments as repo
-from storage.artifacts import ArtifactStore
 from storage.deployments import ImageBuildRecord
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
@@ -42,7 +41,7 @@ def image_source(ws: Workspace, ref: str) -> ImageSource:
     """The version `ref` names, its bytes verified against the registry's sha256."""
     loaded = load_model_version(ws, ref)
     record = loaded.record
-    model_bytes = ArtifactStore(ws.paths.artifacts).get_bytes(record.bundle_sha256)
+    model_bytes = ws.artifacts.get_bytes(record.bundle_sha256)
     metadata = {
         "metrics": record.metrics,
         "lineage": record.lineage,
@@ -76,7 +75,7 @@ def start_build(
         context_path=str(context),
         log_path="",
     )
-    log = ws.root / "logs" / f"image-build-{build_id}.log"
+    log = ws.paths.logs / f"image-build-{build_id}.log"
     command = [sys.executable, "-m", "workbench", "--workspace", str(ws.root), "image"]
     command += ["build-worker", str(build_id)]
     if wheelhouse is not None:
