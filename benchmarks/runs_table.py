@@ -127,7 +127,7 @@ def main() -> None:
             "first 100 runs by value",
             lambda: repo.list_runs(ws.db, order_by="value", descending=True, limit=100),
         )
-        path = root / "cache" / "bench-runs.parquet"
+        path = ws.paths.cache / "bench-runs.parquet"
         path.parent.mkdir(exist_ok=True)
         timed(f"write runs snapshot ({RUNS:,} rows)", lambda: write_runs_parquet(ws, path))
         source = timed("open snapshot", lambda: RowSource(path))

@@ -1,10 +1,11 @@
 """The Insight tab: for one run, what its held-out predictions say (a confusion matrix or a
 residual summary, recorded at training time) and which inputs matter (the model's own
-importances, and permutation importance on held-out rows, computed on `i` and cached)."""
+importances, and permutation importance on held-out rows, computed on `i` and cached).
+What is shown is gathered by pipelines.runs.insight.gather_insight, the function
+`workbench runs insight` calls too; this module only renders it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
@@ -12,53 +13,19 @@ from rich.table import Table
 from rich.text import Text
 
 from pipelines.inert import inert
+from pipelines.runs.insight import RunInsight, gather_insight
 from screens.formatting import number, user_text
 from screens.widgets.colours import rich_colour
 
 if TYPE_CHECKING:
-    from pipelines.runs.insight import HeldOutSummary, PermutationResult
-    from storage.handle import Workspace
+    from pipelines.runs.insight import HeldOutSummary
+
+__all__ = ["RunInsight", "gather_insight", "render_insight"]  # compare.py runs the gathering
 
 BAR_CELLS = 24
 MAX_FEATURES = 15
 MAX_CLASSES = 12
-
-
-@dataclass(frozen=True)
-class RunInsight:
-    """Everything the tab shows for one run; a part that cannot be had carries its reason."""
-
-    run_id: int
-    held_out: HeldOutSummary | None
-    held_out_note: str | None
-    importances: dict[str, float]
-    permutation: PermutationResult | None
-    permutation_note: str | None
-
-
-def gather_insight(ws: Workspace, run_id: int, permutation: bool) -> RunInsight:
-    """Runs in a worker thread: the held-out summary is cheap; permutation importance only
-    runs when asked (`i`), otherwise a cached result is shown if there is one."""
-    from pipelines.runs import insight
-    from storage.errors import WorkbenchError
-
-    try:
-        held_out, held_note = insight.held_out_summary(ws, run_id), None
-    except WorkbenchError as exc:
-        held_out, held_note = None, str(exc)
-    try:
-        permuted = insight.permutation_importances(ws, run_id, compute=permutation)
-        perm_note = None if permuted else "press i to compute it on held-out rows (seconds)"
-    except WorkbenchError as exc:
-        permuted, perm_note = None, str(exc)
-    return RunInsight(
-        run_id=run_id,
-        held_out=held_out,
-        held_out_note=held_note,
-        importances=insight.own_importances(ws, run_id),
-        permutation=permuted,
-        permutation_note=perm_note,
-    )
+NOT_COMPUTED = "press i to compute it on held-out rows (seconds)"
 
 
 def render_insight(found: RunInsight, colour: tuple[int, int, int]) -> RenderableType:
@@ -140,7 +107,7 @@ def residuals(summary: HeldOutSummary) -> RenderableType:
 def permutation_part(found: RunInsight) -> list[RenderableType]:
     result = found.permutation
     if result is None:
-        return [Text(found.permutation_note or "", style="dim")]
+        return [Text(found.permutation_note or NOT_COMPUTED, style="dim")]
     how = (
         f"drop in {result.scorer} when a column is shuffled ({result.repeats} repeats, "
         f"{result.rows} rows, baseline {number(result.baseline)}"

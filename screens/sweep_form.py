@@ -244,7 +244,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
             path = Path(typed).expanduser()
         else:
             files = sorted(
-                (self.workspace.root / "sweeps").glob("*.toml"), key=lambda p: p.stat().st_mtime
+                self.workspace.paths.sweeps.glob("*.toml"), key=lambda p: p.stat().st_mtime
             )
             if not files:
                 self.app.call_from_thread(self.show_error, "no saved sweep files to load")
@@ -382,7 +382,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         except WorkbenchError as exc:
             self.app.call_from_thread(self.show_error, str(exc))
             return
-        folder = self.workspace.root / "sweeps"
+        folder = self.workspace.paths.sweeps
         folder.mkdir(parents=True, exist_ok=True)
         stem = file_stem(raw.get("name") or f"{raw['dataset']}-{raw['model']}")
         path = folder / f"{stem}.toml"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from storage.database import Database
+from storage.artifacts import ArtifactStore
+from storage.database import HEAD_REVISION, Database
 from storage.errors import WorkbenchError
 from storage.settings import Settings
 from storage.workspace import WorkspacePaths, keep_files_private
@@ -20,6 +22,28 @@ class Workspace:
     @property
     def root(self) -> Path:
         return self.paths.root
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        """The workspace's one artifact store (made on first use; the dataclass stays
+        frozen: a cached property writes the instance dict, not through __setattr__)."""
+        return ArtifactStore(self.paths.artifacts)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL to show (password hidden)."""
+        return self.db.url
+
+    def schema_revision(self) -> str | None:
+        """The database's schema revision; None for an empty database."""
+        return self.db.current_revision()
+
+    def schema_is_current(self) -> bool:
+        return self.schema_revision() == HEAD_REVISION
+
+    def upgrade_schema(self) -> None:
+        """Migrate the database to this Workbench's schema (Alembic, one transaction)."""
+        self.db.upgrade()
 
     def close(self) -> None:
         self.db.dispose()

@@ -188,3 +188,43 @@ def test_startup_imports_nothing_heavy() -> None:
 @pytest.mark.parametrize("layer", LAYERS)
 def test_modules_stay_small(layer: str) -> None:
     assert [p.name for p in modules(layer) if p.read_text().count("\n") > MAX_LINES] == []
+
+
+CLI_MAY_USE_STORAGE = {"storage.errors", "storage.handle", "storage.workspace", "storage.records"}
+CLI_MAY_USE_STORAGE |= {"storage.scratch"}  # signal handling, no data
+
+
+def storage_modules_used(path: Path) -> set[str]:
+    """The storage modules a module imports (type-only ones too), and `storage.db` for any
+    use of a workspace's database (`ws.db`)."""
+    used: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            used.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            used.add(node.module)
+            used.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Attribute) and node.attr == "db":
+            used.add("storage.db")
+    return {".".join(n.split(".")[:2]) for n in used if n.startswith("storage.")}
+
+
+def test_the_cli_calls_pipelines_not_repositories(tmp_path: Path) -> None:
+    """The CLI goes through pipelines/, so it and the TUI run the same functions; from
+    storage/ it takes only the handle, errors, paths and record types."""
+    clis = sorted((ROOT / "workbench").glob("cli*.py"))
+    assert len(clis) >= 4
+    problems = [
+        f"{path.name} uses {name}"
+        for path in clis
+        for name in sorted(storage_modules_used(path) - CLI_MAY_USE_STORAGE)
+    ]
+    assert problems == []
+    breach = tmp_path / "cli_breach.py"  # the check sees each way of reaching storage
+    breach.write_text(
+        "from storage import sweeps as repo\nimport storage.datasets\n"
+        "def f(ws):\n    from storage.database import Database\n    return ws.db\n"
+    )
+    assert storage_modules_used(breach) == {
+        "storage.sweeps", "storage.datasets", "storage.database", "storage.db"
+    }  # fmt: skip

@@ -4,6 +4,7 @@ importance on held-out rows (cached), the errors for runs without predictions, t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from pipelines.sweeps import lifecycle as sweeps
 from pipelines.sweeps.worker import run_worker
 from storage import sweeps as repo
 from storage.artifacts import ArtifactStore
+from storage.errors import NotFoundError
 from storage.handle import Workspace
 from storage.records import SweepRecord
 from tests.sweep_helpers import SAMPLES, add_sample
@@ -165,6 +167,13 @@ def test_permutation_importance_covers_every_column_beats_noise_and_is_cached(
     cached_s = time.perf_counter() - started
     assert second.cached and second.mean == first.mean and second.std == first.std
     assert second.baseline == first.baseline and cached_s < computed_s  # read, not refit
+    # recomputable and not content-addressed: in cache/, never among the artifacts
+    assert len(list(workspace.paths.cache.glob("permutation-*.json"))) == 1
+    stored = [p for p in workspace.paths.artifacts.rglob("*") if p.is_file()]
+    assert stored and all(
+        p.name == hashlib.sha256(p.read_bytes()).hexdigest() and p.parent.name == p.name[:2]
+        for p in stored
+    )
 
     fewer = insight.permutation_importances(workspace, run.id, repeats=2, max_rows=25)
     assert not fewer.cached and (fewer.rows, fewer.repeats) == (25, 2)
@@ -281,3 +290,49 @@ def test_cli_runs_insight_prints_residuals_for_regression_on_a_holdout_split(
     assert len(residuals["largest"]) == 5
     assert shown["permutation"]["rows"] == 111 and shown["permutation"]["direction"] == "minimize"
     assert shown["permutation"]["baseline"] == pytest.approx(run.value)
+
+
+def test_gather_insight_is_what_the_cli_prints_and_the_tab_shows(
+    capsys: pytest.CaptureFixture[str], workspace: Workspace
+) -> None:
+    """One pipeline function assembles insight; `runs insight` and the Insight tab only
+    render it. Each part carries its own reason when it cannot be had."""
+    from workbench.cli_output import jsonable
+
+    add_sample(workspace, "wine", "cultivar")
+    sweep = run_sweep(
+        workspace, dataset="wine", model="random_forest", trials=4,
+        params={"n_estimators": 10, "max_features": {"choices": [0.5, "not-a-valid-option"]}},
+    )  # fmt: skip
+    [run, *_] = complete_runs(workspace, sweep)
+    [failed, *_] = repo.list_runs(workspace.db, sweep_id=sweep.id, status="failed")
+
+    found = insight.gather_insight(workspace, run.id)
+    assert found.held_out is not None and found.held_out_note is None
+    assert set(found.importances) == set(WINE_COLUMNS) and not found.empty
+    assert (found.permutation, found.permutation_note) == (None, None)  # never computed
+    code, out, err = cli(capsys, workspace, "runs", "insight", str(run.id), "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["held_out"] == jsonable(found.held_out)
+    assert shown["importances"] == found.importances and shown["permutation"] is None
+
+    computed = insight.gather_insight(workspace, run.id, permutation=True).permutation
+    assert computed is not None and not computed.cached
+    again = insight.gather_insight(workspace, run.id)  # a view reads the cached result
+    assert again.permutation is not None and again.permutation.cached
+    assert again.permutation.mean == computed.mean
+    assert insight.gather_insight(workspace, run.id, cached=False).permutation is None
+    code, out, _ = cli(capsys, workspace, "runs", "insight", str(run.id))
+    assert code == 0 and "permutation" not in out  # the CLI shows it only when asked
+
+    broken = insight.gather_insight(workspace, failed.id, permutation=True)
+    assert broken.empty
+    assert broken.held_out_note == f"run {failed.id} failed: no held-out predictions"
+    assert "permutation importance needs a complete run" in (broken.permutation_note or "")
+    code, _, err = cli(capsys, workspace, "runs", "insight", str(failed.id))
+    assert code == 1 and err.count("\n") == 1 and broken.held_out_note in err
+    code, _, err = cli(capsys, workspace, "runs", "insight", str(failed.id), "--permutation")
+    assert code == 1 and "permutation importance needs a complete run" in err
+    with pytest.raises(NotFoundError, match="999"):
+        insight.gather_insight(workspace, 999)

@@ -68,9 +68,10 @@ def cli(capsys: pytest.CaptureFixture[str], ws: Workspace, *args: str) -> tuple[
 
 
 def journal_on(disk: Path, ws: Workspace) -> Path:
-    """Put the workspace's journal folder on the small disk."""
-    (ws.root / "optuna").symlink_to(disk, target_is_directory=True)
-    return ws.root / "optuna" / "journal.log"
+    """Put the workspace's journal folder (made empty when it opened) on the small disk."""
+    ws.paths.optuna.rmdir()
+    ws.paths.optuna.symlink_to(disk, target_is_directory=True)
+    return ws.paths.optuna / "journal.log"
 
 
 def test_a_full_disk_fails_the_sweep_with_its_cause_and_leaves_the_journal_whole(

@@ -183,7 +183,7 @@ async def test_the_launch_form_refuses_inline_then_starts_and_stops_a_sweep(
 
             await pilot.press("ctrl+s")  # saving checks the same way: nothing written
             await settle(pilot)
-            assert not (root / "sweeps").exists()
+            assert not list((root / "sweeps").glob("*"))
 
             form.query_one("#form-folds", Input).value = "3"
             form.query_one("#form-name", Input).value = "wine quick"
@@ -251,7 +251,7 @@ def test_sweeps_screen_snapshot(snap_compare, fixed_sweep_workspace: Path) -> No
 async def test_the_launch_form_reads_a_sweep_file(finished: tuple[Path, int]) -> None:
     root, _ = finished
     folder = root / "sweeps"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     (folder / "saved.toml").write_text(
         'name = "from a file"\ndataset = "wine"\nmodel = "extra_trees"\nmetric = "f1"\n'
         "trials = 7\nfolds = 4\n[params]\nn_estimators = 30\n",

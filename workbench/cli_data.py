@@ -47,13 +47,12 @@ def workspace_for(args: argparse.Namespace, root: Path) -> Workspace:
 
 def fill_demo_workspace(root: Path, database_url: str | None) -> None:
     from pipelines.demo import demo_is_filled, fill_demo
-    from storage.database import HEAD_REVISION
 
     own_database = database_url is None  # the demo's SQLite file is ours to migrate
     ws = open_workspace(root, database_url=database_url, check_schema=not own_database)
     try:
-        if own_database and ws.db.current_revision() != HEAD_REVISION:
-            ws.db.upgrade()  # a demo made by an older Workbench opens, not refuses
+        if own_database and not ws.schema_is_current():
+            ws.upgrade_schema()  # a demo made by an older Workbench opens, not refuses
         if demo_is_filled(ws):
             return
         with progress_bar("demo workspace") as report:
@@ -69,16 +68,16 @@ def run_db(args: argparse.Namespace, root: Path) -> int:
     ws = open_workspace(root, database_url=args.database_url, check_schema=False)
     try:
         if args.verb == "upgrade":
-            before = ws.db.current_revision()
-            ws.db.upgrade()
-            after = ws.db.current_revision()
+            before = ws.schema_revision()
+            ws.upgrade_schema()
+            after = ws.schema_revision()
             print(
-                f"{ws.db.url}: schema {before or 'empty'} -> {after}"
+                f"{ws.database_url}: schema {before or 'empty'} -> {after}"
                 if before != after
-                else f"{ws.db.url}: schema already at {after}"
+                else f"{ws.database_url}: schema already at {after}"
             )
         else:
-            print(ws.db.current_revision() or "empty")
+            print(ws.schema_revision() or "empty")
         return 0
     finally:
         ws.close()
@@ -119,9 +118,9 @@ def run_data(args: argparse.Namespace, root: Path) -> int:
             return 0
         if args.verb == "show":
             version = datasets.get_version(ws, args.ref)
-            warning = datasets.reference_warning(version)
-            if warning:
-                print(f"workbench: warning: {inert(warning)}", file=sys.stderr)
+            changed = datasets.reference_warning(version)
+            if changed:
+                print(f"workbench: warning: {inert(changed)}", file=sys.stderr)
             if args.json:
                 out.print_json(version)
             else:

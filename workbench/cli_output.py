@@ -129,7 +129,7 @@ def print_version(version: DatasetVersionRecord, versions: list[DatasetVersionRe
     )
     out.print("versions: " + ", ".join(f"{v.label} ({v.sha256[:8]})" for v in versions))
     schema = Table(title="schema and profile", title_justify="left")
-    for column in (
+    for heading in (
         "column",
         "type",
         "nullable",
@@ -140,7 +140,7 @@ def print_version(version: DatasetVersionRecord, versions: list[DatasetVersionRe
         "mean",
         "std",
     ):
-        schema.add_column(column, justify="left" if column in ("column", "type") else "right")
+        schema.add_column(heading, justify="left" if heading in ("column", "type") else "right")
     schema.columns[0].no_wrap = True
     for column in version.schema:
         profile = version.profile.column(column.name)

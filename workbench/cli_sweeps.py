@@ -69,7 +69,6 @@ def add_parsers(commands: Any) -> None:
 def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
     from pipelines.sweeps import lifecycle as sweeps
     from pipelines.sweeps.spec import SweepSpec
-    from storage import sweeps as repo
 
     if args.verb == "start":
         created = sweeps.read_and_create(ws, args.file, {"workers": args.workers})
@@ -90,11 +89,11 @@ def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
             return 0
         return follow(ws, sweep.id, args.json)
     if args.verb == "ls":
-        listed = repo.list_sweeps(ws.db)
+        listed = sweeps.list_sweeps(ws)
         out.print_json(listed) if args.json else print_sweeps(listed)
         return 0
     if args.verb == "show":
-        sweep = repo.get_sweep(ws.db, args.id)
+        sweep = sweeps.get_sweep(ws, args.id)
         if args.json:
             out.print_json(
                 {**out.jsonable(sweep), "live_workers": sweeps.live_worker_count(ws, sweep.id)}
@@ -154,11 +153,11 @@ def follow(ws: Workspace, sweep_id: int, as_json: bool) -> int:
 
 
 def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
-    from storage import sweeps as repo
+    from pipelines.runs import details
 
     if args.verb == "ls":
-        runs = repo.list_runs(
-            ws.db,
+        runs = details.list_runs(
+            ws,
             sweep_id=args.sweep,
             status=args.status,
             order_by=args.sort,
@@ -168,17 +167,15 @@ def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
         out.print_json(runs) if args.json else print_runs(runs)
         return 0
     if args.verb == "show":
-        run = repo.get_run(ws.db, args.id)
-        curves = repo.metric_points(ws.db, run.id)
+        run = details.get_run(ws, args.id)
+        curves = details.run_curves(ws, run.id)
         if args.json:
             out.print_json({**out.jsonable(run), "curves": curves})
         else:
             print_run(run, curves)
         return 0
     if args.verb == "reproduce":
-        from pipelines.runs.details import reproduce_run
-
-        result = reproduce_run(ws, args.id)
+        result = details.reproduce_run(ws, args.id)
         print(
             f"run {args.id}: recorded {result.run.value:.6g}, reproduced {result.value:.6g}, "
             f"difference {result.difference:+.3g}"
@@ -194,27 +191,26 @@ def run_runs_command(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def run_insight(ws: Workspace, run_id: int, permutation: bool, as_json: bool) -> int:
-    """Each part on its own: a run without recorded predictions (older than them, or pruned)
-    still shows its importances, and --permutation still runs."""
-    from pipelines.runs import insight
+    """What the compare screen's Insight tab shows (the same `gather_insight`), as text or
+    JSON. Each part on its own: a run without recorded predictions (older than them, or
+    pruned) still shows its importances; --permutation computes (or reads the cached)
+    permutation importance, and its failure is the command's error."""
+    from pipelines.runs.insight import gather_insight
     from storage.errors import WorkbenchError
 
-    notes: list[str] = []
-    try:
-        summary = insight.held_out_summary(ws, run_id)
-    except WorkbenchError as exc:
-        summary = None
-        notes.append(str(exc))
-    own = insight.own_importances(ws, run_id)
-    permuted = insight.permutation_importances(ws, run_id) if permutation else None
-    if summary is None and not own and permuted is None:
+    found = gather_insight(ws, run_id, permutation, cached=permutation)
+    if permutation and found.permutation_note is not None:
+        raise WorkbenchError(found.permutation_note)
+    notes = [found.held_out_note] if found.held_out_note else []
+    if found.empty:
         raise WorkbenchError(notes[0])
+    summary, permuted = found.held_out, found.permutation
     if as_json:
         out.print_json(
             {
                 "run": run_id,
                 "held_out": summary,
-                "importances": own,
+                "importances": found.importances,
                 "permutation": permuted,
                 "notes": notes,
             }
@@ -232,7 +228,7 @@ def run_insight(ws: Workspace, run_id: int, permutation: bool, as_json: bool) ->
         _print_confusion(summary.confusion)
     if summary is not None and summary.residuals is not None:
         _print_residuals(summary.residuals)
-    _print_importances("model's own importances", own)
+    _print_importances("model's own importances", found.importances)
     if permuted is not None:
         title = (
             f"permutation importance: drop in {permuted.scorer} on {permuted.rows} held-out "

@@ -170,7 +170,7 @@ def register_dataset(
                     name=name,
                     sha256=digest,
                     source_path=str(path.resolve()),
-                    stored_path=None if reference else str(final_path.relative_to(ws.root)),
+                    stored_path=None if reference else ws.paths.relative(final_path),
                     file_format=ingested.file_format,
                     read_options=ingested.read_options,
                     size_bytes=identity[2],
@@ -284,7 +284,7 @@ def browsable_path(ws: Workspace, version: DatasetVersionRecord) -> Path:
     from pipelines.datasets.ingest import convert_to_parquet
 
     if version.stored_path is not None:
-        stored = ws.root / version.stored_path
+        stored = ws.paths.resolve(version.stored_path)
         if not stored.is_file():
             raise WorkbenchError(
                 f"{version.ref}: frozen copy {stored} is missing from the workspace"
@@ -295,7 +295,7 @@ def browsable_path(ws: Workspace, version: DatasetVersionRecord) -> Path:
         raise WorkbenchError(f"{version.ref}: referenced file {source} is missing")
     if version.file_format == "parquet":
         return source
-    cached = ws.paths.root / "cache" / f"{version.sha256}.parquet"
+    cached = ws.paths.cache / f"{version.sha256}.parquet"
     if not cached.is_file():
         remove_stale_temporaries(ws)
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -362,7 +362,7 @@ def remove(ws: Workspace, ref: str, *, force: bool = False) -> Removal:
                 "a version in use; nothing was removed"
             ) from None
         for stored in {v.stored_path for v in removed if v.stored_path}:
-            _remove_unused_copy(ws, ws.root / stored)
+            _remove_unused_copy(ws, ws.paths.resolve(stored))
     return Removal(removed, users)
 
 
@@ -373,7 +373,7 @@ def _versions_of(ws: Workspace, ref: str) -> list[DatasetVersionRecord]:
 
 def remove_stale_temporaries(ws: Workspace) -> list[Path]:
     """Half-written copies left by killed commands (their process is gone)."""
-    return remove_stale_scratch([ws.paths.datasets, ws.paths.root / "cache"])
+    return remove_stale_scratch([ws.paths.datasets, ws.paths.cache])
 
 
 @contextmanager
@@ -388,7 +388,7 @@ def _remove_unused_copy(ws: Workspace, stored: Path) -> None:
     """Delete a frozen copy no version points at (copies are shared by content); if the
     database cannot say, keep it: a stray file is better than a missing one."""
     try:
-        in_use = repo.stored_path_in_use(ws.db, str(stored.relative_to(ws.root)))
+        in_use = repo.stored_path_in_use(ws.db, ws.paths.relative(stored))
     except WorkbenchError:
         return
     if not in_use:

@@ -57,7 +57,7 @@ def default_report_path(ws: Workspace, stem: str, fmt: str, now: datetime | None
     a name already handed out in this process (two exports started in the same second from
     the TUI would otherwise write to one file)."""
     stamp = (now or utc_now()).strftime("%Y%m%d-%H%M%S")
-    folder = ws.root / "reports"
+    folder = ws.paths.reports
     path = folder / f"{stem}-{stamp}.{fmt}"
     counter = 2
     with _CLAIM_LOCK:

@@ -21,7 +21,6 @@ from pipelines.serving.bundle import (
 )
 from pipelines.serving.schema import infer_schema
 from storage import sweeps as repo
-from storage.artifacts import ArtifactStore
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.records import RunRecord, SweepRecord
@@ -52,7 +51,7 @@ def store_run_model(
         seed=run.seed,
         params=run.params,
     )
-    store = ArtifactStore(ws.paths.artifacts)
+    store = ws.artifacts
     model_sha = store.put_bytes(model_bytes)
     manifest_sha = store.put_bytes(encode_manifest(manifest))
     repo.set_run_artifact(ws.db, run.id, model_sha, manifest_sha)
@@ -67,7 +66,7 @@ def load_run_bundle(ws: Workspace, run_id: int) -> tuple[BundleManifest | None, 
         raise WorkbenchError(
             f"run {run_id} keeps no model (a sweep refits and keeps only its top trials)"
         )
-    store = ArtifactStore(ws.paths.artifacts)
+    store = ws.artifacts
     source = f"run {run_id} model {store.path_for(run.artifact_sha)}"
     try:
         manifest = None

@@ -124,7 +124,7 @@ def remove_stale_snapshots(folder: Path, older_than_s: float = STALE_SNAPSHOT_S)
 
 def new_snapshot_path(ws: Workspace) -> Path:
     """A fresh file name under ``<workspace>/cache`` for a runs snapshot."""
-    return ws.root / "cache" / f"{SNAPSHOT_PREFIX}{uuid.uuid4().hex[:12]}.parquet"
+    return ws.paths.cache / f"{SNAPSHOT_PREFIX}{uuid.uuid4().hex[:12]}.parquet"
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def capped_workers(asked: int) -> tuple[int, str | None]:
 
 
 def logs_folder(ws: Workspace) -> Path:
-    return ws.root / "logs"
+    return ws.paths.logs
 
 
 def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:

@@ -17,7 +17,7 @@ from storage.handle import Workspace
 if TYPE_CHECKING:
     import optuna
 
-JOURNAL_FILE = "optuna/journal.log"
+JOURNAL_NAME = "journal.log"  # in the workspace's optuna/ folder
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 30
 
@@ -25,7 +25,7 @@ GRACE_PERIOD_S = 30
 def storage_kind_for(ws: Workspace) -> str:
     """What is recorded on the sweep: never a password."""
     if ws.db.engine.url.get_backend_name() == "sqlite":
-        return f"journal:{JOURNAL_FILE}"
+        return f"journal:{ws.paths.relative(ws.paths.optuna / JOURNAL_NAME)}"
     return "rdb:workspace"
 
 
@@ -37,7 +37,7 @@ def open_storage(ws: Workspace, kind: str) -> optuna.storages.BaseStorage:
     if kind.startswith("journal:"):
         from pipelines.sweeps.journal import JournalError, SafeJournalFileBackend, os_reason
 
-        path = ws.root / kind.removeprefix("journal:")
+        path = ws.paths.resolve(kind.removeprefix("journal:"))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -58,7 +58,7 @@ def open_storage(ws: Workspace, kind: str) -> optuna.storages.BaseStorage:
 def dashboard_target(ws: Workspace, kind: str) -> str:
     """What to give `optuna-dashboard` to open this workspace's studies."""
     if kind.startswith("journal:"):
-        return str(ws.root / kind.removeprefix("journal:"))
+        return str(ws.paths.resolve(kind.removeprefix("journal:")))
     return ws.db.url
 
 

@@ -21,7 +21,6 @@ from pipelines.supervisor import this_process
 from pipelines.sweeps.spec import SweepSpec
 from storage import sweep_workers as workers
 from storage import sweeps as repo
-from storage.artifacts import ArtifactStore
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.records import SweepRecord
@@ -67,7 +66,7 @@ class SweepWorker:
         self.sampler_seed = 0
         self._slot: repo.TrialSlot | None = None
         self._stopped = threading.Event()
-        self._store = ArtifactStore(ws.paths.artifacts)
+        self._store = ws.artifacts
 
     def run(self) -> None:
         from pipelines.datasets.versions import browsable_path
