@@ -117,6 +117,16 @@ def add_version(
                 )
                 assert model_id is not None
                 _lock_model(session, model_id)
+                same_run = session.scalar(
+                    select(ModelVersionRow.version).where(
+                        ModelVersionRow.model_id == model_id, ModelVersionRow.run_id == run_id
+                    )
+                )
+                if same_run is not None:
+                    raise WorkbenchError(
+                        f"run {run_id} is already registered as {name}:{same_run}; "
+                        "nothing registered"
+                    )
                 newest = session.scalar(
                     select(func.max(ModelVersionRow.version)).where(
                         ModelVersionRow.model_id == model_id

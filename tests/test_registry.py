@@ -44,6 +44,9 @@ def test_registering_records_schema_metrics_and_lineage_numbered_per_name(ws: Wo
     second = registry.register_model(ws, r2, "wine-rf")
     other = registry.register_model(ws, r3, "wine-forest")
     assert (first.ref, second.ref, other.ref) == ("wine-rf:1", "wine-rf:2", "wine-forest:1")
+    with pytest.raises(WorkbenchError, match=f"run {r1} is already registered as wine-rf:1"):
+        registry.register_model(ws, r1, "wine-rf", alias="staging")
+    assert registry.get_model(ws, "wine-rf").aliases == {"production": 1}  # nothing written
     run = sweeps_repo.get_run(ws.db, r1)
     sweep = sweeps_repo.get_sweep(ws.db, run.sweep_id)
     data = get_version(ws.db, "wine")
