@@ -332,7 +332,7 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.app.call_from_thread(self.alias_changed, message)
 
     def alias_changed(self, message: str) -> None:
-        self.app.notify(user_text(message), title="alias")
+        self.app.notify(inert(message), title="alias")
         if self.is_attached:
             self.load_models()
 

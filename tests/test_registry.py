@@ -85,7 +85,7 @@ def test_references_resolve_and_bad_ones_fail_in_one_line(ws: Workspace) -> None
     assert registry.resolve(ws, "wine-rf:1").run_id == r1
     assert registry.resolve(ws, "wine-rf:v2").run_id == r2
     assert registry.resolve(ws, "wine-rf@production").version == 1
-    errors = {
+    errors: dict[str, tuple[type[Exception], str]] = {
         "nope": (NotFoundError, "no model named 'nope' (known: wine-rf)"),
         "wine-rf:9": (NotFoundError, "model 'wine-rf' has no version 9 (versions 1-2)"),
         "wine-rf@staging": (NotFoundError, "has no alias 'staging' (aliases: production)"),
