@@ -222,3 +222,14 @@ def test_a_run_a_model_version_uses_is_kept_by_the_database(ws: Workspace) -> No
     finally:
         other.dispose()
     assert sweeps_repo.get_run(ws.db, r1).id == r1
+
+
+def test_a_run_whose_data_was_removed_is_not_registered(ws: Workspace) -> None:
+    r1, _, _ = kept_run_ids(ws)
+    remove(ws, "wine", force=True)  # the sweep is detached from its data
+    with pytest.raises(WorkbenchError) as caught:
+        registry.register_model(ws, r1, "wine-rf")
+    assert f"run {r1}: its dataset version wine@D0 is no longer in the workspace" in str(
+        caught.value
+    )
+    assert registry.list_models(ws) == []
