@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+import storage.models_registry  # noqa: F401  (registry tables on Base.metadata: reset and compare)
 from storage import datasets as repo
 from storage.database import HEAD_REVISION, VERSION_TABLE, Database
 from storage.errors import NotFoundError, SchemaOutOfDateError, StorageError

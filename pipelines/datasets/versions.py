@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pipelines.progress import Progress, no_progress
 from storage import datasets as repo
+from storage import registry as models_repo
 from storage.errors import DatasetInputError, WorkbenchError
 from storage.handle import Workspace
 from storage.records import (
@@ -343,6 +344,15 @@ def remove(ws: Workspace, ref: str, *, force: bool = False) -> Removal:
     A version that sweeps trained on is refused, naming them, unless `force`, which detaches
     those sweeps (the database refuses the delete otherwise)."""
     name, index = repo.parse_version_ref(ref)
+    models = models_repo.version_users(
+        ws.db, dataset_version_ids=[v.id for v in _versions_of(ws, ref)]
+    )
+    if models:  # even forced: a registered model keeps its data (the database refuses too)
+        shown = ", ".join(m.ref for m in models[:3]) + (", …" if len(models) > 3 else "")
+        raise WorkbenchError(
+            f"{ref} is used by model version{'s' * (len(models) != 1)} {shown}: remove "
+            "them first (`workbench model rm NAME:VERSION`); nothing was removed"
+        )
     users = removal_users(ws, ref)
     if users and not force:
         raise WorkbenchError(
@@ -358,8 +368,8 @@ def remove(ws: Workspace, ref: str, *, force: bool = False) -> Removal:
             )
         except repo.VersionInUseError:
             raise WorkbenchError(
-                f"{ref}: a sweep started on it meanwhile, and the database refuses to remove "
-                "a version in use; nothing was removed"
+                f"{ref}: a sweep or a model version started using it meanwhile, and the "
+                "database refuses to remove a version in use; nothing was removed"
             ) from None
         for stored in {v.stored_path for v in removed if v.stored_path}:
             _remove_unused_copy(ws, ws.paths.resolve(stored))
