@@ -26,7 +26,7 @@ from screens.widgets.tables import TableRow, fill_table
 if TYPE_CHECKING:
     from pipelines.registry.diff import ModelDiff
     from storage.handle import Workspace
-    from storage.registry import ModelVersionRecord, RegisteredModelRecord
+    from storage.records import ModelVersionRecord, RegisteredModelRecord
 
 CSS_FILE = Path(__file__).resolve().parent.parent / "assets" / "models.tcss"
 MODEL_COLUMNS = (("name", "name"), ("versions", "versions"), ("aliases", "aliases"))
