@@ -66,3 +66,10 @@ class BrowseRows(Message):
 
     path: Path
     title: str
+
+
+@dataclass
+class OpenModels(Message):
+    """Show the registered models, with ``name``'s versions when it is given."""
+
+    name: str | None = None

@@ -194,3 +194,67 @@ class RunSummary:
     started_at: datetime
     params: dict[str, Any]
     metrics: dict[str, float]
+
+
+# --- the model registry -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    """One registered version of a model, with what it was trained on and how it scored."""
+
+    id: int
+    model_id: int
+    model_name: str
+    version: int
+    run_id: int
+    dataset_version_id: int
+    bundle_sha256: str
+    manifest_sha: str
+    input_schema: dict[str, Any]
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    lineage: dict[str, Any]
+    description: str | None
+    created_at: datetime
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model_name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class RegisteredModelRecord:
+    """A model name with its versions counted and its aliases (alias -> version number)."""
+
+    id: int
+    name: str
+    description: str | None
+    created_at: datetime
+    version_count: int
+    latest_version: int | None
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """What moving an alias did: from which version (None: it is new) to which."""
+
+    model_name: str
+    alias: str
+    previous: int | None
+    version: int
+
+    @property
+    def changed(self) -> bool:
+        return self.previous != self.version
+
+
+@dataclass(frozen=True)
+class ModelVersionUser:
+    """A model version that keeps a dataset version or a run alive."""
+
+    ref: str
+    run_id: int
+    dataset_version_id: int

@@ -9,7 +9,6 @@ each move seeing the one before it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -21,69 +20,9 @@ from storage.database import Database
 from storage.errors import NotFoundError, StorageError, WorkbenchError
 from storage.models import DatasetRow, DatasetVersionRow
 from storage.models_registry import ModelAliasRow, ModelVersionRow, RegisteredModelRow
+from storage.records import AliasMove, ModelVersionRecord, ModelVersionUser, RegisteredModelRecord
 
 REGISTER_ATTEMPTS = 5  # a backstop: the row lock already orders concurrent registrations
-
-
-@dataclass(frozen=True)
-class ModelVersionRecord:
-    """One registered version of a model, with what it was trained on and how it scored."""
-
-    id: int
-    model_id: int
-    model_name: str
-    version: int
-    run_id: int
-    dataset_version_id: int
-    bundle_sha256: str
-    manifest_sha: str
-    input_schema: dict[str, Any]
-    metrics: dict[str, Any]
-    params: dict[str, Any]
-    lineage: dict[str, Any]
-    description: str | None
-    created_at: datetime
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def ref(self) -> str:
-        return f"{self.model_name}:{self.version}"
-
-
-@dataclass(frozen=True)
-class RegisteredModelRecord:
-    """A model name with its versions counted and its aliases (alias -> version number)."""
-
-    id: int
-    name: str
-    description: str | None
-    created_at: datetime
-    version_count: int
-    latest_version: int | None
-    aliases: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AliasMove:
-    """What moving an alias did: from which version (None: it is new) to which."""
-
-    model_name: str
-    alias: str
-    previous: int | None
-    version: int
-
-    @property
-    def changed(self) -> bool:
-        return self.previous != self.version
-
-
-@dataclass(frozen=True)
-class ModelVersionUser:
-    """A model version that keeps a dataset version or a run alive."""
-
-    ref: str
-    run_id: int
-    dataset_version_id: int
 
 
 def utcnow() -> datetime:
@@ -117,6 +56,16 @@ def add_version(
                 )
                 assert model_id is not None
                 _lock_model(session, model_id)
+                same_run = session.scalar(
+                    select(ModelVersionRow.version).where(
+                        ModelVersionRow.model_id == model_id, ModelVersionRow.run_id == run_id
+                    )
+                )
+                if same_run is not None:
+                    raise WorkbenchError(
+                        f"run {run_id} is already registered as {name}:{same_run}; "
+                        "nothing registered"
+                    )
                 newest = session.scalar(
                     select(func.max(ModelVersionRow.version)).where(
                         ModelVersionRow.model_id == model_id

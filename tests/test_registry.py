@@ -44,6 +44,9 @@ def test_registering_records_schema_metrics_and_lineage_numbered_per_name(ws: Wo
     second = registry.register_model(ws, r2, "wine-rf")
     other = registry.register_model(ws, r3, "wine-forest")
     assert (first.ref, second.ref, other.ref) == ("wine-rf:1", "wine-rf:2", "wine-forest:1")
+    with pytest.raises(WorkbenchError, match=f"run {r1} is already registered as wine-rf:1"):
+        registry.register_model(ws, r1, "wine-rf", alias="staging")
+    assert registry.get_model(ws, "wine-rf").aliases == {"production": 1}  # nothing written
     run = sweeps_repo.get_run(ws.db, r1)
     sweep = sweeps_repo.get_sweep(ws.db, run.sweep_id)
     data = get_version(ws.db, "wine")
@@ -82,7 +85,7 @@ def test_references_resolve_and_bad_ones_fail_in_one_line(ws: Workspace) -> None
     assert registry.resolve(ws, "wine-rf:1").run_id == r1
     assert registry.resolve(ws, "wine-rf:v2").run_id == r2
     assert registry.resolve(ws, "wine-rf@production").version == 1
-    errors = {
+    errors: dict[str, tuple[type[Exception], str]] = {
         "nope": (NotFoundError, "no model named 'nope' (known: wine-rf)"),
         "wine-rf:9": (NotFoundError, "model 'wine-rf' has no version 9 (versions 1-2)"),
         "wine-rf@staging": (NotFoundError, "has no alias 'staging' (aliases: production)"),
@@ -219,3 +222,14 @@ def test_a_run_a_model_version_uses_is_kept_by_the_database(ws: Workspace) -> No
     finally:
         other.dispose()
     assert sweeps_repo.get_run(ws.db, r1).id == r1
+
+
+def test_a_run_whose_data_was_removed_is_not_registered(ws: Workspace) -> None:
+    r1, _, _ = kept_run_ids(ws)
+    remove(ws, "wine", force=True)  # the sweep is detached from its data
+    with pytest.raises(WorkbenchError) as caught:
+        registry.register_model(ws, r1, "wine-rf")
+    assert f"run {r1}: its dataset version wine@D0 is no longer in the workspace" in str(
+        caught.value
+    )
+    assert registry.list_models(ws) == []

@@ -22,6 +22,7 @@ from screens.messages import (
     BrowseRows,
     CompareRuns,
     OpenDataset,
+    OpenModels,
     OpenRun,
     OpenRuns,
     OpenSweep,
@@ -38,6 +39,7 @@ GLOBAL_COMMANDS = (
     ("Go to datasets", "show_datasets", "the datasets and their versions (key d)"),
     ("Go to sweeps", "show_sweeps", "every sweep, live (key s)"),
     ("Go to runs", "show_runs", "every run, filtered and sorted by SQL (key r)"),
+    ("Go to models", "show_models", "registered models, versions and aliases (key m)"),
     ("New sweep", "new_sweep", "open the launch form (n on the sweeps screen)"),
     ("Add dataset", "add_dataset", "register a file as a dataset version (a on datasets)"),
     ("Next theme", "next_theme", "switch to the next colour theme (ctrl+t)"),
@@ -70,6 +72,7 @@ class WorkbenchApp(App[None]):
         Binding("d", "show_datasets", "Datasets", id="app.datasets"),
         Binding("s", "show_sweeps", "Sweeps", id="app.sweeps"),
         Binding("r", "show_runs", "Runs", id="app.runs"),
+        Binding("m", "show_models", "Models", id="app.models", show=False),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("ctrl+t", "next_theme", "Theme", id="app.theme"),
         Binding("ctrl+s", "save_screen", "Save SVG", id="app.screenshot", show=False),
@@ -168,6 +171,12 @@ class WorkbenchApp(App[None]):
 
         self._push(lambda ws: DatasetDetailScreen(ws, event.version, tab=event.tab))
 
+    @on(OpenModels)
+    def open_models(self, event: OpenModels) -> None:
+        from screens.models import ModelsScreen
+
+        self._push(lambda ws: ModelsScreen(ws, event.name))
+
     @on(BrowseRows)
     def browse_rows(self, event: BrowseRows) -> None:
         from screens.row_browser import RowBrowserScreen
@@ -189,6 +198,11 @@ class WorkbenchApp(App[None]):
         from screens.runs import RunsScreen
 
         await self._show_top_level(RunsScreen)
+
+    async def action_show_models(self) -> None:
+        from screens.models import ModelsScreen
+
+        await self._show_top_level(ModelsScreen)
 
     async def _show_top_level(self, screen_type: type[Screen[None]]) -> None:
         """Top-level screens sit directly on the datasets screen: back to it, then push."""

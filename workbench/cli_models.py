@@ -13,7 +13,7 @@ from workbench import cli_output as out
 
 if TYPE_CHECKING:
     from pipelines.registry.diff import DiffRow, ModelDiff
-    from storage.registry import ModelVersionRecord, RegisteredModelRecord
+    from storage.records import ModelVersionRecord, RegisteredModelRecord
 
 REF_HELP = "NAME, NAME:VERSION or NAME@ALIAS"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.handle import Workspace
-from storage.registry import ModelVersionRecord
+from storage.records import ModelVersionRecord
 
 LINEAGE_KEYS = ("dataset_version", "dataset_sha256", "run", "sweep", "family", "git_commit")
 

@@ -16,10 +16,9 @@ from pipelines.serving.bundle import BundleError, BundleManifest, decode_manifes
 from storage import datasets as datasets_repo
 from storage import registry as repo
 from storage import sweeps as sweeps_repo
-from storage.artifacts import ArtifactStore
 from storage.errors import NotFoundError, WorkbenchError
 from storage.handle import Workspace
-from storage.registry import AliasMove, ModelVersionRecord, RegisteredModelRecord
+from storage.records import AliasMove, ModelVersionRecord, RegisteredModelRecord
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
@@ -171,7 +170,7 @@ def _verified_manifest(
     ws: Workspace, run_id: int, model_sha: str, manifest_sha: str
 ) -> BundleManifest:
     """The run's manifest, after checking it and the model bytes it names are intact."""
-    store = ArtifactStore(ws.paths.artifacts)
+    store = ws.artifacts
     try:
         manifest = decode_manifest(store.get_bytes(manifest_sha), f"run {run_id} manifest")
     except BundleError as exc:
@@ -228,7 +227,7 @@ def load_model_version(ws: Workspace, ref: str) -> LoadedModel:
     """The registered version's fitted pipeline, only if its bytes hash to the sha256 the
     registry recorded; anything else is refused in one line naming the file."""
     record = resolve(ws, ref)
-    store = ArtifactStore(ws.paths.artifacts)
+    store = ws.artifacts
     path = store.path_for(record.bundle_sha256)
     try:
         data = path.read_bytes()
