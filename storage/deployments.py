@@ -7,7 +7,6 @@ states named, and says whether it did."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,48 +17,7 @@ from storage.database import Database
 from storage.errors import NotFoundError, StorageError, WorkbenchError
 from storage.models_registry import ModelVersionRow, RegisteredModelRow
 from storage.models_serving import DeploymentRow, ImageBuildRow
-
-
-@dataclass(frozen=True)
-class ImageBuildRecord:
-    id: int
-    model_ref: str  # name:version
-    model_version_id: int
-    tag: str
-    base: str
-    status: str  # building | built | failed
-    image_id: str | None
-    size_bytes: int | None
-    context_path: str
-    log_path: str
-    error: str | None
-    pid: int | None
-    process_started_at: float | None
-    host: str | None
-    created_at: datetime
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True)
-class DeploymentRecord:
-    id: int
-    name: str
-    kind: str  # container | local
-    model_ref: str
-    model_version_id: int
-    image_tag: str | None
-    container_id: str | None
-    pid: int | None
-    process_started_at: float | None
-    host: str | None
-    port: int
-    url: str
-    token: str | None
-    status: str  # starting | running | down | stopped | failed
-    error: str | None
-    log_path: str | None
-    created_at: datetime
-    updated_at: datetime
+from storage.records import DeploymentRecord, ImageBuildRecord
 
 
 def utcnow() -> datetime:

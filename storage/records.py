@@ -258,3 +258,48 @@ class ModelVersionUser:
     ref: str
     run_id: int
     dataset_version_id: int
+
+
+# --- serving images and deployments ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageBuildRecord:
+    id: int
+    model_ref: str  # name:version
+    model_version_id: int
+    tag: str
+    base: str
+    status: str  # building | built | failed
+    image_id: str | None
+    size_bytes: int | None
+    context_path: str
+    log_path: str
+    error: str | None
+    pid: int | None
+    process_started_at: float | None
+    host: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    id: int
+    name: str
+    kind: str  # container | local
+    model_ref: str
+    model_version_id: int
+    image_tag: str | None
+    container_id: str | None
+    pid: int | None
+    process_started_at: float | None
+    host: str | None
+    port: int
+    url: str
+    token: str | None
+    status: str  # starting | running | down | stopped | failed
+    error: str | None
+    log_path: str | None
+    created_at: datetime
+    updated_at: datetime

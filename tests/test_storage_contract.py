@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-import storage.models_registry  # noqa: F401  (registry tables on Base.metadata: reset and compare)
+import storage.models_registry
+import storage.models_serving  # noqa: F401  (image build and deployment tables, likewise)
 from storage import datasets as repo
 from storage.database import HEAD_REVISION, VERSION_TABLE, Database
 from storage.errors import NotFoundError, SchemaOutOfDateError, StorageError

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from storage import registry
-from storage.database import Database
+from storage.database import HEAD_REVISION, Database
 from storage.errors import NotFoundError, StorageError, WorkbenchError
 from tests.conftest import POSTGRES_URL
 from tests.test_storage_contract import BACKENDS, _reset_postgres, add
@@ -237,7 +237,7 @@ def test_upgrading_from_0006_keeps_every_row_and_the_registry_works(
         database.upgrade("0006")
         dv, runs = sweep_with_runs(database)
         database.upgrade()
-        assert database.current_revision() == "0007"
+        assert database.current_revision() == HEAD_REVISION
         with database.engine.connect() as c:
             assert c.execute(text("SELECT count(*) FROM wb_run")).scalar() == len(runs)
             assert c.execute(text("SELECT dataset_version_id FROM wb_sweep")).scalar() == dv

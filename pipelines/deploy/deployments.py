@@ -21,9 +21,9 @@ from pipelines.packaging.builds import image_source
 from pipelines.registry.versions import resolve
 from pipelines.serving.bundle import write_bundle
 from storage import deployments as repo
-from storage.deployments import DeploymentRecord
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
+from storage.records import DeploymentRecord
 
 if TYPE_CHECKING:
     from docker import DockerClient

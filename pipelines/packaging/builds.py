@@ -25,9 +25,9 @@ from pipelines.packaging.images import (
 )
 from pipelines.registry.versions import load_model_version, resolve
 from storage import deployments as repo
-from storage.deployments import ImageBuildRecord
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
+from storage.records import ImageBuildRecord
 
 BASE_ENV = "WORKBENCH_BASE_IMAGE"  # the default base where Docker Hub is unreachable
 DATABASE_URL_ENV = "WORKBENCH_DATABASE_URL"
