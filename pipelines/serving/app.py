@@ -6,8 +6,9 @@ malformed JSON is 400, a body over the limit 413 (the declared Content-Length is
 first, then the bytes actually received are counted, so a chunked body cannot slip past), a
 missing or mistyped feature 422 naming the fields. A column the model never saw is accepted,
 left out of prediction, answered in `unseen` and logged. Every /predict request, answered or
-refused, is logged with its id. Scoring runs on the event loop for small bodies (a thread
-hop costs more than scoring one row) and in a worker thread for large ones."""
+refused, is logged with its id. Small bodies are checked on the event loop (a thread hop
+costs more than checking one row), large ones in a worker thread; scoring goes through the
+batcher, which scores the requests waiting together in one call."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from typing import Any
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from pipelines.serving.batcher import Batcher
+from pipelines.serving.records import check_records, frame_of
 from pipelines.serving.request_log import LoggedRequest, RequestLog
-from pipelines.serving.schema import SchemaError, records_frame
-from pipelines.serving.scoring import check_and_score
+from pipelines.serving.schema import SchemaError
+from pipelines.serving.scoring import score
 from pipelines.serving.served import ServedModel, load_served, predict_body_schema
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
@@ -80,6 +83,8 @@ def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: in
     from pipelines.serving import api
 
     manifest, model = served.manifest, served.model
+    batcher = Batcher(lambda parts: score(model, manifest, frame_of(manifest.schema, parts)))
+    app.state.batcher = batcher
     errors: dict[int | str, dict[str, Any]] = {
         code: {"model": api.Problem} for code in (400, 401, 404, 413, 422)
     }
@@ -96,11 +101,11 @@ def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: in
         payload: Any = None
         try:
             payload = _parse(await _read_body(request, max_body))
-            frame = records_frame(payload)
-            if len(frame) > INLINE_ROWS:
-                scored, unseen = await run_in_threadpool(check_and_score, model, manifest, frame)
+            if isinstance(payload, list) and len(payload) > INLINE_ROWS:
+                checked = await run_in_threadpool(check_records, manifest.schema, payload)
             else:
-                scored, unseen = check_and_score(model, manifest, frame)
+                checked = check_records(manifest.schema, payload)
+            scored, unseen = await batcher.score(checked), checked.unseen
         except Refused as exc:
             return _refusal(exc, served, log, started, payload)
         except SchemaError as exc:
