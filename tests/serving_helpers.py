@@ -76,7 +76,13 @@ class Server:
     """`python -m pipelines.serving` in its own process, answering on a free loopback port."""
 
     def __init__(
-        self, bundle: Path, log_dir: Path, *, token: str | None = None, max_body: int = 0
+        self,
+        bundle: Path,
+        log_dir: Path,
+        *,
+        token: str | None = None,
+        max_body: int = 0,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
@@ -85,6 +91,7 @@ class Server:
         command = [sys.executable, "-m", "pipelines.serving", "--bundle", str(bundle)]
         command += ["--log-dir", str(log_dir), "--port", str(self.port)]
         command += ["--max-body", str(max_body)] if max_body else []
+        command += list(extra)
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )

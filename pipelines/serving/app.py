@@ -48,14 +48,16 @@ def create_app(
     log_dir: Path,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     token: str | None = None,
+    log_batch_s: float = 0.05,
 ) -> FastAPI:
-    """The app for the bundle in `bundle_dir`, logging to `log_dir`. Raises BundleError or
+    """The app for the bundle in `bundle_dir`, logging to `log_dir` (a batch written at
+    least every `log_batch_s` seconds while requests come). Raises BundleError or
     RequestLogError (one line) when either cannot be used; the log is closed (everything
     queued written) when the app shuts down."""
     from contextlib import asynccontextmanager
 
     served = load_served(Path(bundle_dir))
-    log = RequestLog(Path(log_dir)).open()
+    log = RequestLog(Path(log_dir), flush_interval_s=log_batch_s).open()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:

@@ -1,0 +1,106 @@
+"""The request log keeps every request a server answered: a real server answering
+concurrent clients, stopped with SIGTERM right after the last answer, has logged each one
+(read back from the SQLite file after the process is gone). And a server that cannot start
+says why in one line."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from pipelines.serving.request_log import LOG_FILE
+from tests.serving_helpers import CLEAN_STOP, ROOT, Server, churn_rows, churn_sweep, export_bundle
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("serving-stop")
+    return export_bundle(root / "ws", churn_sweep(root / "ws"), root / "bundle")
+
+
+def logged(log_dir: Path) -> tuple[list[int], int]:
+    with sqlite3.connect(log_dir / LOG_FILE) as connection:
+        ids = [row[0] for row in connection.execute("SELECT id FROM requests ORDER BY id")]
+        feedback = connection.execute("SELECT count(*) FROM feedback").fetchone()[0]
+    return ids, feedback
+
+
+def test_a_clean_stop_right_after_the_last_answer_loses_nothing(
+    bundle: Path, tmp_path: Path
+) -> None:
+    log_dir = tmp_path / "log"
+    # The log gathers for 30 s: nothing is written before the stop, so only the shutdown's
+    # flush can have written what is counted below.
+    server = Server(bundle, log_dir, extra=("--log-batch-seconds", "30"))
+    rows = churn_rows(20)
+    assert server.call("POST", "/predict", rows[0])[0] == 200
+    assert server.call("POST", "/feedback", {"request_id": 1, "label": "yes"})[0] == 200
+    assert logged(log_dir) == ([1], 0)  # feedback waits for its request to be written
+    answered: list[int] = []
+    lock = threading.Lock()
+
+    def client(offset: int) -> None:
+        for i in range(40):
+            status, answer, _ = server.call("POST", "/predict", rows[(offset + i) % len(rows)])
+            assert status == 200
+            with lock:
+                answered.append(answer["request_id"])
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert logged(log_dir) == ([1], 0)
+    assert server.stop() == CLEAN_STOP
+    ids, feedback = logged(log_dir)
+    assert len(answered) == 320 and sorted(answered) == ids[1:] == list(range(2, 322))
+    assert feedback == 1
+
+    # Restarted on the same log, ids go on from where they were.
+    again = Server(bundle, log_dir)
+    try:
+        _, answer, _ = again.call("POST", "/predict", rows[0])
+        assert answer["request_id"] == 322
+    finally:
+        assert again.stop() == CLEAN_STOP
+    assert logged(log_dir)[0][-1] == 322
+
+
+def serve(bundle: Path, log_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pipelines.serving", "--bundle", str(bundle)]
+    command += ["--log-dir", str(log_dir), "--port", "1", *extra]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_a_second_server_on_the_same_log_is_refused_in_one_line(
+    bundle: Path, tmp_path: Path
+) -> None:
+    server = Server(bundle, tmp_path / "log")
+    try:
+        result = serve(bundle, tmp_path / "log")
+        assert result.returncode == 1 and result.stderr.count("\n") == 1
+        assert "another server is writing this request log" in result.stderr
+        assert server.call("GET", "/health")[0] == 200
+    finally:
+        assert server.stop() == CLEAN_STOP
+
+
+def test_a_damaged_or_missing_bundle_is_refused_in_one_line(bundle: Path, tmp_path: Path) -> None:
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(bundle, damaged)
+    data = (damaged / "model.pkl").read_bytes()
+    (damaged / "model.pkl").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    result = serve(damaged, tmp_path / "log")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "model.pkl" in result.stderr and "does not match" in result.stderr
+    result = serve(tmp_path / "nowhere", tmp_path / "log")
+    assert result.returncode == 1 and "manifest.json: no such file" in result.stderr
+    assert "Traceback" not in result.stderr
