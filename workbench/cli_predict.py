@@ -200,11 +200,26 @@ def read_chunks(
             else:
                 chunks = pd.read_json(handle, lines=True, chunksize=CHUNK_ROWS, dtype=False)
             for chunk in chunks:
-                yield chunk, min(handle.tell() / size, 1.0)
+                yield _numbers_where_they_parse(chunk, manifest), min(handle.tell() / size, 1.0)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise WorkbenchError(f"{source}: cannot be read as {kind} ({_one_line(exc)})") from None
     except ImportError as exc:  # pyarrow's own errors subclass these; anything else is a bug
         raise WorkbenchError(f"{source}: cannot be read ({_one_line(exc)})") from None
+
+
+def _numbers_where_they_parse(chunk: pd.DataFrame, manifest: BundleManifest) -> pd.DataFrame:
+    """A text file's number column holding one word is read as text throughout; parse the
+    values that are numbers, so the schema check names the word, not the first number."""
+    import pandas as pd
+
+    from pipelines.serving.schema import NUMERIC
+
+    for column in manifest.schema.columns:
+        if column.kind == NUMERIC and column.name in chunk and chunk[column.name].dtype == object:
+            values = chunk[column.name]
+            parsed = pd.to_numeric(values, errors="coerce")
+            chunk[column.name] = values.where(parsed.isna() & values.notna(), parsed)
+    return chunk
 
 
 def _refuse_infinite(frame: pd.DataFrame, source: Path, done: int) -> None:
