@@ -44,11 +44,17 @@ def test_a_clean_stop_right_after_the_last_answer_loses_nothing(
     answered: list[int] = []
     lock = threading.Lock()
 
+    alone = [expected_probabilities(bundle, row) for row in rows]
+    mismatches: list[int] = []
+
     def client(offset: int) -> None:
         for i in range(40):
-            status, answer, _ = server.call("POST", "/predict", rows[(offset + i) % len(rows)])
+            position = (offset + i) % len(rows)
+            status, answer, _ = server.call("POST", "/predict", rows[position])
             assert status == 200
             with lock:
+                if answer["probabilities"][0] != alone[position]:
+                    mismatches.append(position)
                 answered.append(answer["request_id"])
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
@@ -58,6 +64,7 @@ def test_a_clean_stop_right_after_the_last_answer_loses_nothing(
         thread.join()
     assert logged(log_dir) == ([1], 0)
     assert server.stop() == CLEAN_STOP
+    assert mismatches == []  # scored in batches with others, each row as if alone
     ids, feedback = logged(log_dir)
     assert len(answered) == 320 and sorted(answered) == ids[1:] == list(range(2, 322))
     assert feedback == 1
@@ -70,6 +77,19 @@ def test_a_clean_stop_right_after_the_last_answer_loses_nothing(
     finally:
         assert again.stop() == CLEAN_STOP
     assert logged(log_dir)[0][-1] == 322
+
+
+def expected_probabilities(bundle: Path, row: dict[str, object]) -> dict[str, float]:
+    """The row scored alone, in this process, through the server's own check and scoring."""
+    from pipelines.serving.records import check_records, frame_of
+    from pipelines.serving.scoring import score
+    from pipelines.serving.served import load_served
+
+    served = load_served(bundle)
+    schema = served.manifest.schema
+    scored = score(served.model, served.manifest, frame_of(schema, [check_records(schema, row)]))
+    [probabilities] = scored.probability_list() or [{}]
+    return probabilities
 
 
 def serve(bundle: Path, log_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -104,3 +124,16 @@ def test_a_damaged_or_missing_bundle_is_refused_in_one_line(bundle: Path, tmp_pa
     result = serve(tmp_path / "nowhere", tmp_path / "log")
     assert result.returncode == 1 and "manifest.json: no such file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_port_already_in_use_is_one_line(bundle: Path, tmp_path: Path) -> None:
+    server = Server(bundle, tmp_path / "log")
+    try:
+        command = [sys.executable, "-m", "pipelines.serving", "--bundle", str(bundle)]
+        command += ["--log-dir", str(tmp_path / "other"), "--port", str(server.port)]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0 and "address already in use" in result.stderr
+        assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+        assert server.call("GET", "/health")[0] == 200
+    finally:
+        assert server.stop() == CLEAN_STOP
