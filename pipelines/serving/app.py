@@ -113,6 +113,11 @@ def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: in
         except SchemaError as exc:
             refused = Refused(422, f"input does not fit the model's schema: {exc}", exc.problems)
             return _refusal(refused, served, log, started, payload)
+        except Exception as exc:  # the model failed: answered and logged, the server goes on
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            return _refusal(
+                Refused(500, f"scoring failed: {detail}"), served, log, started, payload
+            )
         predictions, probabilities = scored.prediction_list(), scored.probability_list()
         records = [payload] if isinstance(payload, dict) else payload
         logged = LoggedRequest(served.name, served.version, 200, _ms(started), len(records))
