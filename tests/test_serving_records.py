@@ -79,3 +79,17 @@ def test_bad_values_are_refused_naming_the_field() -> None:
     assert missing.value.problems == {"waited": "required feature is missing (record 1)"}
     checked = check_records(schema, {**good, "size": None, "new": 1})
     assert math.isnan(checked.columns["size"][0]) and checked.unseen == ["new"]
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 2], [True, False], ["a", "b"]])
+def test_predictions_are_the_models_own_labels(labels: list[Any]) -> None:
+    X = mixed_frame()
+    y = pd.Series(np.random.default_rng(5).choice(np.array(labels, dtype=object), len(X)))
+    y = y.astype(type(labels[0]))
+    model = fit_final(X, y, task="classification", family=get_family("linear"), params={}, seed=0)
+    manifest = make_manifest(model, dump_model(model), "classification", infer_schema(X))
+    scored = score(model, manifest, check_frame(manifest.schema, X).frame)
+    expected = model.predict(X).tolist()
+    assert scored.prediction_list() == expected
+    assert [type(v) for v in scored.prediction_list()] == [type(v) for v in expected]
+    json.dumps(scored.prediction_list())  # plain values, answerable as JSON

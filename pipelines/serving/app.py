@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +119,17 @@ def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: in
             )
         predictions, probabilities = scored.prediction_list(), scored.probability_list()
         records = [payload] if isinstance(payload, dict) else payload
-        logged = LoggedRequest(served.name, served.version, 200, _ms(started), len(records))
-        logged = replace(logged, inputs=records, predictions=predictions)
-        logged = replace(logged, probabilities=probabilities, unseen=tuple(unseen))
+        logged = LoggedRequest(
+            model=served.name,
+            version=served.version,
+            status=200,
+            latency_ms=_ms(started),
+            rows=len(records),
+            inputs=records,
+            predictions=predictions,
+            probabilities=probabilities,
+            unseen=tuple(unseen),
+        )
         request_id = log.add_request(logged)
         return _json(
             {
