@@ -273,3 +273,42 @@ def test_importing_the_app_loads_nothing_else_of_workbench() -> None:
         m for m in loaded if m.startswith("pipelines.") and not m.startswith("pipelines.serving")
     ]
     assert ours == []
+
+
+def test_random_bad_payloads_never_get_a_server_error(server: Server) -> None:
+    """A bounded, seeded fuzz of values and bodies: only 200, 400, 413 or 422, and up after."""
+    import random
+
+    rng = random.Random(7)
+    pool: list[Any] = [None, "", "x" * 5000, 1e308, -0.0, 10**30, 10**400, [], {}, True]
+    pool += ["2024-01-01", "\u202e\x1b[31m", [[[]]], {"a": {"b": 1}}, -1, 0.5, "NaN"]
+    base = churn_rows(1)[0]
+    bodies: list[Any] = []
+    for _ in range(120):
+        row = dict(base)
+        for name in rng.sample(FEATURES, rng.randint(1, 3)):
+            if rng.random() < 0.2:
+                row.pop(name)
+            else:
+                row[name] = rng.choice(pool)
+        if rng.random() < 0.3:
+            row[rng.choice(["\x00", "", "🙂", "a" * 300])] = rng.choice(pool)
+        bodies.append(row if rng.random() < 0.7 else [row, base])
+    bodies += [
+        b"[" * 5000,
+        b"{" * 5000,
+        b'{"a":' * 3000,
+        bytes(rng.randrange(256) for _ in range(300)),
+    ]
+    bodies += [b"1e99999", b'"' + b"\\u" * 10 + b'"', b"[{}]" * 3, b"null", b"true"]
+    for body in bodies:
+        status, answer, _ = server.call("POST", "/predict", body)
+        assert status in (200, 400, 413, 422), (
+            body if isinstance(body, dict) else str(body)[:80],
+            answer,
+        )
+        if status != 200:
+            assert "\n" not in answer["detail"]
+        for path in ("/feedback",):
+            assert server.call("POST", path, body)[0] in (200, 400, 404, 413, 422)
+    still_serving(server)
