@@ -83,6 +83,7 @@ class Server:
         token: str | None = None,
         max_body: int = 0,
         extra: tuple[str, ...] = (),
+        cwd: Path = ROOT,
     ) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
@@ -93,7 +94,7 @@ class Server:
         command += ["--max-body", str(max_body)] if max_body else []
         command += list(extra)
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         self.wait_healthy()
 

@@ -137,3 +137,56 @@ def test_a_port_already_in_use_is_one_line(bundle: Path, tmp_path: Path) -> None
         assert server.call("GET", "/health")[0] == 200
     finally:
         assert server.stop() == CLEAN_STOP
+
+
+def test_the_server_runs_from_a_lone_copy_of_the_serving_folder(
+    bundle: Path, tmp_path: Path
+) -> None:
+    """As in an image: `pipelines/serving` copied alone beside an empty `pipelines/__init__.py`."""
+    import json
+    import shutil
+
+    image = tmp_path / "image"
+    shutil.copytree(
+        ROOT / "pipelines" / "serving",
+        image / "pipelines" / "serving",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (image / "pipelines" / "__init__.py").write_text("", encoding="utf-8")
+    # pyarrow blocked: an image does not install it (pandas does without), so neither the
+    # app nor scoring may need it.
+    code = f"""
+import sys, json
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pyarrow":
+            raise ImportError("pyarrow is not in serving images")
+sys.meta_path.insert(0, Blocked())
+from pathlib import Path
+from pipelines.serving.app import create_app
+from pipelines.serving.records import check_records, frame_of
+from pipelines.serving.scoring import score
+app = create_app(Path({str(bundle)!r}), log_dir=Path({str(tmp_path / "probe")!r}))
+served = app.state.served
+schema = served.manifest.schema
+checked = check_records(schema, {churn_rows(1)[0]!r})
+scored = score(served.model, served.manifest, frame_of(schema, [checked]))
+print(json.dumps({{"from": sys.modules["pipelines"].__file__, "loaded": sorted(sys.modules),
+                  "predictions": scored.prediction_list()}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=image, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["from"].startswith(str(image))
+    forbidden = {"storage", "screens", "workbench", "textual", "sqlalchemy", "optuna"}
+    assert [m for m in answer["loaded"] if m.split(".")[0] in forbidden | {"pyarrow"}] == []
+    assert answer["predictions"][0] in ("no", "yes")
+
+    server = Server(bundle, tmp_path / "log", cwd=image)
+    try:
+        status, predicted, _ = server.call("POST", "/predict", churn_rows(1)[0])
+        assert status == 200 and predicted["predictions"][0] in ("no", "yes")
+    finally:
+        assert server.stop() == CLEAN_STOP
