@@ -30,6 +30,7 @@ bench: $(STAMP)          ## print the performance figures
 	$(BIN)/python benchmarks/metric_points.py
 	$(BIN)/python benchmarks/compare_200.py
 	$(BIN)/python benchmarks/wide_add.py
+	$(BIN)/python benchmarks/serving_load.py
 
 screenshot: $(STAMP)     ## re-export the README picture from the app itself
 	$(BIN)/python scripts/readme_screenshot.py

@@ -1,0 +1,327 @@
+"""The HTTP app that serves one model bundle: predictions, health, metadata, delayed labels
+and the request log for monitoring, with its OpenAPI document.
+
+Every refusal is a JSON answer with one line in `detail`, and the server goes on serving:
+malformed JSON is 400, a body over the limit 413 (the declared Content-Length is checked
+first, then the bytes actually received are counted, so a chunked body cannot slip past), a
+missing or mistyped feature 422 naming the fields. A column the model never saw is accepted,
+left out of prediction, answered in `unseen` and logged. Every /predict request, answered or
+refused, is logged with its id. Small bodies are checked on the event loop (a thread hop
+costs more than checking one row), large ones in a worker thread; scoring goes through the
+batcher, which scores the requests waiting together in one call."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from pipelines.serving.batcher import Batcher
+from pipelines.serving.records import check_records, frame_of
+from pipelines.serving.request_log import LoggedRequest, RequestLog
+from pipelines.serving.schema import SchemaError
+from pipelines.serving.scoring import score
+from pipelines.serving.served import ServedModel, load_served, predict_body_schema
+
+DEFAULT_MAX_BODY = 4 * 1024 * 1024
+INLINE_ROWS = 64  # bodies with more records are scored in a worker thread
+OPEN_PATHS = frozenset({"/health"})  # answered without the token (container health checks)
+
+
+class Refused(Exception):
+    """A request answered with an error status and a one-line detail."""
+
+    def __init__(self, status: int, detail: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.fields = status, detail, fields
+
+
+def create_app(
+    bundle_dir: Path,
+    *,
+    log_dir: Path,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    token: str | None = None,
+    log_batch_s: float = 0.05,
+) -> FastAPI:
+    """The app for the bundle in `bundle_dir`, logging to `log_dir` (a batch written at
+    least every `log_batch_s` seconds while requests come). Raises BundleError or
+    RequestLogError (one line) when either cannot be used; the log is closed (everything
+    queued written) when the app shuts down."""
+    from contextlib import asynccontextmanager
+
+    served = load_served(Path(bundle_dir))
+    log = RequestLog(Path(log_dir), flush_interval_s=log_batch_s).open()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        try:
+            yield
+        finally:
+            log.close()
+
+    app = FastAPI(
+        title=f"{served.name} {served.version}",
+        description=f"Predictions from model {served.name} version {served.version} "
+        f"({served.manifest.task}).",
+        version=served.version,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.served, app.state.log = served, log
+    _add_routes(app, served, log, max_body_bytes)
+    if token:
+        app.add_middleware(BearerToken, token=token)
+    return app
+
+
+def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: int) -> None:
+    from pipelines.serving import api
+
+    manifest, model = served.manifest, served.model
+    batcher = Batcher(lambda parts: score(model, manifest, frame_of(manifest.schema, parts)))
+    app.state.batcher = batcher
+    errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": api.Problem} for code in (400, 401, 404, 413, 422)
+    }
+
+    @app.post(
+        "/predict",
+        summary="Predict for one record or a list of records",
+        response_model=api.Prediction,
+        responses=errors,
+        openapi_extra={"requestBody": predict_body_schema(manifest.schema)},
+    )
+    async def predict(request: Request) -> Response:
+        started = time.perf_counter()
+        payload: Any = None
+        try:
+            payload = _parse(await _read_body(request, max_body))
+            if isinstance(payload, list) and len(payload) > INLINE_ROWS:
+                checked = await run_in_threadpool(check_records, manifest.schema, payload)
+            else:
+                checked = check_records(manifest.schema, payload)
+            scored, unseen = await batcher.score(checked), checked.unseen
+        except Refused as exc:
+            return _refusal(exc, served, log, started, payload)
+        except SchemaError as exc:
+            refused = Refused(422, f"input does not fit the model's schema: {exc}", exc.problems)
+            return _refusal(refused, served, log, started, payload)
+        except Exception as exc:  # the model failed: answered and logged, the server goes on
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            return _refusal(
+                Refused(500, f"scoring failed: {detail}"), served, log, started, payload
+            )
+        predictions, probabilities = scored.prediction_list(), scored.probability_list()
+        records = [payload] if isinstance(payload, dict) else payload
+        logged = LoggedRequest(
+            model=served.name,
+            version=served.version,
+            status=200,
+            latency_ms=_ms(started),
+            rows=len(records),
+            inputs=records,
+            predictions=predictions,
+            probabilities=probabilities,
+            unseen=tuple(unseen),
+        )
+        request_id = log.add_request(logged)
+        return _json(
+            {
+                "request_id": request_id,
+                "model": served.name,
+                "version": served.version,
+                "predictions": predictions,
+                "probabilities": probabilities,
+                "classes": scored.classes,
+                "unseen": unseen,
+            }
+        )
+
+    @app.get("/health", summary="Whether the server answers", response_model=api.Health)
+    async def health() -> Response:
+        return _json(
+            {
+                "status": "ok",
+                "model": served.name,
+                "version": served.version,
+                "last_request_id": log.last_request_id,
+            }
+        )
+
+    @app.get("/metadata", summary="The model: name, version, schema, metrics, lineage")
+    async def metadata() -> Response:
+        return _json(served.describe())
+
+    @app.post(
+        "/feedback",
+        summary="The true label of an earlier request, arriving later",
+        response_model=api.FeedbackAnswer,
+        responses=errors,
+        openapi_extra={"requestBody": api.FEEDBACK_BODY},
+    )
+    async def feedback(request: Request) -> Response:
+        try:
+            payload = _parse(await _read_body(request, max_body))
+            request_id, label = _feedback_fields(payload, served)
+            await run_in_threadpool(log.flush)
+            rows = await run_in_threadpool(_labelled_rows, log, request_id)
+            _check_label(label, rows, request_id)
+        except Refused as exc:
+            return _json(_problem(exc), exc.status)
+        feedback_id = log.add_feedback(request_id, label)
+        return _json({"feedback_id": feedback_id, "request_id": request_id})
+
+    @app.get(
+        "/monitoring/records",
+        summary="Logged requests after an id, in id order, with their labels",
+        response_model=api.Records,
+    )
+    async def monitoring_records(
+        after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+    ) -> Response:
+        await run_in_threadpool(log.flush)
+        records = await run_in_threadpool(log.records, after, limit)
+        next_after = records[-1]["id"] if records else after
+        return _json({"records": records, "next_after": next_after, "last_id": log.last_request_id})
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> Response:
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return _json({"detail": f"internal error: {detail}"}, 500)
+
+
+class BearerToken:
+    """Pure ASGI middleware: every path except `/health` needs `Authorization: Bearer T`."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self.expected = app, f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+            given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+            if not hmac.compare_digest(given, self.expected):
+                body = json.dumps({"detail": "a valid bearer token is required"}).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"www-authenticate", b"Bearer"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise Refused(400, f"Content-Length {declared[:40]!r} is not a number") from None
+        if size > limit:
+            raise Refused(413, f"body of {size} bytes is over the limit of {limit} bytes")
+    chunks, received = [], 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise Refused(413, f"body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(body: bytes) -> Any:
+    if not body:
+        raise Refused(400, "malformed JSON: the body is empty")
+    try:
+        return json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise Refused(400, f"malformed JSON: {exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _feedback_fields(payload: Any, served: ServedModel) -> tuple[int, Any]:
+    if not isinstance(payload, dict):
+        raise Refused(422, "expected an object with request_id and label")
+    problems = {}
+    request_id: Any = payload.get("request_id")
+    if isinstance(request_id, bool) or not isinstance(request_id, int):
+        problems["request_id"] = "expected the integer id a /predict answer gave"
+    if "label" not in payload:
+        problems["label"] = "the true label is missing"
+    if problems:
+        raise Refused(422, "; ".join(f"{k}: {v}" for k, v in problems.items()), problems)
+    label = payload["label"]
+    classes = served.manifest.classes
+    if classes is not None:
+        known = {str(c) for c in classes}
+        values = label if isinstance(label, list) else [label]
+        unknown = [v for v in values if str(v) not in known]
+        if unknown:
+            why = f"{unknown[0]!r} is not one of the model's classes"
+            raise Refused(422, f"label: {why}", {"label": why})
+    return request_id, label
+
+
+def _labelled_rows(log: RequestLog, request_id: int) -> tuple[int, int] | None:
+    """(rows, status) of a logged request, None if there is none."""
+    records = log.records(after=request_id - 1, limit=1)
+    if not records or records[0]["id"] != request_id:
+        return None
+    return records[0]["rows"], records[0]["status"]
+
+
+def _check_label(label: Any, found: tuple[int, int] | None, request_id: int) -> None:
+    if found is None:
+        raise Refused(404, f"no request {request_id} in this server's log")
+    rows, status = found
+    if status != 200:
+        raise Refused(422, f"request {request_id} was refused ({status}): nothing to label")
+    count = len(label) if isinstance(label, list) else 1
+    if count != rows:
+        why = f"request {request_id} had {rows} records, the label gives {count} values"
+        raise Refused(422, f"label: {why}", {"label": why})
+
+
+def _refusal(
+    exc: Refused, served: ServedModel, log: RequestLog, started: float, payload: Any
+) -> Response:
+    records = [payload] if isinstance(payload, dict) else payload
+    rows = len(records) if isinstance(records, list) else 0
+    kept = records if isinstance(records, list) else None
+    request_id = log.add_request(
+        LoggedRequest(
+            served.name, served.version, exc.status, _ms(started), rows, kept, error=exc.detail
+        )
+    )
+    return _json({**_problem(exc), "request_id": request_id}, exc.status)
+
+
+def _problem(exc: Refused) -> dict[str, Any]:
+    answer: dict[str, Any] = {"detail": exc.detail}
+    if exc.fields:
+        answer["fields"] = exc.fields
+    return answer
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    body = json.dumps(content, separators=(",", ":"), default=str).encode()
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
