@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from pipelines.registry.versions import register_model
+from storage.handle import open_workspace
 from tests.serving_helpers import (
     CHURN,
     CLEAN_STOP,
@@ -33,6 +35,11 @@ def kept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, Path]:
     """(workspace root, kept run id, the run's bundle folder)."""
     root = tmp_path_factory.mktemp("predict")
     run_id = churn_sweep(root / "ws")
+    ws = open_workspace(root / "ws")
+    try:
+        register_model(ws, run_id, "churn", alias="production")
+    finally:
+        ws.close()
     return root / "ws", run_id, export_bundle(root / "ws", run_id, root / "bundle")
 
 
@@ -84,6 +91,7 @@ def test_served_and_batch_predictions_are_identical(
         (f"run:{run_id}", "a.csv"),
         (str(run_id), "b.jsonl"),
         (str(bundle), "c.parquet"),
+        ("churn@production", "d.csv"),
     ):
         assert predict(ws, model, str(source), "-o", str(tmp_path / name)) == 0
         said = capsys.readouterr().out
@@ -139,7 +147,9 @@ def test_bad_input_is_one_line_naming_what_is_wrong_and_writes_nothing(
     cases = [
         (str(run_id), str(tmp_path / "nothing.csv"), "no such file"),
         (str(run_id), str(tmp_path / "rows.xlsx"), "must be a file ending in one of"),
-        ("churn@production", str(tmp_path / "missing.csv"), "not a bundle folder nor a run id"),
+        ("nosuch@production", str(tmp_path / "missing.csv"), "no model named 'nosuch'"),
+        ("churn@staging", str(tmp_path / "missing.csv"), "staging"),
+        ("no such/model", str(tmp_path / "missing.csv"), "not a bundle folder, a run id"),
         ("999", str(tmp_path / "missing.csv"), "999"),
     ]
     for model, source, expected in cases:

@@ -5,8 +5,8 @@ to a deployment get the same prediction and probabilities.
 The input is read and scored in chunks (CSV, Parquet or JSON Lines, by suffix) with a
 progress bar, and written to a temporary file renamed into place at the end: a refusal
 half-way (a chunk that does not fit the schema) leaves no half-written output. MODEL is a
-bundle folder or a run id (`run:12` or `12`); each spelling is one resolver in `RESOLVERS`,
-the first that recognises the reference answers."""
+bundle folder, a run id (`run:12` or `12`) or a registered NAME[:VERSION|@ALIAS]; each
+spelling is one resolver in `RESOLVERS`, the first that recognises the reference answers."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def add_parsers(commands: Any) -> None:
         "predict", help="score a CSV/Parquet/JSON Lines file with a model, without a server"
     )
     predict.add_argument(
-        "model", metavar="MODEL", help="a run id (run:12 or 12) or a bundle folder"
+        "model",
+        metavar="MODEL",
+        help="a registered model (NAME, NAME:3, NAME@prod), a run id (run:12) or a bundle folder",
     )
     predict.add_argument("input", type=Path, metavar="INPUT")
     predict.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT",
@@ -86,7 +88,10 @@ def resolve_model(ref: str, open_ws: Callable[[], Workspace]) -> ResolvedModel:
         found = resolver(ref, open_ws)
         if found is not None:
             return found
-    raise WorkbenchError(f"model {ref!r}: not a bundle folder nor a run id (run:12 or 12)")
+    raise WorkbenchError(
+        f"model {ref!r}: not a bundle folder, a run id (run:12 or 12) nor a registered model "
+        "(NAME, NAME:VERSION or NAME@ALIAS)"
+    )
 
 
 def _bundle_folder(ref: str, _open_ws: Callable[[], Workspace]) -> ResolvedModel | None:
@@ -119,8 +124,18 @@ def _run(ref: str, open_ws: Callable[[], Workspace]) -> ResolvedModel | None:
     return ResolvedModel(manifest, model, f"run {run_id}")
 
 
-# The model registry adds its NAME:VERSION / NAME@ALIAS resolver here.
-RESOLVERS: list[Resolver] = [_bundle_folder, _run]
+def _registered(ref: str, open_ws: Callable[[], Workspace]) -> ResolvedModel | None:
+    """NAME, NAME:VERSION or NAME@ALIAS from the registry (its bytes verified there)."""
+    from pipelines.registry.versions import load_model_version
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?::\d+|@[A-Za-z][A-Za-z0-9_.-]*)?", ref):
+        return None
+    loaded = load_model_version(open_ws(), ref)
+    return ResolvedModel(loaded.manifest, loaded.model, f"model {loaded.record.ref}")
+
+
+# A bundle folder first (a path may look like a name), then a run id, then the registry.
+RESOLVERS: list[Resolver] = [_bundle_folder, _run, _registered]
 
 
 def file_kind(path: Path, role: str) -> str:
