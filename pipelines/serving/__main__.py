@@ -27,10 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
         help=f"largest request body accepted (default: {DEFAULT_MAX_BODY})",
     )  # fmt: skip
+    parser.add_argument(
+        "--log-batch-seconds", type=float, default=0.05, metavar="S",
+        help="how long the request log gathers a batch before writing it (default: 0.05)",
+    )  # fmt: skip
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     if args.max_body < 1:
         parser.error("--max-body must be a positive number of bytes")
+    if not 0 < args.log_batch_seconds <= 60:
+        parser.error("--log-batch-seconds must be above 0 and at most 60")
     try:
         app = _app(args)
     except (ValueError, RuntimeError, OSError) as exc:
@@ -46,7 +52,13 @@ def _app(args: argparse.Namespace) -> Any:
     from pipelines.serving.app import create_app
 
     token = os.environ.get(TOKEN_VARIABLE) or None
-    return create_app(args.bundle, log_dir=args.log_dir, max_body_bytes=args.max_body, token=token)
+    return create_app(
+        args.bundle,
+        log_dir=args.log_dir,
+        max_body_bytes=args.max_body,
+        token=token,
+        log_batch_s=args.log_batch_seconds,
+    )
 
 
 if __name__ == "__main__":

@@ -6,24 +6,26 @@ malformed JSON is 400, a body over the limit 413 (the declared Content-Length is
 first, then the bytes actually received are counted, so a chunked body cannot slip past), a
 missing or mistyped feature 422 naming the fields. A column the model never saw is accepted,
 left out of prediction, answered in `unseen` and logged. Every /predict request, answered or
-refused, is logged with its id. Scoring runs on the event loop for small bodies (a thread
-hop costs more than scoring one row) and in a worker thread for large ones."""
+refused, is logged with its id. Small bodies are checked on the event loop (a thread hop
+costs more than checking one row), large ones in a worker thread; scoring goes through the
+batcher, which scores the requests waiting together in one call."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from pipelines.serving.batcher import Batcher
+from pipelines.serving.records import check_records, frame_of
 from pipelines.serving.request_log import LoggedRequest, RequestLog
-from pipelines.serving.schema import SchemaError, records_frame
-from pipelines.serving.scoring import check_and_score
+from pipelines.serving.schema import SchemaError
+from pipelines.serving.scoring import score
 from pipelines.serving.served import ServedModel, load_served, predict_body_schema
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
@@ -45,14 +47,16 @@ def create_app(
     log_dir: Path,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     token: str | None = None,
+    log_batch_s: float = 0.05,
 ) -> FastAPI:
-    """The app for the bundle in `bundle_dir`, logging to `log_dir`. Raises BundleError or
+    """The app for the bundle in `bundle_dir`, logging to `log_dir` (a batch written at
+    least every `log_batch_s` seconds while requests come). Raises BundleError or
     RequestLogError (one line) when either cannot be used; the log is closed (everything
     queued written) when the app shuts down."""
     from contextlib import asynccontextmanager
 
     served = load_served(Path(bundle_dir))
-    log = RequestLog(Path(log_dir)).open()
+    log = RequestLog(Path(log_dir), flush_interval_s=log_batch_s).open()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
@@ -80,6 +84,8 @@ def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: in
     from pipelines.serving import api
 
     manifest, model = served.manifest, served.model
+    batcher = Batcher(lambda parts: score(model, manifest, frame_of(manifest.schema, parts)))
+    app.state.batcher = batcher
     errors: dict[int | str, dict[str, Any]] = {
         code: {"model": api.Problem} for code in (400, 401, 404, 413, 422)
     }
@@ -96,21 +102,34 @@ def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: in
         payload: Any = None
         try:
             payload = _parse(await _read_body(request, max_body))
-            frame = records_frame(payload)
-            if len(frame) > INLINE_ROWS:
-                scored, unseen = await run_in_threadpool(check_and_score, model, manifest, frame)
+            if isinstance(payload, list) and len(payload) > INLINE_ROWS:
+                checked = await run_in_threadpool(check_records, manifest.schema, payload)
             else:
-                scored, unseen = check_and_score(model, manifest, frame)
+                checked = check_records(manifest.schema, payload)
+            scored, unseen = await batcher.score(checked), checked.unseen
         except Refused as exc:
             return _refusal(exc, served, log, started, payload)
         except SchemaError as exc:
             refused = Refused(422, f"input does not fit the model's schema: {exc}", exc.problems)
             return _refusal(refused, served, log, started, payload)
+        except Exception as exc:  # the model failed: answered and logged, the server goes on
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            return _refusal(
+                Refused(500, f"scoring failed: {detail}"), served, log, started, payload
+            )
         predictions, probabilities = scored.prediction_list(), scored.probability_list()
         records = [payload] if isinstance(payload, dict) else payload
-        logged = LoggedRequest(served.name, served.version, 200, _ms(started), len(records))
-        logged = replace(logged, inputs=records, predictions=predictions)
-        logged = replace(logged, probabilities=probabilities, unseen=tuple(unseen))
+        logged = LoggedRequest(
+            model=served.name,
+            version=served.version,
+            status=200,
+            latency_ms=_ms(started),
+            rows=len(records),
+            inputs=records,
+            predictions=predictions,
+            probabilities=probabilities,
+            unseen=tuple(unseen),
+        )
         request_id = log.add_request(logged)
         return _json(
             {

@@ -191,12 +191,6 @@ class RequestLog:
             ).fetchall()
         return [_record(row) for row in rows]
 
-    def counts(self) -> dict[str, int]:
-        with self._read() as connection:
-            requests = connection.execute("SELECT count(*) FROM requests").fetchone()[0]
-            feedback = connection.execute("SELECT count(*) FROM feedback").fetchone()[0]
-        return {"requests": int(requests), "feedback": int(feedback)}
-
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
