@@ -65,7 +65,7 @@ import mlflow.sklearn
 from pipelines.serving.bundle import read_bundle
 
 manifest, model = read_bundle(Path(sys.argv[1]))
-mlflow.sklearn.save_model(model, sys.argv[2])
+mlflow.sklearn.save_model(model, sys.argv[2], serialization_format="cloudpickle")
 """
 
 
@@ -306,12 +306,16 @@ def main() -> None:
         python = None if args.no_mlflow else side_venv()
         if python is not None:
             model_dir = folder / "mlflow-model"
-            subprocess.run(
+            saved = subprocess.run(
                 [str(python), "-c", MLFLOW_SAVE, str(bundle), str(model_dir)],
                 env={**os.environ, "PYTHONPATH": str(code)},
-                check=True,
                 capture_output=True,
+                text=True,
             )
+            if saved.returncode:
+                print(f"mlflow: skipped, saving the model failed: {saved.stderr.strip()[-300:]}")
+                python = None
+        if python is not None:
             mlflow = python.parent / "mlflow"
             servers.append(
                 Server(
@@ -332,7 +336,8 @@ def main() -> None:
                     port,
                     "/invocations",
                     {"dataframe_records": [record]},
-                    {"PYTHONPATH": str(code)},
+                    # MLflow starts its own uvicorn through bash: the side venv goes first.
+                    {"PYTHONPATH": str(code), "PATH": f"{python.parent}:{os.environ['PATH']}"},
                 )
             )
         results: dict[str, list[dict[str, float]]] = {s.name: [] for s in servers}
