@@ -31,8 +31,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--log-batch-seconds", type=float, default=0.05, metavar="S",
         help="how long the request log gathers a batch before writing it (default: 0.05)",
     )  # fmt: skip
+    parser.add_argument(
+        "--challenger", type=Path, metavar="DIR",
+        help="a canary: a second bundle answering --share of the requests",
+    )  # fmt: skip
+    parser.add_argument("--share", type=float, default=0.1, help="the challenger's share")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
+    if args.challenger is not None and not 0 < args.share < 1:
+        parser.error("--share must be above 0 and below 1")
     if args.max_body < 1:
         parser.error("--max-body must be a positive number of bytes")
     if not 0 < args.log_batch_seconds <= 60:
@@ -58,6 +65,8 @@ def _app(args: argparse.Namespace) -> Any:
         max_body_bytes=args.max_body,
         token=token,
         log_batch_s=args.log_batch_seconds,
+        challenger_dir=args.challenger,
+        challenger_share=args.share,
     )
 
 

@@ -29,6 +29,7 @@ class Health(BaseModel):
     model: str
     version: str
     last_request_id: int
+    canary: dict[str, Any] | None = None  # {version, share} of the challenger during a canary
 
 
 class FeedbackAnswer(BaseModel):

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from pipelines.serving.batcher import Batcher
+from pipelines.serving.canary import Lane, Router
 from pipelines.serving.records import check_records, frame_of
 from pipelines.serving.request_log import LoggedRequest, RequestLog
 from pipelines.serving.schema import SchemaError
@@ -48,14 +49,23 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     token: str | None = None,
     log_batch_s: float = 0.05,
+    challenger_dir: Path | None = None,
+    challenger_share: float = 0.0,
 ) -> FastAPI:
     """The app for the bundle in `bundle_dir`, logging to `log_dir` (a batch written at
     least every `log_batch_s` seconds while requests come). Raises BundleError or
     RequestLogError (one line) when either cannot be used; the log is closed (everything
-    queued written) when the app shuts down."""
+    queued written) when the app shuts down. With `challenger_dir`, a canary: that share of
+    requests is answered by the challenger bundle (pipelines.serving.canary)."""
     from contextlib import asynccontextmanager
 
     served = load_served(Path(bundle_dir))
+    challenger = load_served(Path(challenger_dir)) if challenger_dir is not None else None
+    router = Router(
+        _lane(served, "primary"),
+        _lane(challenger, "challenger") if challenger is not None else None,
+        challenger_share,
+    )
     log = RequestLog(Path(log_dir), flush_interval_s=log_batch_s).open()
 
     @asynccontextmanager
@@ -73,19 +83,24 @@ def create_app(
         lifespan=lifespan,
         redoc_url=None,
     )
-    app.state.served, app.state.log = served, log
-    _add_routes(app, served, log, max_body_bytes)
+    app.state.served, app.state.log, app.state.router = served, log, router
+    _add_routes(app, router, log, max_body_bytes)
     if token:
         app.add_middleware(BearerToken, token=token)
     return app
 
 
-def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: int) -> None:
-    from pipelines.serving import api
-
+def _lane(served: ServedModel, role: str) -> Lane:
     manifest, model = served.manifest, served.model
     batcher = Batcher(lambda parts: score(model, manifest, frame_of(manifest.schema, parts)))
-    app.state.batcher = batcher
+    return Lane(served, batcher, role)
+
+
+def _add_routes(app: FastAPI, router: Router, log: RequestLog, max_body: int) -> None:
+    from pipelines.serving import api
+
+    primary = router.primary.served
+    app.state.batcher = router.primary.batcher
     errors: dict[int | str, dict[str, Any]] = {
         code: {"model": api.Problem} for code in (400, 401, 404, 413, 422)
     }
@@ -95,13 +110,16 @@ def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: in
         summary="Predict for one record or a list of records",
         response_model=api.Prediction,
         responses=errors,
-        openapi_extra={"requestBody": predict_body_schema(manifest.schema)},
+        openapi_extra={"requestBody": predict_body_schema(primary.manifest.schema)},
     )
     async def predict(request: Request) -> Response:
         started = time.perf_counter()
         payload: Any = None
+        served = primary
         try:
             payload = _parse(await _read_body(request, max_body))
+            lane = router.pick()
+            served, manifest, batcher = lane.served, lane.served.manifest, lane.batcher
             if isinstance(payload, list) and len(payload) > INLINE_ROWS:
                 checked = await run_in_threadpool(check_records, manifest.schema, payload)
             else:
@@ -148,15 +166,20 @@ def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: in
         return _json(
             {
                 "status": "ok",
-                "model": served.name,
-                "version": served.version,
+                "model": primary.name,
+                "version": primary.version,
                 "last_request_id": log.last_request_id,
+                "canary": (
+                    {"version": router.challenger.served.version, "share": router.share}
+                    if router.challenger is not None
+                    else None
+                ),
             }
         )
 
     @app.get("/metadata", summary="The model: name, version, schema, metrics, lineage")
     async def metadata() -> Response:
-        return _json(served.describe())
+        return _json(router.describe(ServedModel.describe))
 
     @app.post(
         "/feedback",
@@ -168,7 +191,7 @@ def _add_routes(app: FastAPI, served: ServedModel, log: RequestLog, max_body: in
     async def feedback(request: Request) -> Response:
         try:
             payload = _parse(await _read_body(request, max_body))
-            request_id, label = _feedback_fields(payload, served)
+            request_id, label = _feedback_fields(payload, primary)
             await run_in_threadpool(log.flush)
             rows = await run_in_threadpool(_labelled_rows, log, request_id)
             _check_label(label, rows, request_id)
