@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from storage.database import Database
 from storage.errors import NotFoundError, StorageError, WorkbenchError
@@ -177,18 +178,25 @@ def delete_deployment(db: Database, name: str) -> None:
 
 def _deployments(db: Database, *where: Any) -> list[DeploymentRecord]:
     name, version = _ref_columns()
+    challenger = aliased(ModelVersionRow)
+    challenger_model = aliased(RegisteredModelRow)
     query = (
-        select(DeploymentRow, name, version)
+        select(DeploymentRow, name, version, challenger_model.name, challenger.version)
         .join(ModelVersionRow, ModelVersionRow.id == DeploymentRow.model_version_id)
         .join(RegisteredModelRow, RegisteredModelRow.id == ModelVersionRow.model_id)
+        .outerjoin(challenger, challenger.id == DeploymentRow.challenger_version_id)
+        .outerjoin(challenger_model, challenger_model.id == challenger.model_id)
         .where(*where)
         .order_by(DeploymentRow.name)
     )
     with db.session_scope() as session:
-        return [_deployment_record(row, f"{n}:{v}") for row, n, v in session.execute(query)]
+        return [
+            _deployment_record(row, f"{n}:{v}", f"{cn}:{cv}" if cn is not None else None)
+            for row, n, v, cn, cv in session.execute(query)
+        ]
 
 
-def _deployment_record(row: DeploymentRow, ref: str) -> DeploymentRecord:
+def _deployment_record(row: DeploymentRow, ref: str, challenger: str | None) -> DeploymentRecord:
     return DeploymentRecord(
         id=row.id,
         name=row.name,
@@ -196,6 +204,9 @@ def _deployment_record(row: DeploymentRow, ref: str) -> DeploymentRecord:
         model_ref=ref,
         model_version_id=row.model_version_id,
         image_tag=row.image_tag,
+        challenger_version_id=row.challenger_version_id,
+        challenger_ref=challenger,
+        canary_share=row.canary_share,
         container_id=row.container_id,
         pid=row.pid,
         process_started_at=row.process_started_at,

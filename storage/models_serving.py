@@ -51,6 +51,10 @@ class DeploymentRow(Base):
         index=True,
     )
     image_tag: Mapped[str | None] = mapped_column(String(300))
+    challenger_version_id: Mapped[int | None] = mapped_column(  # during a canary
+        ForeignKey(VERSION_FK, ondelete="RESTRICT", name="fk_wb_deployment_challenger")
+    )
+    canary_share: Mapped[float | None] = mapped_column(Float)
     container_id: Mapped[str | None] = mapped_column(String(100))
     pid: Mapped[int | None] = mapped_column(Integer)
     process_started_at: Mapped[float | None] = mapped_column(Float)

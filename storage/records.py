@@ -291,6 +291,9 @@ class DeploymentRecord:
     model_ref: str
     model_version_id: int
     image_tag: str | None
+    challenger_version_id: int | None
+    challenger_ref: str | None  # name:version of a canary's challenger
+    canary_share: float | None
     container_id: str | None
     pid: int | None
     process_started_at: float | None

@@ -25,6 +25,7 @@ from pipelines.deploy import deployments
 from pipelines.deploy.health import free_port
 from pipelines.packaging import builds
 from pipelines.registry.versions import register_model
+from pipelines.runs.details import list_runs
 from storage.errors import WorkbenchError
 from storage.handle import Workspace, open_workspace
 from tests.docker_helpers import BASE_IMAGE, TrainedModel, docker_client, trained_wine
@@ -65,6 +66,8 @@ def built(
     ws = open_workspace(root)
     try:
         register_model(ws, trained_wine.run_id, "wine", alias="production")
+        other = next(r.id for r in list_runs(ws) if r.artifact_sha and r.id != trained_wine.run_id)
+        register_model(ws, other, "wine")  # wine:2, the canary's challenger
     finally:
         ws.close()
     result = workbench(root, "image", "build", "wine@production", "--tag", "workbench-test/wine:v1")
@@ -210,3 +213,44 @@ def test_a_tampered_bundle_is_refused_and_the_deployment_marked_failed(
     message = str(caught.value)
     assert "\n" not in message and str(path) in message and "refusing to load it" in message
     assert deployments.get_deployment(ws, "tampered").status == "failed"
+
+
+def test_a_canary_answers_its_share_and_promote_and_rollback_switch_versions(
+    ws: Workspace, docker_client: Any
+) -> None:
+    from pipelines.deploy import canary
+
+    record = deployments.deploy(ws, "wine:1", port=free_port(), name="wine-canary").record
+    rows = wine_records(1) * 40
+
+    def versions() -> list[str]:
+        return [str(post(f"{record.url}/predict", row)["version"]) for row in rows]
+
+    running = canary.start_canary(ws, "wine-canary", "wine:2", 0.25)
+    assert (running.challenger_ref, running.canary_share, running.status) == (
+        "wine:2",
+        0.25,
+        "running",
+    )
+    answered = versions()
+    assert answered.count("2") == 10 and answered.count("1") == 30
+    assert set(versions()) == {"1", "2"}
+
+    back = canary.rollback(ws, "wine-canary")
+    assert back.challenger_ref is None and set(versions()) == {"1"}
+
+    canary.start_canary(ws, "wine-canary", "wine:2", 0.5)
+    with pytest.raises(WorkbenchError, match="no image is built for wine:2"):
+        canary.promote(ws, "wine-canary")
+    assert deployments.get_deployment(ws, "wine-canary").challenger_ref == "wine:2"  # unchanged
+    build = builds.start_build(ws, "wine:2", tag="workbench-test/wine:v2", base=BASE_IMAGE)
+    assert builds.follow_build(ws, build.id, lambda line: None).status == "built"
+    try:
+        promoted = canary.promote(ws, "wine-canary")
+        assert promoted.model_ref == "wine:2" and promoted.image_tag == "workbench-test/wine:v2"
+        assert set(versions()) == {"2"}
+        with pytest.raises(WorkbenchError, match="runs no canary"):
+            canary.rollback(ws, "wine-canary")
+    finally:
+        deployments.remove_deployment(ws, "wine-canary")
+        docker_client.images.remove("workbench-test/wine:v2", force=True)

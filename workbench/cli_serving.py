@@ -14,7 +14,7 @@ from typing import Any
 from storage.handle import Workspace, open_workspace
 from workbench.cli_output import console, print_json, print_rows, shown
 
-DEPLOY_VERBS = ("ls", "stop", "start", "rm", "logs")
+DEPLOY_VERBS = ("ls", "stop", "start", "rm", "logs", "canary", "promote", "rollback")
 
 
 def add_parsers(commands: Any) -> None:
@@ -43,12 +43,18 @@ def add_parsers(commands: Any) -> None:
 
     deploy = commands.add_parser(
         "deploy",
-        help="run a model version as a served deployment; ls|stop|start|rm|logs NAME",
+        help="run a model version as a served deployment; ls|stop|start|rm|logs NAME; "
+        "canary NAME MODEL:VERSION --share S; promote|rollback NAME",
         description="`workbench deploy MODEL[:VERSION|@ALIAS] [options]` starts a deployment; "
-        "`workbench deploy ls|stop|start|rm|logs [NAME]` manages them.",
+        "`workbench deploy ls|stop|start|rm|logs [NAME]` manages them; `workbench deploy "
+        "canary NAME MODEL:VERSION --share 0.1` sends that share of its requests to a "
+        "challenger version, `promote NAME` makes it the version served, `rollback NAME` "
+        "drops it.",
     )
     deploy.add_argument("target", metavar="MODEL|VERB")
     deploy.add_argument("name_arg", nargs="?", metavar="NAME")
+    deploy.add_argument("model_arg", nargs="?", metavar="CHALLENGER", help=argparse.SUPPRESS)
+    deploy.add_argument("--share", type=float, default=0.1, help="canary: the challenger's share")
     deploy.add_argument(
         "--image", metavar="TAG", help="the image to run (default: the newest built)"
     )
@@ -195,7 +201,7 @@ def _run_deploy(args: argparse.Namespace, ws: Workspace) -> int:
         if args.json:
             print_json([_public(r) for r in records])
             return 0
-        rows = [(r.name, r.model_ref, r.kind, r.status, r.url, r.error or "") for r in records]
+        rows = [(r.name, _serves(r), r.kind, r.status, r.url, r.error or "") for r in records]
         print_rows("Deployments", ("name", "model", "kind", "status", "url", "error"), rows)
         return 0
     if not args.name_arg:
@@ -210,12 +216,34 @@ def _run_deploy(args: argparse.Namespace, ws: Workspace) -> int:
         record = deployments.start_deployment(ws, name)
         out.print(f"started {shown(record.name)}")
         print(record.url)
+    elif verb == "canary":
+        if not args.model_arg:
+            raise SystemExit("workbench deploy canary: error: name the challenger, e.g. churn:3")
+        from pipelines.deploy import canary
+
+        record = canary.start_canary(ws, name, args.model_arg, args.share)
+        out.print(
+            f"{shown(record.name)}: {shown(record.challenger_ref)} answers "
+            f"{record.canary_share:.0%} of requests, {shown(record.model_ref)} the rest"
+        )
+    elif verb in ("promote", "rollback"):
+        from pipelines.deploy import canary
+
+        record = (canary.promote if verb == "promote" else canary.rollback)(ws, name)
+        out.print(f"{shown(record.name)} serves {shown(record.model_ref)} to every request")
     elif verb == "rm":
         deployments.remove_deployment(ws, name)
         out.print(f"removed {shown(name)}")
     else:
         sys.stdout.write(deployments.deployment_logs(ws, name, tail=args.tail))
     return 0
+
+
+def _serves(record: Any) -> str:
+    if record.challenger_ref:
+        share = record.canary_share or 0
+        return f"{record.model_ref} ({1 - share:.0%}) + {record.challenger_ref} ({share:.0%})"
+    return str(record.model_ref)
 
 
 def _public(record: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ terminals stopping the same deployment do not both act on it."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,23 +14,25 @@ from typing import TYPE_CHECKING
 
 from pipelines import supervisor
 from pipelines.deploy import runtime
-from pipelines.deploy.health import NotAnswering, free_port, get_json, port_is_free, wait_healthy
+from pipelines.deploy.health import NotAnswering, free_port, get_json, port_is_free
+from pipelines.deploy.launch import (
+    HOST,
+    bring_up,
+    exited,
+    process_of,
+    take_down,
+)
 from pipelines.packaging import engine
-from pipelines.packaging.builds import image_source
 from pipelines.registry.versions import resolve
-from pipelines.serving.bundle import write_bundle
 from storage import deployments as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.records import DeploymentRecord
 
 if TYPE_CHECKING:
-    from docker import DockerClient
-
-    from pipelines.packaging.images import ImageSource
+    pass
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -96,106 +97,9 @@ def deploy(
         url=url,
         token=token,
     )
-    try:
-        if local:
-            _start_local(ws, record, version.ref)
-        else:
-            assert client is not None and image is not None
-            _start_container(ws, record, client, image)
-        record = repo.get_deployment(ws.db, name)
-        wait_healthy(url, timeout_s=wait_s, token=token, gone=lambda: _exited(ws, record, client))
-    except (WorkbenchError, engine.EngineError, NotAnswering, OSError) as exc:
-        message = " ".join(str(exc).split())
-        _halt(ws, repo.get_deployment(ws.db, name), client)
-        repo.move_deployment(ws.db, name, None, status="failed", error=message)
-        raise WorkbenchError(f"deployment {name} failed: {message}") from None
-    finally:
-        if client is not None:
-            client.close()
-    repo.move_deployment(ws.db, name, ("starting",), status="running", error=None)
-    return Deployed(repo.get_deployment(ws.db, name), notice)
-
-
-def deployment_folder(ws: Workspace, name: str) -> Path:
-    return ws.paths.deployments / name
-
-
-def _start_local(ws: Workspace, record: DeploymentRecord, ref: str) -> None:
-    source = image_source(ws, ref)
-    folder = deployment_folder(ws, record.name)
-    bundle = write_bundle(folder / "model", source.model_bytes, source.manifest)
-    (bundle / "metadata.json").write_text(_metadata_json(source))
-    log = folder / "server.log"
-    process = runtime.start_local(
-        bundle, folder / "requests", log, port=record.port, host=HOST, token=record.token
-    )
-    repo.move_deployment(
-        ws.db,
-        record.name,
-        None,
-        pid=process.pid,
-        process_started_at=process.started_at,
-        host=process.host,
-        log_path=str(log),
-    )
-
-
-def _start_container(
-    ws: Workspace, record: DeploymentRecord, client: DockerClient, image: str
-) -> None:
-    container_id = runtime.start_container(
-        client,
-        image,
-        record.name,
-        port=record.port,
-        host=HOST,
-        token=record.token,
-    )
-    repo.move_deployment(ws.db, record.name, None, container_id=container_id)
-
-
-def _metadata_json(source: ImageSource) -> str:
-    metadata = {"name": source.name, "version": source.version, **dict(source.metadata)}
-    return json.dumps(metadata, indent=2, sort_keys=True, default=str)
-
-
-def _process(record: DeploymentRecord) -> supervisor.Supervised | None:
-    if record.pid is None:
-        return None
-    return supervisor.Supervised(record.pid, record.process_started_at, record.host or "")
-
-
-def _exited(ws: Workspace, record: DeploymentRecord, client: DockerClient | None) -> str | None:
-    """Why the deployment's process or container is gone, or None while it runs."""
-    record = repo.get_deployment(ws.db, record.name)
-    if record.kind == "local":
-        process = _process(record)
-        if process is not None and not supervisor.is_alive(process):
-            return f"the server process exited ({_last_line(record)})"
-        return None
-    if client is None or record.container_id is None:
-        return None
-    state = runtime.container_state(client, record.container_id)
-    if state.status != "running":
-        logs = runtime.container_logs(client, record.container_id, tail=5)
-        last = " ".join((logs.strip().splitlines() or ["no output"])[-1].split())[:200]
-        return f"the container {state.detail} ({last})"
-    return None
-
-
-def _last_line(record: DeploymentRecord) -> str:
-    from pipelines.packaging.builds import last_log_line
-
-    return last_log_line(Path(record.log_path)) if record.log_path else "no log"
-
-
-def _halt(ws: Workspace, record: DeploymentRecord, client: DockerClient | None) -> None:
-    """Stop whatever runs for `record` (a failed start leaves nothing behind)."""
-    process = _process(record)
-    if process is not None:
-        supervisor.stop(process, grace_s=5)
-    if record.container_id and client is not None:
-        runtime.remove_container(client, record.container_id)
+    if client is not None:
+        client.close()
+    return Deployed(bring_up(ws, record.name, wait_s), notice)
 
 
 def refresh(ws: Workspace, record: DeploymentRecord) -> DeploymentRecord:
@@ -210,9 +114,9 @@ def refresh(ws: Workspace, record: DeploymentRecord) -> DeploymentRecord:
             except engine.EngineError as exc:
                 reason = str(exc)
             else:
-                reason = _exited(ws, record, client) or ""
+                reason = exited(ws, record, client) or ""
         else:
-            reason = _exited(ws, record, None) or ""
+            reason = exited(ws, record, None) or ""
         if not reason:
             try:
                 get_json(f"{record.url}/health", token=record.token, timeout_s=2)
@@ -241,17 +145,7 @@ def stop_deployment(ws: Workspace, name: str) -> DeploymentRecord:
     record = repo.get_deployment(ws.db, name)
     if not repo.move_deployment(ws.db, name, ("running", "down", "starting"), status="stopping"):
         raise WorkbenchError(f"deployment {name} is {record.status}, not running")
-    client = engine.connect() if record.kind == "container" else None
-    try:
-        if record.kind == "container" and record.container_id and client is not None:
-            runtime.stop_container(client, record.container_id)
-        else:
-            process = _process(record)
-            if process is not None:
-                supervisor.stop(process, grace_s=10)
-    finally:
-        if client is not None:
-            client.close()
+    take_down(ws, record)
     repo.move_deployment(ws.db, name, ("stopping",), status="stopped", error=None)
     return repo.get_deployment(ws.db, name)
 
@@ -265,30 +159,7 @@ def start_deployment(ws: Workspace, name: str, wait_s: float = 60.0) -> Deployme
         raise WorkbenchError(f"port {record.port} is already in use on {HOST}")
     if not repo.move_deployment(ws.db, name, (record.status,), status="starting", error=None):
         raise WorkbenchError(f"deployment {name} changed meanwhile; try again")
-    client = None
-    try:
-        if record.kind == "local":
-            _start_local(ws, record, record.model_ref)
-        else:
-            client = engine.connect()
-            _start_container(ws, record, client, record.image_tag or "")
-        fresh = repo.get_deployment(ws.db, name)
-        wait_healthy(
-            record.url,
-            timeout_s=wait_s,
-            token=record.token,
-            gone=lambda: _exited(ws, fresh, client),
-        )
-    except (WorkbenchError, engine.EngineError, NotAnswering, OSError) as exc:
-        message = " ".join(str(exc).split())
-        _halt(ws, repo.get_deployment(ws.db, name), client)
-        repo.move_deployment(ws.db, name, None, status="failed", error=message)
-        raise WorkbenchError(f"deployment {name} failed: {message}") from None
-    finally:
-        if client is not None:
-            client.close()
-    repo.move_deployment(ws.db, name, ("starting",), status="running")
-    return repo.get_deployment(ws.db, name)
+    return bring_up(ws, name, wait_s)
 
 
 def remove_deployment(ws: Workspace, name: str) -> None:
@@ -301,7 +172,7 @@ def remove_deployment(ws: Workspace, name: str) -> None:
             if record.container_id:
                 runtime.remove_container(client, record.container_id, volume=True)
         else:
-            process = _process(record)
+            process = process_of(record)
             if process is not None:
                 supervisor.stop(process, grace_s=10)
     finally:

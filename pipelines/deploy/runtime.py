@@ -41,9 +41,12 @@ def start_container(
     port: int,
     host: str = "127.0.0.1",
     token: str | None = None,
+    challenger: Path | None = None,
+    share: float | None = None,
 ) -> str:
     """Run `image` for `deployment`, replacing a stopped container of the same name;
-    returns the container id. The request log lives in the volume `workbench-NAME-log`."""
+    returns the container id. The request log lives in the volume `workbench-NAME-log`; a
+    canary's challenger bundle is mounted read-only at /challenger."""
     from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
     name = container_name(deployment)
@@ -53,14 +56,19 @@ def start_container(
         environment = {"WORKBENCH_PORT": str(port)}
         if token:
             environment[TOKEN_VARIABLE] = token
+        command = ["--host", host, "--port", str(port)]
+        volumes = {f"{name}-log": {"bind": "/data", "mode": "rw"}}
+        if challenger is not None:
+            command += ["--challenger", "/challenger", "--share", str(share)]
+            volumes[str(challenger)] = {"bind": "/challenger", "mode": "ro"}
         container = client.containers.run(
             image,
-            command=["--host", host, "--port", str(port)],
+            command=command,
             name=name,
             detach=True,
             network_mode="host",
             environment=environment,
-            volumes={f"{name}-log": {"bind": "/data", "mode": "rw"}},
+            volumes=volumes,
             labels={"org.workbench.deployment": deployment},
         )
     except ImageNotFound:
@@ -136,10 +144,14 @@ def start_local(
     port: int,
     host: str = "127.0.0.1",
     token: str | None = None,
+    challenger: Path | None = None,
+    share: float | None = None,
 ) -> supervisor.Supervised:
     """The same app as a supervised process of this machine's Python."""
     argv = [sys.executable, "-m", "pipelines.serving", "--bundle", str(bundle)]
     argv += ["--log-dir", str(log_dir), "--host", host, "--port", str(port)]
+    if challenger is not None:
+        argv += ["--challenger", str(challenger), "--share", str(share)]
     secrets = {TOKEN_VARIABLE: token} if token else None
     return supervisor.spawn(argv, log_path=log_path, secrets=secrets)
 

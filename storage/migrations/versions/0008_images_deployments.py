@@ -50,6 +50,15 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(20), nullable=False),
         _version_fk("fk_wb_deployment_model_version"),
         sa.Column("image_tag", sa.String(300), nullable=True),
+        sa.Column(
+            "challenger_version_id",
+            sa.Integer,
+            sa.ForeignKey(
+                "wb_model_version.id", ondelete="RESTRICT", name="fk_wb_deployment_challenger"
+            ),
+            nullable=True,
+        ),
+        sa.Column("canary_share", sa.Float, nullable=True),
         sa.Column("container_id", sa.String(100), nullable=True),
         sa.Column("pid", sa.Integer, nullable=True),
         sa.Column("process_started_at", sa.Float, nullable=True),
