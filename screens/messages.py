@@ -66,3 +66,22 @@ class BrowseRows(Message):
 
     path: Path
     title: str
+
+
+# --- work that must outlive the screen that asked: the App does it ------------------------
+
+
+@dataclass
+class ChangeSweepState(Message):
+    """Stop or resume a sweep (`verb` is "stop" or "resume"); the App tells what happened."""
+
+    sweep_id: int
+    verb: str
+
+
+@dataclass
+class WriteSweepReport(Message):
+    """Write a sweep's report (`fmt` "html" or "md") into reports/; the App says where."""
+
+    sweep_id: int
+    fmt: str

@@ -20,13 +20,16 @@ from screens.formatting import display_path
 from screens.help import HelpScreen
 from screens.messages import (
     BrowseRows,
+    ChangeSweepState,
     CompareRuns,
     OpenDataset,
     OpenRun,
     OpenRuns,
     OpenSweep,
     WorkerFailed,
+    WriteSweepReport,
 )
+from workbench.live import LiveLayer, sweep_sources
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -86,6 +89,7 @@ class WorkbenchApp(App[None]):
         self.database_url = database_url
         self.workspace: Workspace | None = None
         self.datasets_screen = DatasetsScreen()
+        self.live = LiveLayer(self)  # polls what is live for the screens showing it
 
     def on_mount(self) -> None:
         self.push_screen(self.datasets_screen)
@@ -112,6 +116,7 @@ class WorkbenchApp(App[None]):
     def workspace_opened(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.sub_title = display_path(workspace.root)
+        self.live.start(sweep_sources(workspace))
         self.datasets_screen.workspace_opened(workspace)
 
     # --- the one error router -----------------------------------------------------------
@@ -173,6 +178,30 @@ class WorkbenchApp(App[None]):
         from screens.row_browser import RowBrowserScreen
 
         self.push_screen(RowBrowserScreen(event.path, event.title))
+
+    # --- work that outlives the screen that asked for it --------------------------------
+
+    @on(ChangeSweepState)
+    @work(thread=True, group="sweep-state", exit_on_error=False, description="changing sweep state")
+    def change_sweep_state(self, event: ChangeSweepState) -> None:
+        from screens.sweep_state import change_sweep_state
+
+        assert self.workspace is not None
+        message = change_sweep_state(self.workspace, event.sweep_id, event.verb)
+        self.call_from_thread(self.sweep_state_changed, message, event.sweep_id)
+
+    def sweep_state_changed(self, message: str, sweep_id: int) -> None:
+        self.notify(message, title=f"sweep {sweep_id}")
+        self.live.poll_now("sweeps")
+
+    @on(WriteSweepReport)
+    @work(thread=True, group="sweep-report", exit_on_error=False, description="writing report")
+    def write_sweep_report(self, event: WriteSweepReport) -> None:
+        from pipelines.reports.writing import write_sweep_report
+
+        assert self.workspace is not None
+        path = write_sweep_report(self.workspace, event.sweep_id, event.fmt)
+        self.call_from_thread(self.notify, f"wrote {path}", timeout=8)
 
     # --- global actions ------------------------------------------------------------------
 
@@ -262,5 +291,6 @@ class WorkbenchApp(App[None]):
             )
 
     def on_unmount(self) -> None:
+        self.live.stop()
         if self.workspace is not None:
             self.workspace.close()
