@@ -3,6 +3,7 @@ for navigation that a screen asks the App for."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,8 +81,9 @@ class ChangeSweepState(Message):
 
 
 @dataclass
-class WriteSweepReport(Message):
-    """Write a sweep's report (`fmt` "html" or "md") into reports/; the App says where."""
+class InBackground(Message):
+    """Work the App runs in a thread and tells the end of (``work`` returns what to say):
+    writing a report or an export takes as long as it takes, whichever screen is shown."""
 
-    sweep_id: int
-    fmt: str
+    what: str  # e.g. "writing report", the title of a failure
+    work: Callable[[], str]

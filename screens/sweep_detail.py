@@ -28,7 +28,7 @@ from screens.formatting import (
     value_text,
 )
 from screens.live_messages import SweepProgressed, TrialsUpdated, WatchesLive
-from screens.messages import ChangeSweepState, CompareRuns, OpenRun, OpenRuns, WriteSweepReport
+from screens.messages import ChangeSweepState, CompareRuns, InBackground, OpenRun, OpenRuns
 from screens.routing import ForwardsWorkerFailures
 from screens.sweep_state import elapsed_s, progress_text
 from screens.widgets.charts import bar_list, whole_ticks
@@ -371,7 +371,14 @@ class SweepDetailScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scre
 
     def write_report(self, fmt: str) -> None:
         """The App writes it: a report outlives this screen (escape while it is written)."""
-        self.post_message(WriteSweepReport(self.sweep_id, fmt))
+        ws, sweep_id = self.workspace, self.sweep_id
+
+        def write() -> str:
+            from pipelines.reports.writing import write_sweep_report
+
+            return f"wrote {write_sweep_report(ws, sweep_id, fmt)}"
+
+        self.post_message(InBackground("writing report", write))
 
     def action_open_runs(self) -> None:
         self.post_message(OpenRuns(self.sweep_id))

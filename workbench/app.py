@@ -22,12 +22,12 @@ from screens.messages import (
     BrowseRows,
     ChangeSweepState,
     CompareRuns,
+    InBackground,
     OpenDataset,
     OpenRun,
     OpenRuns,
     OpenSweep,
     WorkerFailed,
-    WriteSweepReport,
 )
 from workbench.live import LiveLayer, sweep_sources
 
@@ -194,14 +194,13 @@ class WorkbenchApp(App[None]):
         self.notify(message, title=f"sweep {sweep_id}")
         self.live.poll_now("sweeps")
 
-    @on(WriteSweepReport)
-    @work(thread=True, group="sweep-report", exit_on_error=False, description="writing report")
-    def write_sweep_report(self, event: WriteSweepReport) -> None:
-        from pipelines.reports.writing import write_sweep_report
+    @on(InBackground)
+    def in_background(self, event: InBackground) -> None:
+        def run() -> None:
+            said = event.work()
+            self.call_from_thread(self.notify, said, timeout=8)
 
-        assert self.workspace is not None
-        path = write_sweep_report(self.workspace, event.sweep_id, event.fmt)
-        self.call_from_thread(self.notify, f"wrote {path}", timeout=8)
+        self.run_worker(run, thread=True, exit_on_error=False, description=event.what)
 
     # --- global actions ------------------------------------------------------------------
 
