@@ -101,3 +101,11 @@ class SliceLoaded(Message, bubble=False):
 @dataclass
 class InsightLoaded(Message, bubble=False):
     insight: Any
+
+
+@dataclass
+class ImportancesLoaded(Message, bubble=False):
+    """A sweep's parameter importances, computed on `complete` trials."""
+
+    importances: dict[str, float]
+    complete: int

@@ -4,7 +4,6 @@ sweep and its new or changed trials while this screen shows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -13,7 +12,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker
@@ -28,6 +26,7 @@ from screens.formatting import (
     value_text,
 )
 from screens.live_messages import SweepProgressed, TrialsUpdated, WatchesLive
+from screens.loaded import ImportancesLoaded
 from screens.messages import ChangeSweepState, CompareRuns, InBackground, OpenRun, OpenRuns
 from screens.routing import ForwardsWorkerFailures
 from screens.sweep_state import elapsed_s, progress_text
@@ -53,14 +52,6 @@ def step_line(best: list[tuple[int, float]]) -> list[tuple[float, float]]:
             steps.append((trial, steps[-1][1]))
         steps.append((trial, value))
     return steps
-
-
-@dataclass
-class ImportancesLoaded(Message):
-    """The sweep's parameter importances, computed in a worker on `complete` trials."""
-
-    importances: dict[str, float]
-    complete: int
 
 
 class SweepDetailScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Screen[None]):

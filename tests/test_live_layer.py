@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from pipelines.sweeps.lifecycle import DONE, create_sweep, get_sweep, start_sweep
+from pipelines.sweeps.worker import run_worker
 from screens.datasets import DatasetsScreen
 from screens.formatting import number
 from screens.live_messages import SweepFinished, SweepProgressed, TrialsUpdated
@@ -180,3 +181,44 @@ async def test_polls_stop_when_no_screen_watches_and_resume_when_one_is_back(
             await until(pilot, lambda: "3/10" in screen_text(pilot), "the list's new count", 10)
     finally:
         ws.close()
+
+
+async def test_a_report_asked_on_a_sweeps_screen_is_written_after_the_screen_closes(
+    tmp_path: Path,
+) -> None:
+    """Writing is the App's work: escape right after asking still writes it and says where."""
+    root = tmp_path / "ws"
+    ws = workspace_with_wine(root)
+    try:
+        sweep_id = create_sweep(ws, {**SWEEP, "trials": 2, "pruner": "none"}).sweep.id
+        run_worker(ws, sweep_id)
+    finally:
+        ws.close()
+    app = WorkbenchApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("e", "m", "escape")  # Markdown, and the sweep's screen is gone
+        assert isinstance(app.screen, SweepsScreen)
+        await settle(pilot)
+        said = [n.message for n in app._notifications if n.message.startswith("wrote ")]
+        assert said, [n.message for n in app._notifications]
+        path = Path(said[-1].removeprefix("wrote "))
+        assert path.is_file() and path.suffix == ".md" and path.stat().st_size > 0
+
+
+def test_the_live_layer_loads_neither_sqlalchemy_nor_pipelines_at_import() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, workbench.live; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'pipelines')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
