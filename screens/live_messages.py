@@ -29,9 +29,9 @@ def live_layer(node: MessagePump) -> LiveService:
 
 
 class WatchesLive:
-    """Mix into a Screen that shows something live: subscribed while it is the screen shown
-    (a screen covered by another gets everything again when it is back), never after it is
-    gone. Naming-convention handlers, so it works from a plain mixin beside RestoresFocus."""
+    """Mix into a Screen that shows something live: subscribed while it is shown (behind a
+    modal too); a screen covered by another gets everything again when it is back, and
+    nothing after it is gone. Naming-convention handlers: it works as a plain mixin."""
 
     live_source = "sweeps"
 
@@ -43,6 +43,10 @@ class WatchesLive:
         live_layer(self).subscribe(self, self.live_source, self.live_key())  # type: ignore[arg-type]
 
     def on_screen_suspend(self) -> None:
+        from textual.screen import ModalScreen
+
+        if isinstance(self.app.screen, ModalScreen):  # type: ignore[attr-defined]
+            return  # still seen, dimmed, behind a dialog or the palette: stay current
         live_layer(self).unsubscribe(self)  # type: ignore[arg-type]
 
     def on_unmount(self) -> None:

@@ -156,6 +156,14 @@ async def test_polls_stop_when_no_screen_watches_and_resume_when_one_is_back(
             await pilot.press("enter")
             await settle(pilot)
             assert "Trials (1)" in screen_text(pilot)
+            detail = app.screen
+            await pilot.press("question_mark")  # a modal over it: still shown, still watched
+            await settle(pilot)
+            recorded_trial(ws, sweep_id, 1, 0.8)
+            await until(pilot, lambda: len(detail.runs) == 2, "the trial behind the modal", 10)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert "Trials (2)" in screen_text(pilot)
 
             await pilot.press("escape")
             await settle(pilot)
@@ -171,14 +179,14 @@ async def test_polls_stop_when_no_screen_watches_and_resume_when_one_is_back(
             await settle(pilot)
             await pilot.press("enter")  # the same sweep's screen again
             await settle(pilot)
-            assert "Trials (1)" in screen_text(pilot)
-            recorded_trial(ws, sweep_id, 1, 0.9)
-            await until(pilot, lambda: "Trials (2)" in screen_text(pilot), "the new trial", 10)
+            assert "Trials (2)" in screen_text(pilot)
+            recorded_trial(ws, sweep_id, 2, 0.9)
+            await until(pilot, lambda: "Trials (3)" in screen_text(pilot), "the new trial", 10)
             assert f"Best accuracy {number(0.9)}" in screen_text(pilot)
             await pilot.press("escape")
             await settle(pilot)
-            recorded_trial(ws, sweep_id, 2, 0.7)  # the list, shown again, is watched again
-            await until(pilot, lambda: "3/10" in screen_text(pilot), "the list's new count", 10)
+            recorded_trial(ws, sweep_id, 3, 0.7)  # the list, shown again, is watched again
+            await until(pilot, lambda: "4/10" in screen_text(pilot), "the list's new count", 10)
     finally:
         ws.close()
 
@@ -199,6 +207,9 @@ async def test_a_report_asked_on_a_sweeps_screen_is_written_after_the_screen_clo
         await settle(pilot)
         await pilot.press("s")
         await settle(pilot)
+        polls = app.live.polls
+        await pilot.pause(2.5)  # nothing runs: the idle interval (15 s), not every second
+        assert app.live.polling and app.live.polls == polls
         await pilot.press("enter")
         await settle(pilot)
         await pilot.press("e", "m", "escape")  # Markdown, and the sweep's screen is gone
