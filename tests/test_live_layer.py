@@ -60,7 +60,7 @@ async def test_a_running_sweep_shows_its_new_trials_through_the_live_layer(
 ) -> None:
     root = tmp_path / "ws"
     ws = workspace_with_wine(root)
-    raw = {**SWEEP, "trials": 60, "params": {"n_estimators": 80}}
+    raw = {**SWEEP, "trials": 400, "params": {"n_estimators": 80}}  # stopped long before
     sweep_id = create_sweep(ws, raw).sweep.id
     seen: list[Message] = []
     app = WorkbenchApp(root)
@@ -77,7 +77,9 @@ async def test_a_running_sweep_shows_its_new_trials_through_the_live_layer(
             def listed() -> bool:
                 sweep = sweeps.sweeps[0]
                 done = finished_trials(sweep)
-                return sweep.status == "running" and done > 0 and f"{done}/60" in screen_text(pilot)
+                return (
+                    sweep.status == "running" and done > 0 and f"{done}/400" in screen_text(pilot)
+                )
 
             await until(pilot, listed, "a running sweep's first trials on the list", 120)
 
@@ -113,7 +115,7 @@ async def test_a_running_sweep_shows_its_new_trials_through_the_live_layer(
             await pilot.press("escape")
             await settle(pilot)
             line = next(ln for ln in screen_text(pilot).splitlines() if "wine@D0" in ln)
-            assert "stopped" in line and f"{finished()}/60" in line, line
+            assert "stopped" in line and f"{finished()}/400" in line, line
     finally:
         kill_workers(ws, sweep_id)
         ws.close()

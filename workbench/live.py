@@ -128,7 +128,10 @@ class LiveLayer:
                 self.poll_now(name)
 
     def poll_now(self, source: str) -> None:
+        """Poll `source` at once (or as soon as the poll in flight ends)."""
         self._due[source] = 0.0
+        if source in self._in_flight:
+            self._again.add(source)
         if self._timer is not None:
             self._timer.resume()
         self._tick()
@@ -142,10 +145,9 @@ class LiveLayer:
             return
         now = time.monotonic()
         for name, source in self.sources.items():
-            if not source.subscribers or now < self._due.get(name, 0.0):
+            if not source.subscribers or name in self._in_flight:
                 continue
-            if name in self._in_flight:
-                self._again.add(name)
+            if now < self._due.get(name, 0.0):
                 continue
             self._in_flight.add(name)
             self.app.run_worker(
