@@ -1,5 +1,6 @@
 """Opening the row browser for a version: finding its Parquet file can take a conversion,
-so it happens in a worker of the screen that asked, which then asks the App to show it."""
+so it happens in a worker of the screen that asked, which then asks the App to show it
+(BrowseRows bubbles from the screen up to the App)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ from textual.screen import Screen
 from screens.messages import BrowseRows
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from storage.handle import Workspace
     from storage.records import DatasetVersionRecord
 
@@ -21,9 +20,6 @@ def browse_version(screen: Screen[object], ws: Workspace, version: DatasetVersio
         from pipelines.datasets.versions import browsable_path
 
         path = browsable_path(ws, version)
-        screen.app.call_from_thread(open_browser, path)
-
-    def open_browser(path: Path) -> None:
         title = f"{version.ref} · {version.row_count:,} rows · {version.sha256[:12]}"
         screen.post_message(BrowseRows(path, title))
 

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Header, Input, Static, TabbedContent, Tab
 from screens import compare_panels as panels
 from screens.compare_table import fill_runs_as_columns, fill_transposed
 from screens.focus import RestoresFocus
+from screens.loaded import ComparisonLoaded, CurvesLoaded, InsightLoaded, SliceLoaded
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.colours import run_colour
 from screens.widgets.footer import KeysFooter
@@ -147,11 +148,13 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         from pipelines.runs.compare import compare_runs
 
         comparison = compare_runs(self.workspace, self.run_ids, baseline=baseline)
-        self.app.call_from_thread(self.show, comparison)
+        self.post_message(ComparisonLoaded(comparison))
+
+    @on(ComparisonLoaded)
+    def comparison_loaded(self, event: ComparisonLoaded) -> None:
+        self.show(event.comparison)
 
     def show(self, comparison: Comparison) -> None:
-        if not self.is_attached:  # the screen was closed while the worker ran
-            return
         wanted = self._wanted_baseline or self.run_ids[0]
         if comparison.runs[comparison.baseline].id != wanted:
             return  # an earlier pin finishing late: thread workers cannot be cancelled
@@ -185,11 +188,11 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def load_curves(self) -> None:
         from pipelines.runs.compare_views import run_curves
 
-        curves = run_curves(self.workspace, self.run_ids)
-        self.app.call_from_thread(self.curves_loaded, curves)
+        self.post_message(CurvesLoaded(run_curves(self.workspace, self.run_ids)))
 
-    def curves_loaded(self, curves: dict[int, dict[str, list[tuple[int, float]]]]) -> None:
-        self.curves = curves
+    @on(CurvesLoaded)
+    def curves_loaded(self, event: CurvesLoaded) -> None:
+        self.curves = event.curves
         self.draw_curves()
 
     @work(
@@ -202,11 +205,12 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def load_slice(self, sweep_id: int) -> None:
         from pipelines.runs.compare_views import sweep_slice
 
-        data = sweep_slice(self.workspace, sweep_id)
-        self.app.call_from_thread(self.slice_loaded, data)
+        self.post_message(SliceLoaded(sweep_slice(self.workspace, sweep_id)))
 
-    def slice_loaded(self, data: SweepSlice) -> None:
-        if self.comparison is None or not self.is_attached:
+    @on(SliceLoaded)
+    def slice_loaded(self, event: SliceLoaded) -> None:
+        data = event.data
+        if self.comparison is None:
             return
         if data.sweep_id != self.comparison.runs[self.comparison.baseline].sweep_id:
             return  # the baseline moved to another sweep while this one loaded
@@ -348,11 +352,13 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def load_insight(self, run_id: int, permutation: bool) -> None:
         from screens.compare_insight import gather_insight
 
-        insight = gather_insight(self.workspace, run_id, permutation)
-        self.app.call_from_thread(self.insight_loaded, insight)
+        self.post_message(InsightLoaded(gather_insight(self.workspace, run_id, permutation)))
 
-    def insight_loaded(self, insight: Any) -> None:
+    @on(InsightLoaded)
+    def insight_loaded(self, event: InsightLoaded) -> None:
         from screens.compare_insight import render_insight
+
+        insight = event.insight
 
         if self.comparison is None:
             return

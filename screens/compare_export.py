@@ -1,6 +1,6 @@
 """`e` on the compare screen: the compared runs as an HTML or Markdown report, or the table
 as shown (order, filter, differences only) as CSV or JSON, written into the workspace's
-`reports/` by a thread worker; the notification says where."""
+`reports/` by the App in a thread (so it outlives the screen); the notification says where."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from screens.dialogs import ChoiceScreen
+from screens.messages import InBackground
 
 if TYPE_CHECKING:
     from pipelines.runs.compare import Comparison
@@ -35,20 +36,14 @@ def ask_and_export(screen: CompareScreen) -> None:
             return
         table = replace(screen.comparison, rows=screen.visible_rows())  # as shown
         screen.notify(f"exporting {fmt} …", timeout=2)
-        screen.run_worker(
-            partial(_export, screen, screen.workspace, table, fmt),
-            thread=True,
-            group="compare-export",
-            exit_on_error=False,
-            description=f"exporting the comparison as {fmt}",
-        )
+        work = partial(_export, screen.workspace, table, fmt)  # the App's: it outlives screens
+        screen.post_message(InBackground(f"exporting the comparison as {fmt}", work))
 
     screen.app.push_screen(ChoiceScreen("Export the comparison", EXPORT_CHOICES), chosen)
 
 
-def _export(screen: CompareScreen, ws: Workspace, table: Comparison, fmt: str) -> None:
-    path = export_comparison(ws, table, fmt)
-    screen.app.call_from_thread(screen.notify, f"wrote {path}", timeout=8)
+def _export(ws: Workspace, table: Comparison, fmt: str) -> str:
+    return f"wrote {export_comparison(ws, table, fmt)}"
 
 
 def export_comparison(ws: Workspace, comparison: Comparison, fmt: str) -> Path:

@@ -16,6 +16,13 @@ from pipelines.inert import inert
 from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
 from screens.focus import RestoresFocus
 from screens.formatting import display_path, number, size, status_text, user_text
+from screens.loaded import (
+    DatasetsLoaded,
+    RegisterEnded,
+    RegisterProgressed,
+    RemovalUsersFound,
+    VersionsLoaded,
+)
 from screens.messages import OpenDataset
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
@@ -96,8 +103,11 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         from pipelines.datasets.versions import list_datasets
 
         assert self.workspace is not None
-        summaries = list_datasets(self.workspace)
-        self.app.call_from_thread(self.show_datasets, summaries, select)
+        self.post_message(DatasetsLoaded(list_datasets(self.workspace), select))
+
+    @on(DatasetsLoaded)
+    def datasets_loaded(self, event: DatasetsLoaded) -> None:
+        self.show_datasets(event.summaries, event.select)
 
     def show_datasets(self, summaries: list[DatasetSummary], select: str | None) -> None:
         self.summaries = summaries
@@ -151,8 +161,11 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         from pipelines.datasets.versions import list_versions
 
         assert self.workspace is not None
-        versions = list_versions(self.workspace, name)
-        self.app.call_from_thread(self.show_versions, name, versions)
+        self.post_message(VersionsLoaded(name, list_versions(self.workspace, name)))
+
+    @on(VersionsLoaded)
+    def versions_loaded(self, event: VersionsLoaded) -> None:
+        self.show_versions(event.name, event.versions)
 
     def show_versions(self, name: str | None, versions: list[DatasetVersionRecord]) -> None:
         if name is not None and name != self.selected_dataset:
@@ -267,7 +280,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         from pipelines.datasets.versions import register_dataset
 
         assert self.workspace is not None
-        self.app.call_from_thread(self.show_progress, f"adding {request.path}", 0.0)
+        self.post_message(RegisterProgressed(f"adding {request.path}", 0.0))
         try:
             result = register_dataset(
                 self.workspace,
@@ -275,15 +288,25 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                 name=request.name,
                 target=request.target,
                 reference=request.reference,
-                progress=lambda stage, fraction: self.app.call_from_thread(
-                    self.show_progress, stage, fraction
+                progress=lambda stage, fraction: self.post_message(
+                    RegisterProgressed(stage, fraction)
                 ),
             )
         except Exception as exc:
-            self.app.call_from_thread(self.hide_progress, str(exc), True)
+            self.post_message(RegisterEnded(str(exc), True, None))
             raise
-        self.app.call_from_thread(self.hide_progress, result.message, False)
-        self.app.call_from_thread(self.load_datasets, result.version.dataset_name)
+        self.post_message(RegisterEnded(result.message, False, result.version.dataset_name))
+
+    @on(RegisterProgressed)
+    def register_progressed(self, event: RegisterProgressed) -> None:
+        self.show_progress(event.stage, event.fraction)
+
+    @on(RegisterEnded)
+    def register_ended(self, event: RegisterEnded) -> None:
+        """Added (or removed): say so, and list the datasets again."""
+        self.hide_progress(event.message, event.error)
+        if not event.error:
+            self.load_datasets(event.dataset)
 
     def action_remove(self) -> None:
         version = self.current_version()
@@ -314,13 +337,13 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             return
         used = describe_users(users)
         question = f"Remove {what}? It is used by {used}; they would be orphaned."
+        self.post_message(RemovalUsersFound(dialog, question, used, told))
 
-        def tell() -> None:
-            if dialog.is_attached:
-                dialog.query_one("#confirm-question", Static).update(question)  # markup off
-                told.append(used)
-
-        self.app.call_from_thread(tell)
+    @on(RemovalUsersFound)
+    def removal_users_found(self, event: RemovalUsersFound) -> None:
+        if event.dialog.is_attached:  # the question may be answered already
+            event.dialog.query_one("#confirm-question", Static).update(event.question)
+            event.told.append(event.used)
 
     @work(
         thread=True,
@@ -334,8 +357,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
         assert self.workspace is not None
         message = remove(self.workspace, ref, force=force).message
-        self.app.call_from_thread(self.set_status, message)
-        self.app.call_from_thread(self.load_datasets)
+        self.post_message(RegisterEnded(message, False, None))
 
     # --- status ----------------------------------------------------------------------
 

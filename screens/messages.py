@@ -3,6 +3,7 @@ for navigation that a screen asks the App for."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,3 +74,23 @@ class OpenModels(Message):
     """Show the registered models, with ``name``'s versions when it is given."""
 
     name: str | None = None
+
+
+# --- work that must outlive the screen that asked: the App does it ------------------------
+
+
+@dataclass
+class ChangeSweepState(Message):
+    """Stop or resume a sweep (`verb` is "stop" or "resume"); the App tells what happened."""
+
+    sweep_id: int
+    verb: str
+
+
+@dataclass
+class InBackground(Message):
+    """Work the App runs in a thread and tells the end of (``work`` returns what to say):
+    writing a report or an export takes as long as it takes, whichever screen is shown."""
+
+    what: str  # e.g. "writing report", the title of a failure
+    work: Callable[[], str]

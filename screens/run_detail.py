@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -18,6 +18,7 @@ from textual.widgets import Header, Static
 from pipelines.inert import inert
 from screens.focus import RestoresFocus
 from screens.formatting import duration_text, number, run_status_text, value_text
+from screens.loaded import RunLoaded
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.charts import bar_list, whole_ticks
 from screens.widgets.colours import legend, run_colour
@@ -138,13 +139,15 @@ class RunDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         points = run_curves(self.workspace, self.run_id)
         curves = iteration_curves(points)
         importances = recorded_importances(points, most=MAX_IMPORTANCES)
-        self.app.call_from_thread(self.show, run, sweep, curves, importances)
+        self.post_message(RunLoaded(run, sweep, curves, importances))
+
+    @on(RunLoaded)
+    def run_loaded(self, event: RunLoaded) -> None:
+        self.show(event.run, event.sweep, event.curves, event.importances)
 
     def show(
         self, run: RunRecord, sweep: SweepRecord, curves: Curves, importances: dict[str, float]
     ) -> None:
-        if not self.is_attached:  # the screen was closed while the worker ran
-            return
         self.run = run
         self.title = f"Run {run.id} · trial {run.trial_number} of sweep {sweep.id}"
         value = number(run.value)

@@ -20,7 +20,8 @@ from textual.strip import Strip
 from textual.widgets import Header, Input, Static
 
 from screens.focus import RestoresFocus
-from screens.messages import CompareRuns, OpenRun
+from screens.loaded import QueryDone, SnapshotReady
+from screens.messages import CompareRuns, InBackground, OpenRun
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 from screens.widgets.lazy_table import LazyTable
@@ -146,12 +147,14 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             view = source.query(where, order_by)
         except BrowseQueryError as exc:  # a filter typed before the refresh no longer fits
             error, view = str(exc), source.query()
-        self.app.call_from_thread(self.snapshot_ready, serial, source, path, total, view, error)
+        if not self.post_message(SnapshotReady(serial, source, path, total, view, error)):
+            self.forget_snapshot(source, path)  # the screen closed meanwhile
 
-    def snapshot_ready(
-        self, serial: int, source: RowSource, path: Path, total: int, view: RowView, error: str
-    ) -> None:
-        if serial != self._serial or not self.is_attached:
+    @on(SnapshotReady)
+    def snapshot_ready(self, event: SnapshotReady) -> None:
+        serial, source, path, total = event.serial, event.source, event.path, event.total
+        view, error = event.view, event.error
+        if serial != self._serial:
             self.forget_snapshot(source, path)
             return
         old_source, old_path = self._source, self._snapshot
@@ -190,18 +193,18 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         try:
             view = source.query(where, order_by)
         except BrowseQueryError as exc:
-            self.app.call_from_thread(self.query_failed, serial, str(exc))
+            self.post_message(QueryDone(serial, None, str(exc)))
             return
-        self.app.call_from_thread(self.query_done, serial, view)
+        self.post_message(QueryDone(serial, view, ""))
 
-    def query_done(self, serial: int, view: RowView) -> None:
-        if serial == self._serial and self.is_attached:
-            self.show_view(view)
-            self.show_error("")
-
-    def query_failed(self, serial: int, error: str) -> None:
-        if serial == self._serial and self.is_attached:
-            self.show_error(error)
+    @on(QueryDone)
+    def query_done(self, event: QueryDone) -> None:
+        if event.serial != self._serial:
+            return  # a newer query was asked
+        if event.view is not None:
+            self.show_view(event.view)
+        self.show_error(event.error)
+        if event.view is None:
             self.set_title()
 
     def show_view(self, view: RowView) -> None:
@@ -295,17 +298,22 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         title = f"Export the {shown}" + (" (filtered)" if view.where else "")
         self.app.push_screen(ChoiceScreen(title, options), chosen)
 
-    @work(thread=True, group="runs-export", exit_on_error=False, description="exporting runs")
     def export_runs(self, view: RowView, fmt: str) -> None:
-        from pipelines.reports.writing import default_report_path
-        from pipelines.runs.export import export_runs
+        """The App writes it (an export outlives this screen); the view is read first, as
+        it is shown now."""
+        ws, sweep_id = self.workspace, self.sweep_id
 
-        run_ids = [int(row[0]) for row in view.page(0, view.row_count).rows]  # column "run"
-        stem = f"runs-sweep-{self.sweep_id}" if self.sweep_id is not None else "runs"
-        target = default_report_path(self.workspace, stem, fmt)
-        path = export_runs(self.workspace, target, fmt, self.sweep_id, run_ids=run_ids)
-        message = f"wrote {path} ({len(run_ids):,} run{'s' if len(run_ids) != 1 else ''})"
-        self.app.call_from_thread(self.notify, message, timeout=8)
+        def export() -> str:
+            from pipelines.reports.writing import default_report_path
+            from pipelines.runs.export import export_runs
+
+            run_ids = [int(row[0]) for row in view.page(0, view.row_count).rows]  # column "run"
+            stem = f"runs-sweep-{sweep_id}" if sweep_id is not None else "runs"
+            target = default_report_path(ws, stem, fmt)
+            path = export_runs(ws, target, fmt, sweep_id, run_ids=run_ids)
+            return f"wrote {path} ({len(run_ids):,} run{'s' if len(run_ids) != 1 else ''})"
+
+        self.post_message(InBackground("exporting runs", export))
 
     def action_focus_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()

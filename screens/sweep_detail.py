@@ -1,5 +1,6 @@
 """One sweep, live: its trials as they finish, the best value so far as a terminal plot, the
-best parameters and which parameters matter (PED-ANOVA). Polls while the sweep runs."""
+best parameters and which parameters matter (PED-ANOVA). The App's live layer sends the
+sweep and its new or changed trials while this screen shows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
+from textual.worker import Worker
 
 from pipelines.inert import inert
 from screens.focus import RestoresFocus
@@ -23,18 +25,19 @@ from screens.formatting import (
     sweep_status_text,
     value_text,
 )
-from screens.messages import CompareRuns, OpenRun, OpenRuns
+from screens.live_messages import SweepProgressed, TrialsUpdated, WatchesLive
+from screens.loaded import ImportancesLoaded
+from screens.messages import ChangeSweepState, CompareRuns, InBackground, OpenRun, OpenRuns
 from screens.routing import ForwardsWorkerFailures
-from screens.sweep_state import ACTIVE, change_sweep_state, elapsed_s, progress_text
+from screens.sweep_state import elapsed_s, progress_text
 from screens.widgets.charts import bar_list, whole_ticks
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, append_row, fill_table, update_row
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
-    from storage.records import RunRecord, SweepRecord
+    from storage.records import RunSummary, SweepRecord
 
-POLL_S = 1.0
 MAX_TRIAL_ROWS = 500  # a DataTable holds its rows: the runs screen pages through them all
 MIN_TRIALS_FOR_IMPORTANCE = 4  # as pipelines.runs.tables.param_importances needs them
 TRIAL_COLOUR = (128, 128, 128)
@@ -51,7 +54,7 @@ def step_line(best: list[tuple[int, float]]) -> list[tuple[float, float]]:
     return steps
 
 
-class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
+class SweepDetailScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Screen[None]):
     """Trials on the left; plot, best parameters and importances on the right."""
 
     BINDINGS = [
@@ -71,11 +74,12 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.workspace = ws
         self.sweep_id = sweep_id
         self.sweep: SweepRecord | None = None
-        self.runs: list[RunRecord] = []
+        self.runs: list[RunSummary] = []  # in trial order
         self.importances: dict[str, float] = {}
         self._rendered: dict[int, tuple[object, ...]] = {}
         self._param_columns: list[str] = []
-        self._loading = False
+        self._by_id: dict[int, RunSummary] = {}
+        self._trials_in = False  # the first TrialsUpdated came
         self._importance_for = -1  # complete-trial count the importances were computed on
         self._importances_running = False
         self.selected_run_ids: set[int] = set()
@@ -99,69 +103,57 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.title = f"Sweep {self.sweep_id}"
         self.query_one("#trials-table").focus()
         self.draw_plot()
-        self.load()
-        self.set_interval(POLL_S, self.poll, name="sweep-detail-poll")
 
-    # --- data in ---------------------------------------------------------------------
+    # --- data in: the App's live layer sends the sweep and its trials, then changes ----
 
-    def poll(self) -> None:
-        if not self._loading and self.sweep is not None and self.sweep.status in ACTIVE:
-            self._loading = True
-            self.load()
+    def live_key(self) -> int:
+        return self.sweep_id
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="sweep-detail",
-        exit_on_error=False,
-        description="loading sweep",
-    )
-    def load(self) -> None:
-        from pipelines.runs.tables import best_so_far, remaining_s, sweep_timing
-        from pipelines.sweeps.lifecycle import get_sweep, trial_history
-
-        try:
-            sweep = get_sweep(self.workspace, self.sweep_id)
-            runs = trial_history(self.workspace, self.sweep_id)
-            left = (
-                remaining_s(sweep, sweep_timing(self.workspace, sweep))
-                if sweep.status in ACTIVE
-                else None
-            )
-        finally:
-            self._loading = False
-        points = [
-            (run.trial_number, run.value)
-            for run in runs
-            if run.status == "complete" and run.value is not None
-        ]
-        best = best_so_far(points, sweep.direction)
-        last = max((r.trial_number for r in runs if r.status != "running"), default=None)
-        if best and last is not None and last > best[-1][0]:
-            best.append((last, best[-1][1]))  # the best holds through later pruned/failed trials
-        self.app.call_from_thread(self.show, sweep, runs, left, points, best)
-
-    def show(
-        self,
-        sweep: SweepRecord,
-        runs: list[RunRecord],
-        remaining: float | None,
-        points: list[tuple[int, float]],
-        best: list[tuple[int, float]],
-    ) -> None:
-        if not self.is_attached:  # the screen was closed while the worker ran
-            return
-        self.sweep, self.runs = sweep, runs
+    @on(SweepProgressed)
+    def sweep_progressed(self, event: SweepProgressed) -> None:
+        before, self.sweep = self.sweep, event.sweep
+        sweep = event.sweep
         self.title = inert(f"Sweep {sweep.id} · {sweep.name}")
-        self.show_summary(remaining)
-        self.show_trials()
-        self.draw_plot(points, best)
+        self.show_summary(event.remaining_s)
         self.show_best()
+        if self._trials_in and (before is None or before.best_run_id != sweep.best_run_id):
+            self.show_trials()  # the ★ moved
         complete = sweep.counts.get("complete", 0)
         if complete != self._importance_for and not self._importances_running:
             self._importance_for = complete
             self._importances_running = True
             self.load_importances(sweep)
+
+    @on(TrialsUpdated)
+    def trials_updated(self, event: TrialsUpdated) -> None:
+        """New and changed runs replace what was known of them; `complete`: all of them."""
+        if event.complete:
+            self._by_id = {}
+        self._by_id.update((run.id, run) for run in event.runs)
+        self.runs = sorted(self._by_id.values(), key=lambda r: (r.trial_number, r.id))
+        self._trials_in = True
+        if self.sweep is None:  # its SweepProgressed comes first; never without one
+            return
+        self.show_trials()
+        self.draw_plot(*self.best_curve())
+        self.show_best()
+
+    def best_curve(self) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """Complete trials as (trial, value), and the best so far through the last trial."""
+        from pipelines.runs.tables import best_so_far
+
+        assert self.sweep is not None
+        runs = self.runs
+        points = [
+            (r.trial_number, r.value)
+            for r in runs
+            if r.status == "complete" and r.value is not None
+        ]
+        best = best_so_far(points, self.sweep.direction)
+        last = max((r.trial_number for r in runs if r.status != "running"), default=None)
+        if best and last is not None and last > best[-1][0]:
+            best.append((last, best[-1][1]))  # the best holds through later pruned/failed trials
+        return points, best
 
     @work(
         thread=True,
@@ -173,12 +165,17 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def load_importances(self, sweep: SweepRecord) -> None:
         from pipelines.runs.tables import param_importances
 
-        try:
-            importances = param_importances(self.workspace, sweep)
-        finally:
+        importances = param_importances(self.workspace, sweep)
+        self.post_message(ImportancesLoaded(importances, sweep.counts.get("complete", 0)))
+
+    @on(Worker.StateChanged)
+    def importances_done(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "sweep-importances" and event.worker.is_finished:
             self._importances_running = False
-        complete = sweep.counts.get("complete", 0)
-        self.app.call_from_thread(self.show_importances, importances, complete)
+
+    @on(ImportancesLoaded)
+    def importances_loaded(self, event: ImportancesLoaded) -> None:
+        self.show_importances(event.importances, event.complete)
 
     # --- display ---------------------------------------------------------------------
 
@@ -245,7 +242,7 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             title = f"Trials (the last {len(shown):,} of {len(self.runs):,}; o lists them all)"
         self.query_one("#trials-title", Static).update(title)
 
-    def trial_cells(self, run: RunRecord, params: list[str]) -> tuple[object, ...]:
+    def trial_cells(self, run: RunSummary, params: list[str]) -> tuple[object, ...]:
         """One trial's row; ★ on every run that holds the best value (ties included)."""
         assert self.sweep is not None
         tied = run.status == "complete" and run.value is not None
@@ -300,8 +297,6 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         widget.update("\n".join(lines))
 
     def show_importances(self, importances: dict[str, float], complete: int) -> None:
-        if not self.is_attached:  # the screen was closed while the worker ran
-            return
         self.importances = importances
         widget = self.query_one("#importances", Static)
         if not importances:
@@ -365,12 +360,16 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         title = f"Report on sweep {self.sweep_id}"
         self.app.push_screen(ChoiceScreen(title, REPORT_CHOICES), chosen)
 
-    @work(thread=True, group="sweep-report", exit_on_error=False, description="writing report")
     def write_report(self, fmt: str) -> None:
-        from pipelines.reports.writing import write_sweep_report
+        """The App writes it: a report outlives this screen (escape while it is written)."""
+        ws, sweep_id = self.workspace, self.sweep_id
 
-        path = write_sweep_report(self.workspace, self.sweep_id, fmt)
-        self.app.call_from_thread(self.notify, f"wrote {path}", timeout=8)
+        def write() -> str:
+            from pipelines.reports.writing import write_sweep_report
+
+            return f"wrote {write_sweep_report(ws, sweep_id, fmt)}"
+
+        self.post_message(InBackground("writing report", write))
 
     def action_open_runs(self) -> None:
         self.post_message(OpenRuns(self.sweep_id))
@@ -386,24 +385,12 @@ class SweepDetailScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             return
         self.change_state("resume")
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="sweep-state",
-        exit_on_error=False,
-        description="changing sweep state",
-    )
     def change_state(self, verb: str) -> None:
-        message = change_sweep_state(self.workspace, self.sweep_id, verb)
-        self.app.call_from_thread(self.state_changed, message)
-
-    def state_changed(self, message: str) -> None:
-        self.app.notify(message, title=f"sweep {self.sweep_id}")
-        if self.is_attached:
-            self.load()
+        """The App stops or resumes it (a resume launches workers: not this screen's work)."""
+        self.post_message(ChangeSweepState(self.sweep_id, verb))
 
     def action_refresh(self) -> None:
-        self.load()
+        self.refresh_live()
 
     def action_back(self) -> None:
         self.app.pop_screen()

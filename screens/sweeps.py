@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -14,9 +14,10 @@ from textual.widgets import DataTable, Header, Static
 
 from screens.focus import RestoresFocus
 from screens.formatting import display_path, duration_text, number, sweep_status_text, user_text
-from screens.messages import OpenRuns, OpenSweep
+from screens.live_messages import SweepProgressed, SweepsListed, WatchesLive
+from screens.messages import ChangeSweepState, OpenRuns, OpenSweep
 from screens.routing import ForwardsWorkerFailures
-from screens.sweep_state import ACTIVE, change_sweep_state, elapsed_s, progress_text
+from screens.sweep_state import ACTIVE, elapsed_s, progress_text
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table, update_row
 
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
     from storage.handle import Workspace
     from storage.records import SweepRecord
 
-POLL_S = 1.5
-IDLE_REFRESH_S = 15.0
+POLL_S = 1.0  # as the live layer polls a sweep that is active
 # Most telling first, so an 80-column terminal still shows status, progress and best.
 COLUMNS = (
     ("id", "id"),
@@ -66,8 +66,8 @@ def sweep_cells(sweep: SweepRecord, remaining: float | None) -> dict[str, object
     }
 
 
-class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
-    """All sweeps; polls the database while any of them is running."""
+class SweepsScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Screen[None]):
+    """All sweeps, kept current by the App's live layer while this screen shows."""
 
     BINDINGS = [
         Binding("enter", "open_sweep", "Details", id="sweeps.open", show=False),
@@ -84,8 +84,7 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.workspace = ws
         self.sweeps: list[SweepRecord] = []
         self.remaining: dict[int, float | None] = {}
-        self._loading = False
-        self._idle_ticks = 0
+        self._pending: dict[int, tuple[SweepRecord, float | None]] = {}
         self._open_after_load: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -100,48 +99,24 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.title = "Sweeps"
         self.sub_title = display_path(self.workspace.root)
         self.query_one("#sweeps-table").focus()
-        self.load_sweeps()
-        self.set_interval(POLL_S, self.poll, name="sweeps-poll")
 
-    # --- data in ---------------------------------------------------------------------
+    # --- data in: the App's live layer sends every sweep, then what changes -----------
 
-    def poll(self) -> None:
-        """Timer tick: query while something runs (and now and then otherwise, so sweeps
-        started from the CLI appear), never with a query still in flight."""
-        self._idle_ticks += 1
-        active = any(s.status in ACTIVE for s in self.sweeps)
-        if self._loading or not (active or self._idle_ticks * POLL_S >= IDLE_REFRESH_S):
-            return
-        self._idle_ticks = 0
-        self._loading = True
-        self.load_sweeps()
+    @on(SweepProgressed)
+    def sweep_progressed(self, event: SweepProgressed) -> None:
+        """Gather this poll's changed sweeps; SweepsListed ends the batch."""
+        self._pending[event.sweep.id] = (event.sweep, event.remaining_s)
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="sweeps",
-        exit_on_error=False,
-        description="loading sweeps",
-    )
-    def load_sweeps(self) -> None:
-        from pipelines.runs.tables import remaining_s, sweep_timing
-        from pipelines.sweeps.lifecycle import list_sweeps
-
-        try:
-            sweeps = list_sweeps(self.workspace)
-            remaining = {
-                s.id: remaining_s(s, sweep_timing(self.workspace, s))
-                for s in sweeps
-                if s.status in ACTIVE
-            }
-        finally:
-            self._loading = False
-        self.app.call_from_thread(self.show_sweeps, sweeps, remaining)
+    @on(SweepsListed)
+    def sweeps_listed(self, event: SweepsListed) -> None:
+        known = {s.id: (s, self.remaining.get(s.id)) for s in self.sweeps}
+        known.update(self._pending)
+        self._pending = {}
+        listed = [known[i] for i in event.sweep_ids if i in known]
+        self.show_sweeps([s for s, _ in listed], {s.id: left for s, left in listed})
 
     def show_sweeps(self, sweeps: list[SweepRecord], remaining: dict[int, float | None]) -> None:
         """Update cells in place when the same sweeps are listed, so the cursor stays put."""
-        if not self.is_attached:  # the screen was closed while the worker ran
-            return
         table = self.query_one("#sweeps-table", DataTable)
         keep = self.current_sweep_id()
         ids = [s.id for s in sweeps]
@@ -215,7 +190,7 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         """The form created and started a sweep: list it, then open its detail."""
         if sweep_id is not None:
             self._open_after_load = sweep_id
-            self.load_sweeps()
+            self.refresh_live()
 
     def action_stop(self) -> None:
         sweep = self.selected_or_warn()
@@ -231,24 +206,12 @@ class SweepsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             return
         self.change_state(sweep.id, "resume")
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="sweep-state",
-        exit_on_error=False,
-        description="changing sweep state",
-    )
     def change_state(self, sweep_id: int, verb: str) -> None:
-        message = change_sweep_state(self.workspace, sweep_id, verb)
-        self.app.call_from_thread(self.state_changed, message, sweep_id)
-
-    def state_changed(self, message: str, sweep_id: int) -> None:
-        self.app.notify(message, title=f"sweep {sweep_id}")
-        if self.is_attached:
-            self.load_sweeps()
+        """The App stops or resumes it (a resume launches workers: not this screen's work)."""
+        self.post_message(ChangeSweepState(sweep_id, verb))
 
     def action_refresh(self) -> None:
-        self.load_sweeps()
+        self.refresh_live()
 
     def action_back(self) -> None:
         self.app.pop_screen()

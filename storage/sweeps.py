@@ -18,6 +18,7 @@ from storage.datasets import utcnow
 from storage.errors import NotFoundError, StorageError
 from storage.models_sweeps import MetricPointRow, RunRow, SweepRow
 from storage.records import RunRecord, RunStatus, RunSummary, SweepRecord, SweepStatus
+from storage.sweep_progress import best_runs
 from storage.sweep_workers import derived_status, live_by_sweep, lock_sweep, transition
 
 RUN_SORT_COLUMNS = {
@@ -49,6 +50,11 @@ def get_sweep(db: Database, sweep_id: int) -> SweepRecord:
 
 def list_sweeps(db: Database) -> list[SweepRecord]:
     return _sweep_records(db, None)
+
+
+def get_sweeps(db: Database, sweep_ids: Sequence[int]) -> list[SweepRecord]:
+    """These sweeps (unknown ids left out), newest first, in the same few queries as one."""
+    return _sweep_records(db, list(sweep_ids))
 
 
 def set_sweep_state(db: Database, sweep_id: int, status: str, **fields: Any) -> None:
@@ -341,23 +347,7 @@ def _sweep_records(db: Database, ids: list[int] | None) -> list[SweepRecord]:
                 by_status["stale"] = by_status.get("stale", 0) + 1
                 if not by_status["running"]:
                     del by_status["running"]
-        best: dict[int, tuple[int, float, dict[str, Any]]] = {}
-        for sweep in sweeps:
-            if not counts.get(sweep.id, {}).get("complete"):
-                continue
-            ordering = RunRow.value.desc() if sweep.direction == "maximize" else RunRow.value.asc()
-            row = session.execute(
-                select(RunRow.id, RunRow.value, RunRow.params)
-                .where(
-                    RunRow.sweep_id == sweep.id,
-                    RunRow.status == "complete",
-                    RunRow.value.is_not(None),
-                )
-                .order_by(ordering, RunRow.id)
-                .limit(1)
-            ).first()
-            if row is not None:
-                best[sweep.id] = (row[0], row[1], row[2])
+        best = best_runs(session, [s for s in wanted if counts.get(s, {}).get("complete")])
         return [
             _sweep_record(s, counts.get(s.id, {}), best.get(s.id), bool(live.get(s.id)))
             for s in sweeps

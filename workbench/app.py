@@ -20,7 +20,9 @@ from screens.formatting import display_path
 from screens.help import HelpScreen
 from screens.messages import (
     BrowseRows,
+    ChangeSweepState,
     CompareRuns,
+    InBackground,
     OpenDataset,
     OpenModels,
     OpenRun,
@@ -28,6 +30,7 @@ from screens.messages import (
     OpenSweep,
     WorkerFailed,
 )
+from workbench.live import LiveLayer, sweep_sources
 
 if TYPE_CHECKING:
     from storage.handle import Workspace
@@ -89,6 +92,7 @@ class WorkbenchApp(App[None]):
         self.database_url = database_url
         self.workspace: Workspace | None = None
         self.datasets_screen = DatasetsScreen()
+        self.live = LiveLayer(self)  # polls what is live for the screens showing it
 
     def on_mount(self) -> None:
         self.push_screen(self.datasets_screen)
@@ -115,6 +119,7 @@ class WorkbenchApp(App[None]):
     def workspace_opened(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.sub_title = display_path(workspace.root)
+        self.live.start(sweep_sources(workspace))
         self.datasets_screen.workspace_opened(workspace)
 
     # --- the one error router -----------------------------------------------------------
@@ -182,6 +187,29 @@ class WorkbenchApp(App[None]):
         from screens.row_browser import RowBrowserScreen
 
         self.push_screen(RowBrowserScreen(event.path, event.title))
+
+    # --- work that outlives the screen that asked for it --------------------------------
+
+    @on(ChangeSweepState)
+    @work(thread=True, group="sweep-state", exit_on_error=False, description="changing sweep state")
+    def change_sweep_state(self, event: ChangeSweepState) -> None:
+        from screens.sweep_state import change_sweep_state
+
+        assert self.workspace is not None
+        message = change_sweep_state(self.workspace, event.sweep_id, event.verb)
+        self.call_from_thread(self.sweep_state_changed, message, event.sweep_id)
+
+    def sweep_state_changed(self, message: str, sweep_id: int) -> None:
+        self.notify(message, title=f"sweep {sweep_id}")
+        self.live.poll_now("sweeps")
+
+    @on(InBackground)
+    def in_background(self, event: InBackground) -> None:
+        def run() -> None:
+            said = event.work()
+            self.call_from_thread(self.notify, said, timeout=8)
+
+        self.run_worker(run, thread=True, exit_on_error=False, description=event.what)
 
     # --- global actions ------------------------------------------------------------------
 
@@ -276,5 +304,6 @@ class WorkbenchApp(App[None]):
             )
 
     def on_unmount(self) -> None:
+        self.live.stop()
         if self.workspace is not None:
             self.workspace.close()
