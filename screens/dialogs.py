@@ -129,3 +129,30 @@ class ChoiceScreen(RestoresFocus, ModalScreen[str | None]):
 
     def action_choose(self, value: str | None) -> None:
         self.dismiss(value)
+
+
+class TextScreen(RestoresFocus, ModalScreen[None]):
+    """A long text to read (a server's log, a build's log): scrolls; escape or q closes."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close", id="text.close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.heading, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import VerticalScroll
+
+        with Vertical(classes="dialog", id="text-box"):
+            yield Static(self.heading, classes="pane-title", markup=False)
+            with VerticalScroll(id="text-scroll"):
+                yield Static(self.text or "(empty)", id="text-body", markup=False)
+            yield Static("escape closes", classes="hint")
+
+    def on_mount(self) -> None:
+        scroll = self.query_one("#text-scroll")
+        scroll.focus()
+        scroll.scroll_end(animate=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,6 +1,6 @@
 """What the App's live layer (workbench/live.py) tells the screens that subscribed to it:
 past-tense messages carrying what changed, so screens own no timers and no polling state.
-Next to these will come ImageBuildProgressed, DeploymentStatusChanged, DriftComputed."""
+Deployments and image builds have theirs below; drift panels' DriftComputed comes next."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from textual.message import Message
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
 
-    from storage.records import RunSummary, SweepRecord
+    from pipelines.deploy.traffic import Traffic
+    from storage.records import DeploymentRecord, ImageBuildRecord, RunSummary, SweepRecord
 
 
 class LiveService(Protocol):
@@ -89,3 +90,26 @@ class SweepFinished(Message, bubble=False):
     """A sweep left the active states (finished, stopped, failed, stalled)."""
 
     sweep: SweepRecord
+
+
+@dataclass
+class DeploymentsListed(Message, bubble=False):
+    """Every deployment as it is now, checked (a container killed from outside is down)."""
+
+    deployments: list[DeploymentRecord]
+
+
+@dataclass
+class DeploymentTrafficRead(Message, bubble=False):
+    """The watched deployment's traffic per answering version, from its request log."""
+
+    name: str
+    traffic: Traffic | None  # None: the deployment does not answer (see its status)
+
+
+@dataclass
+class ImageBuildsListed(Message, bubble=False):
+    """Every image build, and the log tail of the watched one (a failed build's reason)."""
+
+    builds: list[ImageBuildRecord]
+    log_tail: dict[int, list[str]]

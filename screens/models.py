@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Header, Static
 from pipelines.inert import inert
 from screens.focus import RestoresFocus
 from screens.formatting import display_path, number, user_text
+from screens.messages import InBackground
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
@@ -138,6 +139,20 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         ),
         Binding(
             "c", "diff", "Diff", tooltip="Diff the marked version with this one", id="models.diff"
+        ),
+        Binding(
+            "i",
+            "build_image",
+            "Build image",
+            tooltip="Build a serving image of the version",
+            id="models.image",
+        ),
+        Binding(
+            "y",
+            "deploy",
+            "Deploy",
+            tooltip="Deploy the version (its image, or locally)",
+            id="models.deploy",
         ),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="models.refresh"),
     ]
@@ -359,6 +374,49 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             return
         result = diff_records(self.marked, record)
         self.query_one("#model-detail", Static).update(diff_detail(result))
+
+    def action_build_image(self) -> None:
+        """Start a build (a supervised process: it outlives this screen) and show it."""
+        record = self.current_version()
+        if record is None:
+            self.notify("no version here", severity="warning")
+            return
+        ws, ref = self.workspace, record.ref
+
+        def work() -> str:
+            from pipelines.packaging.builds import start_build
+
+            build = start_build(ws, ref)
+            return f"building {build.tag} (build {build.id}): see the Images screen (I)"
+
+        self.post_message(InBackground(f"building an image of {ref}", work))
+
+    def action_deploy(self) -> None:
+        """Deploy the version: its newest image where an engine answers, else locally."""
+        record = self.current_version()
+        if record is None:
+            self.notify("no version here", severity="warning")
+            return
+        ws, ref = self.workspace, record.ref
+
+        def work() -> str:
+            from pipelines.deploy.deployments import deploy
+            from storage.errors import WorkbenchError
+
+            try:
+                deployed = deploy(ws, ref)
+            except WorkbenchError as exc:
+                if "no image is built" not in str(exc):
+                    raise
+                deployed = deploy(ws, ref, local=True)
+                notice = "no image is built for it: running as a local process"
+            else:
+                notice = deployed.notice or ""
+            record = deployed.record
+            said = f"deployed {record.model_ref} as {record.name} at {record.url} ({record.kind})"
+            return f"{said}; {notice}" if notice else said
+
+        self.post_message(InBackground(f"deploying {ref}", work))
 
     def action_refresh(self) -> None:
         self.load_models()

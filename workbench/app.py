@@ -43,6 +43,8 @@ GLOBAL_COMMANDS = (
     ("Go to sweeps", "show_sweeps", "every sweep, live (key s)"),
     ("Go to runs", "show_runs", "every run, filtered and sorted by SQL (key r)"),
     ("Go to models", "show_models", "registered models, versions and aliases (key m)"),
+    ("Go to deployments", "show_deployments", "deployments, live, with their traffic (key D)"),
+    ("Go to images", "show_images", "serving images and their builds (key I)"),
     ("New sweep", "new_sweep", "open the launch form (n on the sweeps screen)"),
     ("Add dataset", "add_dataset", "register a file as a dataset version (a on datasets)"),
     ("Next theme", "next_theme", "switch to the next colour theme (ctrl+t)"),
@@ -76,6 +78,8 @@ class WorkbenchApp(App[None]):
         Binding("s", "show_sweeps", "Sweeps", id="app.sweeps"),
         Binding("r", "show_runs", "Runs", id="app.runs"),
         Binding("m", "show_models", "Models", id="app.models", show=False),
+        Binding("D", "show_deployments", "Deployments", id="app.deployments", show=False),
+        Binding("I", "show_images", "Images", id="app.images", show=False),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("ctrl+t", "next_theme", "Theme", id="app.theme"),
         Binding("ctrl+s", "save_screen", "Save SVG", id="app.screenshot", show=False),
@@ -119,7 +123,9 @@ class WorkbenchApp(App[None]):
     def workspace_opened(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.sub_title = display_path(workspace.root)
-        self.live.start(sweep_sources(workspace))
+        from workbench.live_serving import serving_sources
+
+        self.live.start(sweep_sources(workspace) + serving_sources(workspace))
         self.datasets_screen.workspace_opened(workspace)
 
     # --- the one error router -----------------------------------------------------------
@@ -231,6 +237,16 @@ class WorkbenchApp(App[None]):
         from screens.models import ModelsScreen
 
         await self._show_top_level(ModelsScreen)
+
+    async def action_show_deployments(self) -> None:
+        from screens.deployments import DeploymentsScreen
+
+        await self._show_top_level(DeploymentsScreen)
+
+    async def action_show_images(self) -> None:
+        from screens.images import ImagesScreen
+
+        await self._show_top_level(ImagesScreen)
 
     async def _show_top_level(self, screen_type: type[Screen[None]]) -> None:
         """Top-level screens sit directly on the datasets screen: back to it, then push."""
