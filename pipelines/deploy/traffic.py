@@ -12,7 +12,7 @@ import statistics
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.deploy.health import get_json
@@ -26,7 +26,7 @@ class VersionTraffic:
     version: str
     requests: int
     errors: int
-    rate_per_s: float  # over the last minute
+    rate_per_s: float  # over the minute before the read
     p50_ms: float | None
     p99_ms: float | None
     predictions: dict[str, int]  # class (or regression bin) -> count, most common first
@@ -61,7 +61,7 @@ class TrafficWindow:
             by_id = {r["id"]: r for r in refreshed}
             self.records = deque((by_id.get(r["id"], r) for r in self.records), maxlen=self.size)
         self.add(_fetch(url, token, self.last_id, None))
-        return self.summary()
+        return self.summary(datetime.now(UTC))
 
     def add(self, records: Iterable[Mapping[str, Any]]) -> None:
         for record in records:
