@@ -79,6 +79,7 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             id="compare.next",
         ),
         Binding("i", "permutation", "Permutation importance", show=False, id="compare.perm"),
+        Binding("M", "register", "Register model", show=False, id="compare.register"),
         *(
             Binding(str(n), f"tab('{tab}')", f"{tab.title()} tab", show=False, id=f"compare.{tab}")
             for n, tab in enumerate(TABS, start=1)
@@ -377,6 +378,11 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         row, column = table.cursor_coordinate
         index = column if self.transposed else row
         return self.shown[index] if 0 <= index < len(self.shown) else None
+
+    def action_register(self) -> None:
+        from screens.register import ask_to_register
+
+        ask_to_register(self, self.workspace, self.run_at_cursor(), "")
 
     def run_at_cursor(self) -> int | None:
         """The id of the run under the cursor (its column, or its row when transposed)."""

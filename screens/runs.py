@@ -69,6 +69,7 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         Binding("slash", "focus_filter", "Filter", key_display="/", id="runs.filter"),
         Binding("o", "focus_order", "Order by", id="runs.sort"),
         Binding("e", "export", "Export", id="runs.export"),
+        Binding("M", "register", "Register model", id="runs.register", show=False),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="runs.refresh"),
     ]
 
@@ -253,6 +254,11 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         if run_id is None:
             self.notify("that row is still loading", severity="warning", timeout=2)
         return run_id
+
+    def action_register(self) -> None:
+        from screens.register import ask_to_register
+
+        ask_to_register(self, self.workspace, self.highlighted_run(), "")
 
     def action_open_run(self) -> None:
         run_id = self.highlighted_run()

@@ -65,6 +65,7 @@ class SweepDetailScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scre
         Binding("o", "open_runs", "Runs of sweep", id="sweep_detail.runs"),
         Binding("space", "toggle_selected", "Select", id="sweep_detail.select"),
         Binding("c", "compare", "Compare", id="sweep_detail.compare"),
+        Binding("M", "register", "Register model", id="sweep_detail.register", show=False),
         Binding("e", "report", "Report", id="sweep_detail.report"),
         Binding("ctrl+r,f5", "refresh", "Refresh", id="sweep_detail.refresh"),
     ]
@@ -318,6 +319,17 @@ class SweepDetailScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scre
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         if row_key.value is not None:
             self.post_message(OpenRun(int(row_key.value)))
+
+    def action_register(self) -> None:
+        from screens.register import ask_to_register
+
+        table = self.query_one("#trials-table", DataTable)
+        run_id = None
+        if self.runs and table.row_count:
+            row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+            run_id = int(row_key.value) if row_key.value is not None else None
+        dataset = self.sweep.dataset_ref.split("@")[0] if self.sweep else ""
+        ask_to_register(self, self.workspace, run_id, dataset)
 
     def action_toggle_selected(self) -> None:
         """Mark or unmark the trial under the cursor for comparison."""

@@ -53,6 +53,14 @@ def workspace(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ws.close()
 
 
+def unregistered_run(root: Path) -> int:
+    ws = open_workspace(root)
+    try:
+        return kept_run_ids(ws)[2]  # the template registers the first two
+    finally:
+        ws.close()
+
+
 def wine_record() -> dict[str, float]:
     header, first = (SAMPLES / "wine.csv").read_text().splitlines()[:2]
     row = dict(zip(header.split(","), first.split(","), strict=True))
@@ -131,3 +139,40 @@ async def test_y_on_the_models_screen_deploys_the_version_locally(workspace: Pat
         await pilot.press("I")
         text = await text_with(pilot, "no images")
         assert "no images" in text
+
+
+async def test_M_registers_the_run_under_the_cursor_from_runs_and_sweep_screens(
+    workspace: Path,
+) -> None:
+    app = WorkbenchApp(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        run_id = app.screen.highlighted_run()  # type: ignore[attr-defined]
+        await pilot.press("M")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "RegisterModelScreen"
+        await pilot.press(*"from-runs", "enter")
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("enter")  # the sweep's own screen
+        await settle(pilot)
+        trials = app.screen.query_one("#trials-table")
+        unregistered = str(unregistered_run(workspace))
+        keys = [row.value for row in trials.rows]  # type: ignore[attr-defined]
+        trials.move_cursor(row=keys.index(unregistered))  # type: ignore[attr-defined]
+        await pilot.press("M")
+        await settle(pilot)
+        name_field = app.screen.query_one("#register-name")
+        assert name_field.value == "wine"  # type: ignore[attr-defined]  # its dataset
+        await pilot.press("tab", *"staging", "enter")
+        await settle(pilot)
+    ws = open_workspace(workspace)
+    try:
+        assert registry.resolve(ws, "from-runs:1").run_id == run_id
+        staged = registry.resolve(ws, "wine@staging")
+        assert staged.version == 3 and staged.run_id == int(unregistered)
+    finally:
+        ws.close()
