@@ -1,7 +1,7 @@
 """The Deployments screen: every deployment with its status, live; the one under the cursor
 with its traffic per answering version (a canary's two versions side by side: share, rate,
 latency, errors, predictions and, once labels arrive, accuracy) and the columns production
-sends that its model never saw. Stop, start, remove, promote and roll back by key; the App
+sends that its model never saw. Stop (x), start (u), remove, promote and roll back by key; the App
 does the work, so it finishes even if this screen is closed."""
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ class DeploymentsScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scre
 
     live_source = "deployments"
     BINDINGS = [
-        Binding("s", "stop", "Stop", id="deployments.stop"),
-        Binding("t", "start", "Start", id="deployments.start"),
+        Binding("x", "stop", "Stop", id="deployments.stop"),
+        Binding("u", "start", "Start", id="deployments.start"),
         Binding("l", "logs", "Logs", id="deployments.logs"),
         Binding("p", "promote", "Promote", id="deployments.promote"),
         Binding("b", "rollback", "Rollback", id="deployments.rollback"),

@@ -132,9 +132,9 @@ class ChoiceScreen(RestoresFocus, ModalScreen[str | None]):
 
 
 class TextScreen(RestoresFocus, ModalScreen[None]):
-    """A long text to read (a server's log, a build's log): scrolls; escape or q closes."""
+    """A long text to read (a server's log, a build's log): scrolls; escape closes."""
 
-    BINDINGS = [Binding("escape,q", "close", "Close", id="text.close")]
+    BINDINGS = [Binding("escape", "close", "Close", id="text.close")]
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__()

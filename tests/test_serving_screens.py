@@ -1,6 +1,6 @@
 """The Deployments and Images screens as a person uses them, on real deployments: D shows a
 live local deployment running a canary, with each version's share of real requests and the
-unseen column; s stops it and the screen says so; t starts it again. On the Models screen y
+unseen column; x stops it and the screen says so; u starts it again. On the Models screen y
 deploys the selected version (locally, no image being built), and I lists image builds."""
 
 from __future__ import annotations
@@ -108,10 +108,10 @@ async def test_deployments_show_a_canarys_traffic_and_stop_and_start_by_key(
         lines = {line.split()[0]: line.split() for line in traffic.splitlines() if line.split()}
         assert lines["1"][1] == "75%" and lines["2"][1] == "25%"  # 6 and 2 of 8 requests
 
-        await pilot.press("s")
+        await pilot.press("x")
         text = await text_with(pilot, "stopped")
         assert "stopped" in text
-        await pilot.press("t")
+        await pilot.press("u")
         text = await text_with(pilot, "running", "Traffic of wine")
         assert "running" in text
     ws = open_workspace(workspace)
