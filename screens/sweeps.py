@@ -145,7 +145,7 @@ class SweepsScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Screen[No
             return
         running = sum(s.status in ACTIVE for s in self.sweeps)
         live = f" · {running} running, refreshing every {POLL_S:g} s" if running else ""
-        status.update(f"{len(self.sweeps)} sweeps{live}")
+        status.update(f"{len(self.sweeps)} sweep{'s' * (len(self.sweeps) != 1)}{live}")
 
     # --- selection -------------------------------------------------------------------
 
