@@ -254,3 +254,57 @@ def test_a_canary_answers_its_share_and_promote_and_rollback_switch_versions(
     finally:
         deployments.remove_deployment(ws, "wine-canary")
         docker_client.images.remove("workbench-test/wine:v2", force=True)
+
+
+def test_a_server_that_stops_answering_is_down_and_up_again_when_it_answers(
+    ws: Workspace,
+) -> None:
+    record = deployments.deploy(ws, "wine:1", local=True, port=free_port(), name="frozen").record
+    assert record.pid is not None
+    os.kill(record.pid, signal.SIGSTOP)  # alive, but answering nothing
+    try:
+        down = deployments.get_deployment(ws, "frozen")
+        assert down.status == "down" and "does not answer" in (down.error or "")
+    finally:
+        os.kill(record.pid, signal.SIGCONT)
+    wait_until(lambda: deployments.get_deployment(ws, "frozen").status == "running", "up", 15)
+
+
+def test_an_offline_build_installs_from_a_wheelhouse_only(
+    ws: Workspace, docker_client: Any, tmp_path: Path
+) -> None:
+    from pipelines.packaging.context import pinned_requirements
+    from pipelines.registry.versions import load_model_version
+
+    manifest = load_model_version(ws, "wine:1").manifest
+    requirements = tmp_path / "requirements.txt"
+    pins = pinned_requirements(manifest)
+    requirements.write_text("".join(f"{n}=={v}\n" for n, v in pins.items()))
+    wheelhouse = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--only-binary=:all:",
+            "-d",
+            str(wheelhouse),
+            "-r",
+            str(requirements),
+        ],
+        check=True,
+        timeout=600,
+    )
+    build = builds.start_build(
+        ws, "wine:1", tag="workbench-test/offline:v1", base=BASE_IMAGE, wheelhouse=wheelhouse
+    )
+    done = builds.follow_build(ws, build.id, lambda line: None)
+    try:
+        assert done.status == "built", done.error
+        history = docker_client.api.history("workbench-test/offline:v1")
+        install = next(h["CreatedBy"] for h in history if "pip install" in h["CreatedBy"])
+        assert "PIP_FLAGS=--no-index --find-links /tmp/wheels" in install  # no index asked
+    finally:
+        docker_client.images.remove("workbench-test/offline:v1", force=True)
