@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Header, Static
 from pipelines.inert import inert
 from screens.focus import RestoresFocus
 from screens.formatting import display_path, number, user_text
+from screens.loaded import AliasChanged, ModelsLoaded, ModelVersionsLoaded
 from screens.messages import InBackground
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
@@ -194,11 +195,13 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def load_models(self) -> None:
         from pipelines.registry.versions import list_models
 
-        self.app.call_from_thread(self.show_models, list_models(self.workspace))
+        self.post_message(ModelsLoaded(list_models(self.workspace)))
+
+    @on(ModelsLoaded)
+    def models_loaded(self, event: ModelsLoaded) -> None:
+        self.show_models(event.models)
 
     def show_models(self, models: list[RegisteredModelRecord]) -> None:
-        if not self.is_attached:
-            return
         table = self.query_one("#models-table", DataTable)
         keep = self.wanted_name or self.versions_of
         self.models = models
@@ -242,11 +245,13 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def load_versions(self, name: str) -> None:
         from pipelines.registry.versions import list_versions
 
-        self.app.call_from_thread(self.show_versions, name, list_versions(self.workspace, name))
+        self.post_message(ModelVersionsLoaded(name, list_versions(self.workspace, name)))
+
+    @on(ModelVersionsLoaded)
+    def versions_loaded(self, event: ModelVersionsLoaded) -> None:
+        self.show_versions(event.name, event.versions)
 
     def show_versions(self, name: str | None, versions: list[ModelVersionRecord]) -> None:
-        if not self.is_attached:
-            return
         table = self.query_one("#versions-table", DataTable)
         keep = self.current_version()
         same_model = name == self.versions_of
@@ -344,12 +349,12 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                 message = f"{name}@{alias} → {name}:{version}"
             else:
                 message = f"{name}@{alias} moved from {name}:{move.previous} to {name}:{version}"
-        self.app.call_from_thread(self.alias_changed, message)
+        self.app.notify(inert(message), title="alias")  # thread-safe, told even if closed
+        self.post_message(AliasChanged())
 
-    def alias_changed(self, message: str) -> None:
-        self.app.notify(inert(message), title="alias")
-        if self.is_attached:
-            self.load_models()
+    @on(AliasChanged)
+    def alias_changed(self) -> None:
+        self.load_models()
 
     def action_mark(self) -> None:
         record = self.version_or_warn()
