@@ -26,6 +26,8 @@ from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from pipelines.registry.diff import ModelDiff
     from storage.handle import Workspace
     from storage.records import ModelVersionRecord, RegisteredModelRecord
@@ -307,7 +309,9 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
         def chosen(alias: str | None) -> None:
             if alias is not None:
-                self.change_alias(record.model_name, record.version, alias, remove=False)
+                self.change_alias(
+                    record.model_name, record.version, alias, remove=False, app=self.app
+                )
 
         self.app.push_screen(
             ChoiceScreen(f"Point which alias at {record.ref}?", PROMOTE_TO), chosen
@@ -323,19 +327,27 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             self.notify(f"{record.ref} has no alias to remove", severity="warning")
             return
         if len(record.aliases) == 1:
-            self.change_alias(record.model_name, record.version, record.aliases[0], remove=True)
+            self.change_alias(
+                record.model_name, record.version, record.aliases[0], remove=True, app=self.app
+            )
             return
         options = [(str(i + 1), a, a) for i, a in enumerate(record.aliases[:9])]
 
         def chosen(alias: str | None) -> None:
             if alias is not None:
-                self.change_alias(record.model_name, record.version, alias, remove=True)
+                self.change_alias(
+                    record.model_name, record.version, alias, remove=True, app=self.app
+                )
 
         self.app.push_screen(ChoiceScreen(f"Remove which alias of {record.ref}?", options), chosen)
 
     @work(thread=True, exclusive=True, group="model-alias", exit_on_error=False,
           description="changing an alias")  # fmt: skip
-    def change_alias(self, name: str, version: int, alias: str, *, remove: bool) -> None:
+    def change_alias(
+        self, name: str, version: int, alias: str, *, remove: bool, app: App[object]
+    ) -> None:
+        """`app` is taken on the UI thread (a closed screen's thread may not reach it), so the
+        change is told even when the screen was closed meanwhile."""
         from pipelines.registry import versions as registry
 
         if remove:
@@ -349,7 +361,7 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                 message = f"{name}@{alias} → {name}:{version}"
             else:
                 message = f"{name}@{alias} moved from {name}:{move.previous} to {name}:{version}"
-        self.app.notify(inert(message), title="alias")  # thread-safe, told even if closed
+        app.notify(inert(message), title="alias")  # thread-safe
         self.post_message(AliasChanged())
 
     @on(AliasChanged)

@@ -26,6 +26,8 @@ from screens.loaded import (
 from screens.routing import ForwardsWorkerFailures
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from storage.handle import Workspace
     from storage.records import DatasetSummary
 
@@ -330,7 +332,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         self._busy = True
         self.show_error("")
         self.show_note("checking the definition against the data …")
-        self.create_and_start(raw)
+        self.create_and_start(raw, self.app)
 
     @work(
         thread=True,
@@ -339,7 +341,9 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         exit_on_error=False,
         description="starting sweep",
     )
-    def create_and_start(self, raw: dict[str, Any]) -> None:
+    def create_and_start(self, raw: dict[str, Any], app: App[object]) -> None:
+        """`app` is taken on the UI thread: a closed screen's thread may no longer reach it,
+        and the start is told even when the form was closed meanwhile."""
         from pipelines.sweeps.lifecycle import create_sweep, start_sweep
         from storage.errors import WorkbenchError
 
@@ -357,8 +361,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         except Exception as exc:
             self.post_message(StartRefused(f"created sweep {sweep_id}: {exc}"))
             raise
-        # Told by the App (notify is thread-safe), so it is said even if the form was closed.
-        self.app.notify(f"{name}: running in the background", title=f"sweep {sweep_id} started")
+        app.notify(f"{name}: running in the background", title=f"sweep {sweep_id} started")
         self.post_message(SweepStarted(sweep_id))
 
     @on(StartRefused)
@@ -378,7 +381,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         raw = self.checked_definition()
         if raw is not None:
             self.show_error("")
-            self.save_toml(raw)
+            self.save_toml(raw, self.app)
 
     @work(
         thread=True,
@@ -387,7 +390,8 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         exit_on_error=False,
         description="saving sweep definition",
     )
-    def save_toml(self, raw: dict[str, Any]) -> None:
+    def save_toml(self, raw: dict[str, Any], app: App[object]) -> None:
+        """`app` as for create_and_start: the file is written, and told, even if closed."""
         from pipelines.datasets.versions import get_version
         from pipelines.sweeps.spec import resolve_spec, spec_to_toml
         from storage.errors import WorkbenchError
@@ -402,7 +406,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         stem = file_stem(raw.get("name") or f"{raw['dataset']}-{raw['model']}")
         path = folder / f"{stem}.toml"
         path.write_text(spec_to_toml(raw), encoding="utf-8")
-        self.app.notify(str(path), title="sweep definition saved")  # thread-safe
+        app.notify(str(path), title="sweep definition saved")  # thread-safe
         self.post_message(DefinitionSaved(path))
 
     @on(DefinitionSaved)
