@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from pipelines.runs.compare_views import SweepSlice
     from pipelines.runs.details import Curves
     from screens.dialogs import ConfirmScreen
-    from storage.records import DatasetSummary, DatasetVersionRecord, RunRecord, SweepRecord
+    from storage.records import (
+        DatasetSummary,
+        DatasetVersionRecord,
+        ModelVersionRecord,
+        RegisteredModelRecord,
+        RunRecord,
+        SweepRecord,
+    )
 
 
 @dataclass
@@ -109,3 +116,66 @@ class ImportancesLoaded(Message, bubble=False):
 
     importances: dict[str, float]
     complete: int
+
+
+# --- the sweep launch form -----------------------------------------------------------------
+
+
+@dataclass
+class ChoicesLoaded(Message, bubble=False):
+    """The datasets (with a version), model families and metrics the form offers."""
+
+    datasets: list[DatasetSummary]
+    families: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+@dataclass
+class DefinitionLoaded(Message, bubble=False):
+    """A sweep file read, for the fields."""
+
+    raw: dict[str, Any]
+    path: Path
+
+
+@dataclass
+class FormError(Message, bubble=False):
+    """A load or save the form refused: its one error line."""
+
+    message: str
+
+
+@dataclass
+class StartRefused(Message, bubble=False):
+    """The start ended without a running sweep ("" when the failure router says why)."""
+
+    message: str
+
+
+@dataclass
+class SweepStarted(Message, bubble=False):
+    sweep_id: int
+
+
+@dataclass
+class DefinitionSaved(Message, bubble=False):
+    path: Path
+
+
+# --- the Models screen ---------------------------------------------------------------------
+
+
+@dataclass
+class ModelsLoaded(Message, bubble=False):
+    models: list[RegisteredModelRecord]
+
+
+@dataclass
+class ModelVersionsLoaded(Message, bubble=False):
+    name: str
+    versions: list[ModelVersionRecord]
+
+
+@dataclass
+class AliasChanged(Message, bubble=False):
+    """An alias moved or went (the App was told what); the models are read again."""

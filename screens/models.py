@@ -19,12 +19,15 @@ from textual.widgets import DataTable, Header, Static
 from pipelines.inert import inert
 from screens.focus import RestoresFocus
 from screens.formatting import display_path, number, user_text
+from screens.loaded import AliasChanged, ModelsLoaded, ModelVersionsLoaded
 from screens.messages import InBackground
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from pipelines.registry.diff import ModelDiff
     from storage.handle import Workspace
     from storage.records import ModelVersionRecord, RegisteredModelRecord
@@ -194,11 +197,13 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def load_models(self) -> None:
         from pipelines.registry.versions import list_models
 
-        self.app.call_from_thread(self.show_models, list_models(self.workspace))
+        self.post_message(ModelsLoaded(list_models(self.workspace)))
+
+    @on(ModelsLoaded)
+    def models_loaded(self, event: ModelsLoaded) -> None:
+        self.show_models(event.models)
 
     def show_models(self, models: list[RegisteredModelRecord]) -> None:
-        if not self.is_attached:
-            return
         table = self.query_one("#models-table", DataTable)
         keep = self.wanted_name or self.versions_of
         self.models = models
@@ -242,11 +247,13 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def load_versions(self, name: str) -> None:
         from pipelines.registry.versions import list_versions
 
-        self.app.call_from_thread(self.show_versions, name, list_versions(self.workspace, name))
+        self.post_message(ModelVersionsLoaded(name, list_versions(self.workspace, name)))
+
+    @on(ModelVersionsLoaded)
+    def versions_loaded(self, event: ModelVersionsLoaded) -> None:
+        self.show_versions(event.name, event.versions)
 
     def show_versions(self, name: str | None, versions: list[ModelVersionRecord]) -> None:
-        if not self.is_attached:
-            return
         table = self.query_one("#versions-table", DataTable)
         keep = self.current_version()
         same_model = name == self.versions_of
@@ -302,7 +309,9 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
         def chosen(alias: str | None) -> None:
             if alias is not None:
-                self.change_alias(record.model_name, record.version, alias, remove=False)
+                self.change_alias(
+                    record.model_name, record.version, alias, remove=False, app=self.app
+                )
 
         self.app.push_screen(
             ChoiceScreen(f"Point which alias at {record.ref}?", PROMOTE_TO), chosen
@@ -318,19 +327,27 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             self.notify(f"{record.ref} has no alias to remove", severity="warning")
             return
         if len(record.aliases) == 1:
-            self.change_alias(record.model_name, record.version, record.aliases[0], remove=True)
+            self.change_alias(
+                record.model_name, record.version, record.aliases[0], remove=True, app=self.app
+            )
             return
         options = [(str(i + 1), a, a) for i, a in enumerate(record.aliases[:9])]
 
         def chosen(alias: str | None) -> None:
             if alias is not None:
-                self.change_alias(record.model_name, record.version, alias, remove=True)
+                self.change_alias(
+                    record.model_name, record.version, alias, remove=True, app=self.app
+                )
 
         self.app.push_screen(ChoiceScreen(f"Remove which alias of {record.ref}?", options), chosen)
 
     @work(thread=True, exclusive=True, group="model-alias", exit_on_error=False,
           description="changing an alias")  # fmt: skip
-    def change_alias(self, name: str, version: int, alias: str, *, remove: bool) -> None:
+    def change_alias(
+        self, name: str, version: int, alias: str, *, remove: bool, app: App[object]
+    ) -> None:
+        """`app` is taken on the UI thread (a closed screen's thread may not reach it), so the
+        change is told even when the screen was closed meanwhile."""
         from pipelines.registry import versions as registry
 
         if remove:
@@ -344,12 +361,12 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                 message = f"{name}@{alias} → {name}:{version}"
             else:
                 message = f"{name}@{alias} moved from {name}:{move.previous} to {name}:{version}"
-        self.app.call_from_thread(self.alias_changed, message)
+        app.notify(inert(message), title="alias")  # thread-safe
+        self.post_message(AliasChanged())
 
-    def alias_changed(self, message: str) -> None:
-        self.app.notify(inert(message), title="alias")
-        if self.is_attached:
-            self.load_models()
+    @on(AliasChanged)
+    def alias_changed(self) -> None:
+        self.load_models()
 
     def action_mark(self) -> None:
         record = self.version_or_warn()

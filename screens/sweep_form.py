@@ -15,9 +15,19 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from screens.focus import RestoresFocus
+from screens.loaded import (
+    ChoicesLoaded,
+    DefinitionLoaded,
+    DefinitionSaved,
+    FormError,
+    StartRefused,
+    SweepStarted,
+)
 from screens.routing import ForwardsWorkerFailures
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from storage.handle import Workspace
     from storage.records import DatasetSummary
 
@@ -148,15 +158,13 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         from pipelines.sweeps.training import METRICS
 
         datasets = [s for s in list_datasets(self.workspace) if s.latest is not None]
-        self.app.call_from_thread(self.show_choices, datasets, model_families(), dict(METRICS))
+        self.post_message(ChoicesLoaded(datasets, model_families(), dict(METRICS)))
 
-    def show_choices(
-        self, datasets: list[DatasetSummary], families: dict[str, Any], metrics: dict[str, Any]
-    ) -> None:
-        if not self.is_attached:  # the screen was closed while the worker ran
-            return
+    @on(ChoicesLoaded)
+    def show_choices(self, event: ChoicesLoaded) -> None:
+        datasets = event.datasets
         self.datasets = {s.name: s for s in datasets}
-        self.families, self.metrics = families, metrics
+        self.families, self.metrics = event.families, event.metrics
         dataset = self.query_one("#form-dataset", Select)
         dataset.set_options([(s.name, s.name) for s in datasets])
         dataset.prompt = "choose a dataset" if datasets else "no datasets: add one first (d, a)"
@@ -247,20 +255,26 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
                 self.workspace.paths.sweeps.glob("*.toml"), key=lambda p: p.stat().st_mtime
             )
             if not files:
-                self.app.call_from_thread(self.show_error, "no saved sweep files to load")
+                self.post_message(FormError("no saved sweep files to load"))
                 return
             path = files[-1]
         try:
             raw = read_sweep_file(path)
         except WorkbenchError as exc:
-            self.app.call_from_thread(self.show_error, str(exc))
+            self.post_message(FormError(str(exc)))
             return
-        self.app.call_from_thread(self.fill_from, raw, path)
+        self.post_message(DefinitionLoaded(raw, path))
+
+    @on(FormError)
+    def form_error(self, event: FormError) -> None:
+        self.show_error(event.message)
+
+    @on(DefinitionLoaded)
+    def definition_loaded(self, event: DefinitionLoaded) -> None:
+        self.fill_from(event.raw, event.path)
 
     def fill_from(self, raw: dict[str, Any], path: Path) -> None:
         """Put a definition into the fields; what the form has no field for rides along."""
-        if not self.is_attached:
-            return
         dataset = str(raw.get("dataset", "")).partition("@")[0]
         if dataset in self.datasets:
             self.query_one("#form-dataset", Select).value = dataset
@@ -318,7 +332,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         self._busy = True
         self.show_error("")
         self.show_note("checking the definition against the data …")
-        self.create_and_start(raw)
+        self.create_and_start(raw, self.app)
 
     @work(
         thread=True,
@@ -327,34 +341,38 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         exit_on_error=False,
         description="starting sweep",
     )
-    def create_and_start(self, raw: dict[str, Any]) -> None:
+    def create_and_start(self, raw: dict[str, Any], app: App[object]) -> None:
+        """`app` is taken on the UI thread: a closed screen's thread may no longer reach it,
+        and the start is told even when the form was closed meanwhile."""
         from pipelines.sweeps.lifecycle import create_sweep, start_sweep
         from storage.errors import WorkbenchError
 
         try:
             created = create_sweep(self.workspace, raw)
         except WorkbenchError as exc:  # refused: say why here, nothing was created
-            self.app.call_from_thread(self.refused, str(exc))
+            self.post_message(StartRefused(str(exc)))
             return
         except Exception:
-            self.app.call_from_thread(self.refused, "")
+            self.post_message(StartRefused(""))
             raise
+        sweep_id, name = created.sweep.id, created.sweep.name
         try:
-            start_sweep(self.workspace, created.sweep.id)
+            start_sweep(self.workspace, sweep_id)
         except Exception as exc:
-            self.app.call_from_thread(self.refused, f"created sweep {created.sweep.id}: {exc}")
+            self.post_message(StartRefused(f"created sweep {sweep_id}: {exc}"))
             raise
-        self.app.call_from_thread(self.started, created.sweep.id, created.sweep.name)
+        app.notify(f"{name}: running in the background", title=f"sweep {sweep_id} started")
+        self.post_message(SweepStarted(sweep_id))
 
-    def refused(self, message: str) -> None:
+    @on(StartRefused)
+    def refused(self, event: StartRefused) -> None:
         self._busy = False
         self.show_note("")
-        self.show_error(message)
+        self.show_error(event.message)
 
-    def started(self, sweep_id: int, name: str) -> None:
-        self.app.notify(f"{name}: running in the background", title=f"sweep {sweep_id} started")
-        if self.is_attached:
-            self.dismiss(sweep_id)
+    @on(SweepStarted)
+    def started(self, event: SweepStarted) -> None:
+        self.dismiss(event.sweep_id)
 
     # --- save as TOML -----------------------------------------------------------------
 
@@ -363,7 +381,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         raw = self.checked_definition()
         if raw is not None:
             self.show_error("")
-            self.save_toml(raw)
+            self.save_toml(raw, self.app)
 
     @work(
         thread=True,
@@ -372,7 +390,8 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         exit_on_error=False,
         description="saving sweep definition",
     )
-    def save_toml(self, raw: dict[str, Any]) -> None:
+    def save_toml(self, raw: dict[str, Any], app: App[object]) -> None:
+        """`app` as for create_and_start: the file is written, and told, even if closed."""
         from pipelines.datasets.versions import get_version
         from pipelines.sweeps.spec import resolve_spec, spec_to_toml
         from storage.errors import WorkbenchError
@@ -380,18 +399,20 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
         try:  # the same checks a start makes, so the file runs as it is
             resolve_spec(raw, get_version(self.workspace, raw["dataset"]))
         except WorkbenchError as exc:
-            self.app.call_from_thread(self.show_error, str(exc))
+            self.post_message(FormError(str(exc)))
             return
         folder = self.workspace.paths.sweeps
         folder.mkdir(parents=True, exist_ok=True)
         stem = file_stem(raw.get("name") or f"{raw['dataset']}-{raw['model']}")
         path = folder / f"{stem}.toml"
         path.write_text(spec_to_toml(raw), encoding="utf-8")
-        self.app.call_from_thread(self.saved, path)
+        app.notify(str(path), title="sweep definition saved")  # thread-safe
+        self.post_message(DefinitionSaved(path))
 
-    def saved(self, path: Path) -> None:
+    @on(DefinitionSaved)
+    def saved(self, event: DefinitionSaved) -> None:
+        path = event.path
         self.show_note(f"saved {path} — `workbench sweep start {path}` runs it headless")
-        self.app.notify(str(path), title="sweep definition saved")
 
     # --- messages ---------------------------------------------------------------------
 
@@ -406,8 +427,6 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
     def show_error(self, message: str) -> None:
         """Show (or clear) the one error line; it names a field as ``field: why`` when it can,
         and goes away once that field (or, naming none, any field) is changed."""
-        if not self.is_attached:
-            return
         self.query_one("#form-error", Static).update(message)
         field = message.partition(":")[0].strip()
         self._error_field = field if field in (*SELECT_FIELDS, *TEXT_FIELDS) else None
@@ -430,8 +449,7 @@ class SweepFormScreen(RestoresFocus, ForwardsWorkerFailures, ModalScreen[int | N
             self.show_error("")
 
     def show_note(self, message: str) -> None:
-        if self.is_attached:
-            self.query_one("#form-note", Static).update(message)
+        self.query_one("#form-note", Static).update(message)
 
     @on(Button.Pressed, "#form-cancel")
     def action_cancel(self) -> None:

@@ -164,6 +164,19 @@ def test_screens_do_not_import_each_other() -> None:
     assert problems == []
 
 
+def test_workers_hand_back_messages_not_call_from_thread() -> None:
+    """Issue 9 §4: a thread worker posts a message (thread-safe, dropped once its screen is
+    closed) and returns; `call_from_thread` blocks it on the UI and outlives the screen."""
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for layer in ("screens", "workbench")
+        for path in modules(layer)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "call_from_thread" in line
+    ]
+    assert found == []
+
+
 def run_fresh(code: str) -> str:
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True

@@ -4,6 +4,7 @@ and opening the workspace in a worker so the first frame never waits for the dat
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Provider
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -51,6 +53,25 @@ GLOBAL_COMMANDS = (
     ("Help: keys of this screen", "help", "every key of the current screen (?)"),
     ("Save screen as SVG", "save_screen", "into the workspace's reports/ (ctrl+s)"),
 )
+
+
+# What the App's own thread workers post to the App (post_message is thread-safe).
+
+
+@dataclass
+class WorkspaceOpened(Message, bubble=False):
+    workspace: Workspace
+
+
+@dataclass
+class WorkspaceFailed(Message, bubble=False):
+    reason: str
+
+
+@dataclass
+class SweepStateChanged(Message, bubble=False):
+    message: str  # what the change did, to tell
+    sweep_id: int
 
 
 class GlobalCommands(Provider):
@@ -116,9 +137,18 @@ class WorkbenchApp(App[None]):
         try:
             workspace = open_workspace(self.workspace_root, database_url=self.database_url)
         except Exception as exc:
-            self.call_from_thread(self.datasets_screen.workspace_failed, str(exc))
+            self.post_message(WorkspaceFailed(str(exc)))
             raise
-        self.call_from_thread(self.workspace_opened, workspace)
+        if not self.post_message(WorkspaceOpened(workspace)):
+            workspace.close()  # the App closed meanwhile: nobody else will
+
+    @on(WorkspaceFailed)
+    def workspace_failed(self, event: WorkspaceFailed) -> None:
+        self.datasets_screen.workspace_failed(event.reason)
+
+    @on(WorkspaceOpened)
+    def workspace_ready(self, event: WorkspaceOpened) -> None:
+        self.workspace_opened(event.workspace)
 
     def workspace_opened(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -203,17 +233,18 @@ class WorkbenchApp(App[None]):
 
         assert self.workspace is not None
         message = change_sweep_state(self.workspace, event.sweep_id, event.verb)
-        self.call_from_thread(self.sweep_state_changed, message, event.sweep_id)
+        self.post_message(SweepStateChanged(message, event.sweep_id))
 
-    def sweep_state_changed(self, message: str, sweep_id: int) -> None:
-        self.notify(message, title=f"sweep {sweep_id}")
+    @on(SweepStateChanged)
+    def sweep_state_changed(self, event: SweepStateChanged) -> None:
+        self.notify(event.message, title=f"sweep {event.sweep_id}")
         self.live.poll_now("sweeps")
 
     @on(InBackground)
     def in_background(self, event: InBackground) -> None:
         def run() -> None:
             said = event.work()
-            self.call_from_thread(self.notify, said, timeout=8)
+            self.notify(said, timeout=8)  # thread-safe: it posts a Notify to the App
 
         self.run_worker(run, thread=True, exit_on_error=False, description=event.what)
 
