@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from screens.widgets.tables import TableRow, append_row, fill_table
+from screens.widgets.tables import TableRow, append_row, fill_table, update_row
 from tests.app_helpers import first_words, screen_text
 
 
@@ -137,3 +137,27 @@ async def test_textual_sizes_the_label_column_as_show_labels_does() -> None:
         assert textual_state == (True, len("f1_macro_long_name"))
         await pilot.pause(0.1)
         assert (table._labelled_row_exists, table._label_column.content_width) == textual_state
+
+
+STATUS_COLUMNS = [("status", "status"), ("value", "value")]
+STATUS_ROWS = [TableRow("1", ["running", "0.5"]), TableRow("2", ["queued", "0.7"])]
+
+
+async def test_a_grown_or_shrunk_cell_is_measured_before_the_next_frame() -> None:
+    """The same idle-tick caching cut a live status that grew ("finishe") for good."""
+    async with TableApp().run_test(size=(80, 12)) as pilot:
+        await pilot.pause()
+        table = pilot.app.query_one(DataTable)
+        fill_table(table, STATUS_COLUMNS, STATUS_ROWS)
+        await pilot.pause(0.1)
+        update_row(table, "1", {"status": "finished after a long while"})
+        early = screen_text(pilot)
+        await pilot.pause(0.1)
+        for text in (early, screen_text(pilot)):
+            assert "finished after a long while  0.5" in first_words(text)["finished"], text
+        update_row(table, "1", {"status": "done"})
+        early = screen_text(pilot)
+        await pilot.pause(0.1)
+        for text in (early, screen_text(pilot)):
+            assert first_words(text)["status"].startswith(" status  value"), text
+            assert first_words(text)["done"].startswith(" done    0.5"), text
