@@ -4,10 +4,18 @@ stay right after live updates.
 DataTable measures auto-width columns on its next idle tick, and a frame painted before that
 tick can keep the header at the label widths while the rows are drawn at the measured widths
 (seen as a misaligned header on the first fill). So ``fill_table`` measures every column up
-front and hands DataTable the result. The columns stay auto-width, so later changes
-(``update_row``, ``append_row``) are measured again by DataTable itself: a status that grows
-from ``running`` to ``finished`` is not cut to the first fill's width. Long values are cut
+front and hands DataTable the result. The columns stay auto-width, and ``update_row``
+measures its columns again up front the same way (DataTable's idle tick then finds the same
+widths): a status that grows from ``running`` to ``finished`` is not cut to the old width,
+not even by a frame painted before the tick (DataTable keys its line caches on an update
+count its idle tick does not bump, so such a frame stayed on screen). Long values are cut
 with an ellipsis instead, so one of them cannot push every other column off screen.
+
+Row labels need the same care, and worse: DataTable turns its label column on and measures
+it only on that idle tick, from row renderables it caches by its update count. A frame painted
+before the tick (a loaded machine) caches the rows without labels, the tick then measures
+those label-less rows as 0 cells wide, and the labels stay hidden until the next fill. So
+``show_labels`` turns the label column on and sizes it before any frame can be painted.
 """
 
 from __future__ import annotations
@@ -68,7 +76,30 @@ def fill_table(
         wide = max([measure(label), *(measure(row[index]) for row in cells)])
         table.columns[column_key].content_width = wide
     for row, values in zip(rows, cells, strict=True):
-        table.add_row(*values, key=row.key, label=row.label)
+        table.add_row(*values, key=row.key, label=label_text(row.label))
+    show_labels(table, [row.label for row in rows])
+
+
+def label_text(value: str | Text | None) -> Text | None:
+    """A row label as DataTable should get it: text, never parsed as markup."""
+    return Text(value) if isinstance(value, str) else value
+
+
+def show_labels(table: DataTable[object], labels: Sequence[str | Text | None]) -> None:
+    """Turn the label column on and widen it to the widest of ``labels`` now, as DataTable's
+    next idle tick would (it only ever widens it until ``clear``), so no frame painted before
+    that tick caches rows without their labels.
+
+    Uses DataTable's private ``_labelled_row_exists`` and ``_label_column`` (Textual 8.2);
+    tests/test_table_labels.py fails if Textual renames them or sizes the column otherwise.
+    """
+    widths = [measure(value) for value in labels if value]
+    if not widths:
+        return
+    table._labelled_row_exists = True
+    column = table._label_column
+    column.content_width = max(column.content_width, *widths)
+    table.refresh(layout=True)
 
 
 def update_row(
@@ -78,16 +109,23 @@ def update_row(
     *,
     widest: Mapping[str, int] | None = None,
 ) -> None:
-    """Change cells of one row in place (the cursor stays); their columns are measured again."""
+    """Change cells of one row in place (the cursor stays); their columns are measured again,
+    now, as DataTable's idle tick would measure them: a frame painted before that tick would
+    otherwise cache the rows at the old width, and the grown value stay cut."""
     for key, value in values.items():
         most = (widest or {}).get(key, MAX_COLUMN_WIDTH)
         table.update_cell(row_key, ColumnKey(key), cell(value, most), update_width=True)
+        column = table.columns[ColumnKey(key)]
+        widths = (measure(other) for other in table.get_column(ColumnKey(key)))
+        column.content_width = max(measure(column.label), *widths)
 
 
 def append_row(
     table: DataTable[object], row: TableRow, *, widest: Mapping[str, int] | None = None
 ) -> None:
-    """Add a row after the first fill; DataTable widens its columns to fit it."""
+    """Add a row after the first fill; DataTable widens its columns to fit it (the new row
+    is drawn after that, with the table's next layout)."""
     limits = [(widest or {}).get(str(c.key.value), MAX_COLUMN_WIDTH) for c in table.ordered_columns]
     values = [cell(value, limits[i]) for i, value in enumerate(row.cells)]
-    table.add_row(*values, key=row.key, label=row.label)
+    table.add_row(*values, key=row.key, label=label_text(row.label))
+    show_labels(table, [row.label])
