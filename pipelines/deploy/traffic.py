@@ -150,4 +150,3 @@ def _bucket(prediction: Any) -> str:
     if isinstance(prediction, float):
         return f"{prediction:.2g}"
     return str(prediction)
-
