@@ -27,6 +27,10 @@ class Settings:
     busy_timeout_ms: int = 30_000
     """How long a SQLite writer waits for another writer before giving up."""
 
+    base_image: str = "python:3.11-slim"
+    """The image serving images are built on (`workbench image build --base` overrides it);
+    where Docker Hub is unreachable, a local one such as `.ci/base-image.sh` builds."""
+
     @classmethod
     def load(cls, paths: WorkspacePaths, **flags: object) -> Settings:
         """Merge the layers; flags given as None are treated as not typed."""

@@ -31,3 +31,11 @@ def test_a_setting_of_the_wrong_kind_names_its_origin(tmp_path: Path) -> None:
         Settings.load(paths)
     with pytest.raises(WorkbenchError, match="flags: unknown setting 'colour'"):
         Settings.load(WorkspacePaths(tmp_path / "empty"), colour="red")
+
+
+def test_the_base_image_of_serving_images_is_a_setting(tmp_path: Path, monkeypatch) -> None:
+    assert Settings().base_image == "python:3.11-slim"
+    paths = paths_with(tmp_path, 'base_image = "workbench-base/python:3.11"\n')
+    assert Settings.load(paths).base_image == "workbench-base/python:3.11"
+    monkeypatch.setenv("WORKBENCH_BASE_IMAGE", "registry.local/python:3.11")
+    assert Settings.load(paths).base_image == "registry.local/python:3.11"

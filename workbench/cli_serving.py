@@ -23,7 +23,7 @@ def add_parsers(commands: Any) -> None:
     build = verbs.add_parser("build", help="build a serving image for a model version")
     build.add_argument("ref", metavar="MODEL[:VERSION|@ALIAS]")
     build.add_argument(
-        "--base", help="base image (default: $WORKBENCH_BASE_IMAGE or python:3.11-slim)"
+        "--base", help="base image (default: the base_image setting, python:3.11-slim)"
     )
     build.add_argument("--tag", help="image tag (default: workbench/NAME:vVERSION)")
     build.add_argument(

@@ -8,7 +8,6 @@ forever."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +16,6 @@ from pathlib import Path
 from pipelines import supervisor
 from pipelines.packaging import engine
 from pipelines.packaging.images import (
-    DEFAULT_BASE,
     BuiltImage,
     ImageSource,
     build_serving_image,
@@ -29,12 +27,7 @@ from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.records import ImageBuildRecord
 
-BASE_ENV = "WORKBENCH_BASE_IMAGE"  # the default base where Docker Hub is unreachable
 DATABASE_URL_ENV = "WORKBENCH_DATABASE_URL"
-
-
-def default_base() -> str:
-    return os.environ.get(BASE_ENV) or DEFAULT_BASE
 
 
 def image_source(ws: Workspace, ref: str) -> ImageSource:
@@ -71,7 +64,7 @@ def start_build(
         ws.db,
         model_version_id=record.id,
         tag=source_tag,
-        base=base or default_base(),
+        base=base or ws.settings.base_image,
         context_path=str(context),
         log_path="",
     )
