@@ -212,12 +212,12 @@ class ModelsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         status = self.query_one("#models-status", Static)
         if not models:
             status.update(
-                "no registered models yet — `workbench model register RUN --name NAME` "
-                "registers a run's model"
+                "no registered models yet — M on a run (Runs, Sweep, Compare) or "
+                "`workbench model register RUN --name NAME` registers one"
             )
             self.show_versions(None, [])
             return
-        status.update(f"{len(models)} models")
+        status.update(f"{len(models)} model{'s' * (len(models) != 1)}")
         if keep in names:
             table.move_cursor(row=names.index(keep))
         self.wanted_name = None
