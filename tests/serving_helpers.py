@@ -57,6 +57,20 @@ def export_bundle(root: Path, run_id: int, folder: Path) -> Path:
         ws.close()
 
 
+def two_versions(root: Path) -> tuple[Path, Path]:
+    """One real churn model as two bundles, versions "1" and "2" of churn (a canary's pair)."""
+    import shutil
+
+    from pipelines.serving.served import write_metadata
+
+    run_id = churn_sweep(root / "ws")
+    primary = export_bundle(root / "ws", run_id, root / "v1")
+    challenger = Path(shutil.copytree(primary, root / "v2"))
+    write_metadata(primary, {"name": "churn", "version": "1"})
+    write_metadata(challenger, {"name": "churn", "version": "2"})
+    return primary, challenger
+
+
 def churn_rows(count: int) -> list[dict[str, Any]]:
     """The first rows of the sample as JSON records (numbers parsed exactly, gaps as null)."""
     import pandas as pd

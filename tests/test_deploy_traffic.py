@@ -4,25 +4,17 @@ unseen columns; read incrementally, late labels picked up."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from pipelines.deploy.traffic import TrafficWindow
-from pipelines.serving.served import write_metadata
-from tests.serving_helpers import CLEAN_STOP, Server, churn_rows, churn_sweep, export_bundle
+from tests.serving_helpers import CLEAN_STOP, Server, churn_rows, two_versions
 
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("traffic")
-    run_id = churn_sweep(root / "ws")
-    primary = export_bundle(root / "ws", run_id, root / "v1")
-    challenger = shutil.copytree(primary, root / "v2")
-    write_metadata(primary, {"name": "churn", "version": "1"})
-    write_metadata(challenger, {"name": "churn", "version": "2"})
-    return primary, challenger
+    return two_versions(tmp_path_factory.mktemp("traffic"))
 
 
 def test_traffic_per_version_with_errors_late_labels_and_unseen_columns(

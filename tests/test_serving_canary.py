@@ -3,26 +3,18 @@ answer and log record names the version that answered, and incompatible pairs ar
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from pipelines.serving.canary import Lane, Router
-from pipelines.serving.served import load_served, write_metadata
-from tests.serving_helpers import CLEAN_STOP, Server, churn_rows, churn_sweep, export_bundle
+from pipelines.serving.served import load_served
+from tests.serving_helpers import CLEAN_STOP, Server, churn_rows, two_versions
 
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The same real model as churn 1 (primary) and churn 2 (challenger)."""
-    root = tmp_path_factory.mktemp("canary")
-    run_id = churn_sweep(root / "ws")
-    primary = export_bundle(root / "ws", run_id, root / "v1")
-    challenger = shutil.copytree(primary, root / "v2")
-    write_metadata(primary, {"name": "churn", "version": "1"})
-    write_metadata(challenger, {"name": "churn", "version": "2"})
-    return primary, challenger
+    return two_versions(tmp_path_factory.mktemp("canary"))
 
 
 def test_the_challenger_answers_exactly_its_share_and_the_log_says_who(

@@ -85,10 +85,14 @@ class BuildSource(LiveSource):
         return sorted({k for k in self.subscribers.values() if isinstance(k, int)})
 
     def poll(self, request: list[int]) -> tuple[list[Any], dict[int, list[str]]]:
-        from pipelines.packaging.builds import list_builds
+        from pipelines.packaging.builds import list_builds, log_tail
 
         builds = list_builds(self.ws)
-        tails = {b.id: _tail(Path(b.log_path)) for b in builds if b.id in request and b.log_path}
+        tails = {
+            b.id: log_tail(Path(b.log_path), LOG_TAIL)
+            for b in builds
+            if b.id in request and b.log_path
+        }
         return builds, tails
 
     def deliver(
@@ -101,13 +105,3 @@ class BuildSource(LiveSource):
 
 def serving_sources(ws: Workspace) -> list[LiveSource]:
     return [DeploymentSource(ws), BuildSource(ws)]
-
-
-def _tail(path: Path, lines: int = LOG_TAIL) -> list[str]:
-    try:
-        with path.open("rb") as log:
-            log.seek(max(0, path.stat().st_size - 64 * 1024))
-            text = log.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return text.splitlines()[-lines:]

@@ -30,7 +30,7 @@ from storage.handle import Workspace
 from storage.records import DeploymentRecord
 
 if TYPE_CHECKING:
-    pass
+    from docker import DockerClient
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
@@ -104,37 +104,49 @@ def deploy(
 
 def refresh(ws: Workspace, record: DeploymentRecord) -> DeploymentRecord:
     """Check a running deployment: gone or not answering -> down, with the reason."""
-    if record.status not in ("running", "down"):
-        return record
-    client = None
-    try:
-        if record.kind == "container":
-            try:
-                client = engine.connect(timeout_s=3)
-            except engine.EngineError as exc:
-                reason = str(exc)
-            else:
-                reason = exited(ws, record, client) or ""
-        else:
-            reason = exited(ws, record, None) or ""
-        if not reason:
-            try:
-                get_json(f"{record.url}/health", token=record.token, timeout_s=2)
-            except NotAnswering as exc:
-                reason = str(exc)
-    finally:
-        if client is not None:
-            client.close()
-    if reason and record.status == "running":
-        repo.move_deployment(ws.db, record.name, ("running",), status="down", error=reason)
-    elif not reason and record.status == "down":
-        repo.move_deployment(ws.db, record.name, ("down",), status="running", error=None)
-    return repo.get_deployment(ws.db, record.name)
+    return _checked(ws, [record])[0]
 
 
 def list_deployments(ws: Workspace, *, check: bool = True) -> list[DeploymentRecord]:
     records = repo.list_deployments(ws.db)
-    return [refresh(ws, r) for r in records] if check else records
+    return _checked(ws, records) if check else records
+
+
+def _checked(ws: Workspace, records: list[DeploymentRecord]) -> list[DeploymentRecord]:
+    """Each running (or down) deployment checked, with one engine client for them all."""
+    watched = [r for r in records if r.status in ("running", "down")]
+    client, no_engine = None, ""
+    if any(r.kind == "container" for r in watched):
+        try:
+            client = engine.connect(timeout_s=3)
+        except engine.EngineError as exc:
+            no_engine = str(exc)
+    try:
+        return [_check(ws, r, client, no_engine) if r in watched else r for r in records]
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _check(
+    ws: Workspace, record: DeploymentRecord, client: DockerClient | None, no_engine: str
+) -> DeploymentRecord:
+    if record.kind == "container" and no_engine:
+        reason = no_engine
+    else:
+        reason = exited(ws, record, client) or ""
+    if not reason:
+        try:
+            get_json(f"{record.url}/health", token=record.token, timeout_s=2)
+        except NotAnswering as exc:
+            reason = str(exc)
+    if reason and record.status == "running":
+        repo.move_deployment(ws.db, record.name, ("running",), status="down", error=reason)
+    elif not reason and record.status == "down":
+        repo.move_deployment(ws.db, record.name, ("down",), status="running", error=None)
+    else:
+        return record
+    return repo.get_deployment(ws.db, record.name)
 
 
 def get_deployment(ws: Workspace, name: str) -> DeploymentRecord:

@@ -161,14 +161,20 @@ def follow_build(
         time.sleep(poll_s)
 
 
-def last_log_line(path: Path) -> str:
+def log_tail(path: Path, lines: int, scan_bytes: int = 64 * 1024) -> list[str]:
+    """The last non-empty lines of a log (a missing or unreadable one has none)."""
     try:
         with path.open("rb") as log:
-            log.seek(max(0, path.stat().st_size - 4096))
-            lines = [line for line in log.read().decode("utf-8", "replace").splitlines() if line]
+            log.seek(max(0, path.stat().st_size - scan_bytes))
+            text = log.read().decode("utf-8", "replace")
     except OSError:
-        return ""
-    return " ".join(lines[-1].split())[:200] if lines else ""
+        return []
+    return [line for line in text.splitlines() if line.strip()][-lines:]
+
+
+def last_log_line(path: Path) -> str:
+    last = log_tail(path, 1, scan_bytes=4096)
+    return " ".join(last[0].split())[:200] if last else ""
 
 
 def _read_new_lines(path: Path, offset: int, on_line: Callable[[str], None]) -> int:
