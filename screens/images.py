@@ -129,8 +129,9 @@ class ImagesScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Screen[No
             return
         title.update(f"Build {build.id}: {build.tag} ({build.status})")
         lines = tails.get(build.id, [])[-SHOWN_LOG_LINES:]
-        if build.error:
-            lines = [*lines[-(SHOWN_LOG_LINES - 1) :], f"error: {build.error}"]
+        said = f"error: {build.error}"
+        if build.error and said not in lines:  # the build process prints its own error last
+            lines = [*lines[-(SHOWN_LOG_LINES - 1) :], said]
         log.update("\n".join(lines) if lines else "(the log arrives with the next update)")
 
     @on(DataTable.RowHighlighted, "#images-table")
@@ -165,9 +166,10 @@ class ImagesScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Screen[No
 
         path = Path(build.log_path)
         text = path.read_text(errors="replace") if path.exists() else ""
-        self.post_message(
-            LogRead(build.id, text + (f"\nerror: {build.error}" if build.error else ""))
-        )
+        said = f"error: {build.error}"
+        if build.error and said not in text:  # the build process prints its own error last
+            text += f"\n{said}"
+        self.post_message(LogRead(build.id, text))
 
     @on(LogRead)
     def log_read(self, event: LogRead) -> None:

@@ -101,7 +101,7 @@ def ensure_image(client: DockerClient, ref: str) -> None:
     except DockerException as exc:
         raise EngineError(
             f"base image {ref} is not in the engine and cannot be pulled ({_reason(exc)}); "
-            "build or load it first, or choose another with --base"
+            "build or load it first, or choose another (--base, or base_image in settings.toml)"
         ) from None
 
 
