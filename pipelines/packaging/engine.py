@@ -62,6 +62,7 @@ def build(
     """Build the context in `folder` as `tag`, streaming each log line to `on_line`;
     returns the image id. A failing step or a lost engine raises EngineError."""
     from docker.errors import DockerException
+    from urllib3.exceptions import HTTPError as StreamBroken  # the SDK streams through urllib3
 
     image_id = ""
     try:
@@ -79,8 +80,11 @@ def build(
                 image_id = str(aux["ID"])
     except DockerException as exc:
         raise EngineError(f"build of {tag} stopped: {_reason(exc)}") from None
-    except OSError as exc:  # the engine went away mid-stream
-        raise EngineError(f"build of {tag} stopped: the engine connection broke ({exc})") from None
+    except (OSError, StreamBroken) as exc:  # the engine went away mid-stream
+        reason = _one_line(exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc)
+        raise EngineError(
+            f"build of {tag} stopped: the engine connection broke ({reason})"
+        ) from None
     if not image_id:
         try:
             image_id = client.images.get(tag).id
