@@ -177,7 +177,12 @@ class DeploymentsScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scre
         if event.traffic is None:
             fill_table(table, TRAFFIC_COLUMNS, [])
             title.update(f"Traffic of {event.name}")
-            note.update("not answering: no traffic to read")
+            status = next((d.status for d in self.deployments if d.name == event.name), "")
+            note.update(
+                "not answering: no traffic to read"
+                if status in ("running", "down", "")
+                else f"{status}: no traffic to read (u starts it)"
+            )
             return
         traffic = event.traffic
         fill_table(table, TRAFFIC_COLUMNS, traffic_rows(traffic))
