@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench import cli_predict
 
     cli_predict.add_parsers(commands)
+    from workbench import cli_simulate
+
+    cli_simulate.add_parsers(commands)
     # `workbench worker 3 --database-url URL` as well as `workbench --database-url URL worker 3`:
     # SUPPRESS leaves a value given before the command in place when none is given after it.
     for sub in _subparsers(parser):
@@ -188,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
         from workbench.cli_predict import run_predict_command
 
         return run_predict_command(args, resolve_workspace_root(args.workspace))
+    if args.command == "simulate":
+        from workbench.cli_simulate import run_simulate_command
+
+        return run_simulate_command(args, resolve_workspace_root(args.workspace))
     from workbench.cli_data import run_data
 
     return run_data(args, resolve_workspace_root(args.workspace))

@@ -1,0 +1,158 @@
+"""Schema drift: what production sends against the schema the model was registered with
+(`/metadata`'s `schema`). Columns the model never saw arriving, columns it needs missing,
+values of the wrong kind (text in a numeric column), and categories it never saw.
+
+The server answers a request with an unseen column (and logs the column), but refuses one
+with a missing or mistyped feature (422, logged with the records as sent and the reason),
+so the refused requests in the window are where missing columns and type changes show;
+both kinds of request are read here, row by row, in plain Python."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipelines.inert import inert
+
+NUMERIC, TIME, CATEGORICAL = "numeric", "time", "categorical"  # pipelines.serving.schema kinds
+SHOWN = 5
+
+
+@dataclass(frozen=True)
+class TypeChange:
+    column: str
+    expected: str  # the schema's kind: numeric | time | categorical
+    seen: str  # what came instead: text, boolean, list, object, non-finite number
+    rows: int
+    example: str  # one offending value, shown safely
+
+    def sentence(self) -> str:
+        return (
+            f"{inert(self.column)} expects {self.expected} values but {self.rows} rows sent "
+            f"{self.seen} (e.g. {self.example})"
+        )
+
+
+@dataclass(frozen=True)
+class SchemaDrift:
+    """Counts are rows of the window; `rows` is how many rows were examined."""
+
+    rows: int
+    refused_rows: int  # rows in requests the server refused (4xx)
+    unseen: dict[str, int] = field(default_factory=dict)  # column -> rows that sent it
+    missing: dict[str, int] = field(default_factory=dict)  # required column -> rows without it
+    type_changes: tuple[TypeChange, ...] = ()
+    new_categories: dict[str, dict[str, int]] = field(
+        default_factory=dict
+    )  # column -> value -> rows
+
+    @property
+    def drifted(self) -> bool:
+        """Whether the inputs no longer fit the schema (new categories alone do not count)."""
+        return bool(self.unseen or self.missing or self.type_changes)
+
+    def sentences(self) -> list[str]:
+        """Plain sentences for a panel, most serious first; one saying all is well if so."""
+        if not self.rows:
+            return ["no requests in the window yet"]
+        said = []
+        for column, rows in self.missing.items():
+            said.append(f"required column {inert(column)} is missing from {rows} rows")
+        said += [change.sentence() for change in self.type_changes]
+        for column, rows in self.unseen.items():
+            said.append(
+                f"column {inert(column)}, which the model never saw, arrives in {rows} rows"
+            )
+        for column, values in self.new_categories.items():
+            shown = ", ".join(inert(v) for v in list(values)[:SHOWN])
+            more = f" and {len(values) - SHOWN} more" if len(values) > SHOWN else ""
+            total = sum(values.values())
+            where = f"{inert(column)} has {total} rows with categories never seen in training"
+            said.append(f"{where}: {shown}{more}")
+        return said or [f"all {self.rows} rows fit the model's schema"]
+
+
+def schema_drift(window: Any, schema: Mapping[str, Any]) -> SchemaDrift:
+    """Schema drift of a MonitoringWindow's requests (answered and refused) against a schema
+    as `/metadata` gives it ({"columns": [{name, kind, categories, ...}]})."""
+    return rows_schema_drift(
+        ((entry.status, row) for entry in window.entries for row in entry.inputs or []), schema
+    )
+
+
+def rows_schema_drift(rows: Any, schema: Mapping[str, Any]) -> SchemaDrift:
+    """Schema drift of (status, record) pairs."""
+    columns = [c for c in schema.get("columns") or [] if isinstance(c, Mapping)]
+    known = {str(c["name"]) for c in columns}
+    categories = {
+        str(c["name"]): {str(v) for v in c["categories"]}
+        for c in columns
+        if c.get("kind") == CATEGORICAL and c.get("categories") is not None
+    }
+    total = refused = 0
+    unseen: Counter[str] = Counter()
+    missing: Counter[str] = Counter()
+    wrong: Counter[tuple[str, str, str]] = Counter()
+    examples: dict[tuple[str, str, str], str] = {}
+    novel: dict[str, Counter[str]] = {}
+    for status, row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        total += 1
+        refused += 400 <= status < 500
+        unseen.update(str(k) for k in row if str(k) not in known)
+        for column in columns:
+            name, kind = str(column["name"]), str(column.get("kind"))
+            if name not in row:
+                missing[name] += 1
+                continue
+            value = row[name]
+            seen = _wrong_kind(kind, value)
+            if seen is not None:
+                key = (name, kind, seen)
+                wrong[key] += 1
+                examples.setdefault(key, _shown(value))
+            elif name in categories and value is not None and str(value) not in categories[name]:
+                novel.setdefault(name, Counter())[str(value)] += 1
+    changes = tuple(
+        TypeChange(name, kind, seen, count, examples[(name, kind, seen)])
+        for (name, kind, seen), count in wrong.most_common()
+    )
+    return SchemaDrift(
+        rows=total,
+        refused_rows=refused,
+        unseen=dict(unseen.most_common()),
+        missing=dict(missing.most_common()),
+        type_changes=changes,
+        new_categories={k: dict(v.most_common()) for k, v in novel.items()},
+    )
+
+
+def _wrong_kind(kind: str, value: Any) -> str | None:
+    """What a value is instead of the kind its column expects, or None if it fits (a null
+    is a missing value, which fits any column)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return "objects"
+    if isinstance(value, list):
+        return "lists"
+    if kind == NUMERIC:
+        if isinstance(value, bool):
+            return "booleans"
+        if isinstance(value, str):
+            return "text"
+        if isinstance(value, float) and not math.isfinite(value):
+            return "non-finite numbers"
+        return None
+    if kind == TIME and isinstance(value, bool):
+        return "booleans"
+    return None
+
+
+def _shown(value: Any, limit: int = 30) -> str:
+    text = repr(value)
+    return inert(text if len(text) <= limit else text[: limit - 1] + "…")

@@ -1,0 +1,107 @@
+"""The rows simulated traffic is drawn from: the held-out rows of the run a deployment's
+model version came from, in its dataset version, with their true labels.
+
+The path is the one lineage records: deployment -> model version (registry) -> run and
+dataset version -> the run's recorded held-out rows (positions in the training frame,
+`pipelines.runs.held_out`) and that version's Parquet rows. The model served was refit on
+every row after evaluation, so these rows were held out from the evaluated folds, not from
+the served model; for drift and delayed-label demos that is what is wanted (rows like the
+training data, with labels), not a fresh test set."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.monitoring.feed import MonitoringError
+from storage.errors import WorkbenchError
+from storage.handle import Workspace
+
+
+@dataclass(frozen=True)
+class TrafficSource:
+    deployment: str
+    url: str
+    token: str | None
+    model_ref: str  # name:version
+    task: str
+    dataset_version: str  # name@Dn
+    rows: list[dict[str, Any]]  # JSON-ready records of the model's features
+    labels: list[Any]  # the true label of each row
+
+
+def deployment_traffic(ws: Workspace, name: str) -> TrafficSource:
+    """The deployment's URL and token with its model's held-out rows and labels;
+    MonitoringError (one line) when the deployment or its data cannot be reached."""
+    from pipelines.datasets.versions import browsable_path
+    from pipelines.registry.versions import resolve
+    from pipelines.runs.held_out import held_out_predictions
+    from pipelines.sweeps.spec import SweepSpec
+    from pipelines.sweeps.training import load_frame
+    from storage import datasets as datasets_repo
+    from storage import deployments as deployments_repo
+    from storage import sweeps as sweeps_repo
+
+    record = deployments_repo.get_deployment(ws.db, name)
+    try:
+        version = resolve(ws, record.model_ref)
+        dataset_ref = str(version.lineage.get("dataset_version") or "")
+        if not dataset_ref:
+            raise WorkbenchError(f"{version.ref} records no dataset version in its lineage")
+        dataset = datasets_repo.get_version(ws.db, dataset_ref)
+        run = sweeps_repo.get_run(ws.db, version.run_id)
+        sweep = sweeps_repo.get_sweep(ws.db, run.sweep_id)
+        held = held_out_predictions(ws, version.run_id)
+        exclude = SweepSpec.from_stored(sweep.spec).exclude
+        X, _ = load_frame(browsable_path(ws, dataset), sweep.target, exclude)
+    except WorkbenchError as exc:
+        raise MonitoringError(f"deployment {name}: no held-out data to send ({exc})") from None
+    features = [str(c["name"]) for c in version.input_schema.get("columns") or []]
+    absent = [c for c in features if c not in X.columns]
+    if absent or len(X) <= int(max(held.rows, default=-1)):
+        raise MonitoringError(
+            f"deployment {name}: {dataset_ref} no longer matches the model's training frame"
+        )
+    frame = X.iloc[list(held.rows)][features]
+    return TrafficSource(
+        deployment=name,
+        url=record.url,
+        token=record.token,
+        model_ref=version.ref,
+        task=sweep.task,
+        dataset_version=dataset_ref,
+        rows=json_records(frame),
+        labels=[_plain(v) for v in held.y_true],
+    )
+
+
+def json_records(frame: Any) -> list[dict[str, Any]]:
+    """A frame's rows as JSON-ready records: missing values as null, numpy scalars as
+    Python ones, times as ISO text."""
+    columns = [str(c) for c in frame.columns]
+    return [
+        {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return None if _missing(value) else value.isoformat()
+    item = getattr(value, "item", None)
+    value = item() if callable(item) else value
+    return None if _missing(value) else value
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value)) if not isinstance(value, str | bool | int) else False
+    except (TypeError, ValueError):
+        return False
