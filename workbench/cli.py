@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench import cli_predict
 
     cli_predict.add_parsers(commands)
+    from workbench import cli_drift
+
+    cli_drift.add_parsers(commands)
     from workbench import cli_simulate
 
     cli_simulate.add_parsers(commands)
@@ -195,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
         from workbench.cli_simulate import run_simulate_command
 
         return run_simulate_command(args, resolve_workspace_root(args.workspace))
+    if args.command == "drift":
+        from workbench.cli_drift import run_drift_command
+
+        return run_drift_command(args, resolve_workspace_root(args.workspace))
     from workbench.cli_data import run_data
 
     return run_data(args, resolve_workspace_root(args.workspace))
