@@ -81,7 +81,8 @@ def build(
     except DockerException as exc:
         raise EngineError(f"build of {tag} stopped: {_reason(exc)}") from None
     except (OSError, StreamBroken) as exc:  # the engine went away mid-stream
-        reason = _one_line(exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc)
+        first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        reason = _one_line(first)
         raise EngineError(
             f"build of {tag} stopped: the engine connection broke ({reason})"
         ) from None
