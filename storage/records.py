@@ -336,7 +336,7 @@ class DriftSnapshotRecord:
 class AlertRuleRecord:
     id: int
     deployment: str
-    kind: str  # dataset_drift | column_drift | performance_below | error_rate_above | unseen_columns
+    kind: str  # dataset_drift|column_drift|performance_below|error_rate_above|unseen_columns
     column: str | None
     metric: str | None
     bound: float | None
