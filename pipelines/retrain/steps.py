@@ -5,8 +5,9 @@ it: family, parameters, target, task, metric, excluded columns and seed (the fam
 the preprocessing, which is part of the fitted pipeline). The challenger is trained by a
 real sweep on the new dataset version, scored on a holdout split of it: either one trial
 with the champion's parameters fixed, or a short sweep over the champion's search space
-(its best trial then had the holdout as its selection set, which flatters it a little:
-the margin is there for that too). The champion is scored on exactly the rows the
+(its ranges; a parameter it fixed is searched over the family's default range). The best
+trial of a sweep had the holdout as its selection set, which flatters it a little: the
+margin is there for that too. The champion is scored on exactly the rows the
 challenger was scored on; if the new version still holds rows the champion was trained
 on, that favours the champion, never the challenger."""
 
@@ -130,8 +131,9 @@ def sweep_definition(
     columns = {s.name for s in version.schema}
     if trials is None:
         params: dict[str, Any] = dict(champion.version.params)
-    else:
-        params = {key: _raw_param(entry) for key, entry in champion.spec.search_space.items()}
+    else:  # the champion sweep's ranges; what it fixed is searched over the family's defaults
+        space = champion.spec.search_space.items()
+        params = {key: _raw_param(e) for key, e in space if e["kind"] != "fixed"}
     return {
         "name": name,
         "dataset": version.ref,
