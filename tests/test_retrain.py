@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from pipelines.registry.versions import list_versions, resolve
@@ -120,9 +119,8 @@ def test_a_container_deployment_needs_an_engine_for_the_canary_image(
     assert "no Docker engine answers" in image["detail"] and "\n" not in image["detail"]
 
 
-def test_frames_read_back_the_same(tmp_path: Path) -> None:
-    """The helper's data: the two relationships really differ (else the tests above lie)."""
+def test_the_two_relationships_really_differ() -> None:
+    """The helper's data: labels from one driver are a coin toss for the other (else the
+    tests above would prove nothing)."""
     old, new = churn_frame(400, "tenure", 1), churn_frame(400, "usage", 1)
-    agree = (old["churned"] == new["churned"]).mean()
-    assert 0.35 < agree < 0.65
-    assert isinstance(old, pd.DataFrame)
+    assert 0.35 < (old["churned"] == new["churned"]).mean() < 0.65
