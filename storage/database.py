@@ -23,7 +23,7 @@ from storage.errors import SchemaOutOfDateError, SchemaTooNewError, StorageError
 from storage.models import TABLE_PREFIX
 
 VERSION_TABLE = f"{TABLE_PREFIX}alembic_version"
-HEAD_REVISION = "0008"  # tests check this against the newest Alembic migration
+HEAD_REVISION = "0009"  # tests check this against the newest Alembic migration
 
 
 def make_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:

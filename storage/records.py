@@ -306,3 +306,94 @@ class DeploymentRecord:
     log_path: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ColumnDriftResult:
+    column: str
+    method: str
+    score: float | None  # None: the window was too small for the test
+    threshold: float
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class DriftSnapshotRecord:
+    deployment: str
+    window_end: datetime
+    rows: int
+    drift_share: float
+    dataset_drifted: bool
+    columns: tuple[ColumnDriftResult, ...]
+    prediction_drift: dict[str, Any] | None
+    real_metrics: dict[str, float]
+    estimated_metrics: dict[str, float]
+    error_rate: float | None
+    unseen_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AlertRuleRecord:
+    id: int
+    deployment: str
+    kind: str  # dataset_drift|column_drift|performance_below|error_rate_above|unseen_columns
+    column: str | None
+    metric: str | None
+    bound: float | None
+    source: str | None  # real | estimated (performance_below)
+    command: str | None
+    enabled: bool
+    firing: bool  # true after the last window evaluated: the next alert waits for it to clear
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    rule_id: int | None  # None once the rule was removed
+    deployment: str
+    kind: str
+    raised_at: datetime
+    window_end: datetime
+    message: str
+    value: float | None
+    command_status: str | None  # None: no command; ok | failed | timeout | error
+    command_exit: int | None
+    command_output: str | None
+
+
+@dataclass(frozen=True)
+class RetrainPolicyRecord:
+    deployment: str
+    trigger: str  # drift | performance | manual
+    windows: int | None
+    metric: str | None
+    bound: float | None
+    source: str | None
+    margin: float
+    append_labels: bool
+    trials: int | None  # None: retrain with the champion's definition
+    canary: bool
+    canary_share: float | None
+
+
+@dataclass(frozen=True)
+class RetrainJobRecord:
+    id: int
+    deployment: str
+    reason: str
+    status: str  # running | registered | kept | failed
+    options: dict[str, Any]
+    steps: tuple[dict[str, Any], ...]  # {name, status, detail, started_at, finished_at}
+    log_path: str
+    champion_ref: str
+    challenger_version_id: int | None
+    challenger_ref: str | None
+    champion_score: float | None
+    challenger_score: float | None
+    dataset_ref: str | None
+    error: str | None
+    pid: int | None
+    process_started_at: float | None
+    host: str | None
+    created_at: datetime
+    finished_at: datetime | None

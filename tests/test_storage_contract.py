@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+import storage.models_monitoring
 import storage.models_registry
 import storage.models_serving  # noqa: F401  (image build and deployment tables, likewise)
 from storage import datasets as repo

@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench import cli_simulate
 
     cli_simulate.add_parsers(commands)
+    from workbench import cli_loop
+
+    cli_loop.add_parsers(commands)
     # `workbench worker 3 --database-url URL` as well as `workbench --database-url URL worker 3`:
     # SUPPRESS leaves a value given before the command in place when none is given after it.
     for sub in _subparsers(parser):
@@ -190,6 +193,10 @@ def run(args: argparse.Namespace) -> int:
         from workbench.cli_models import run_model_command
 
         return run_model_command(args, resolve_workspace_root(args.workspace))
+    if args.command in ("alerts", "retrain", "retrain-worker"):
+        from workbench.cli_loop import run_loop_command
+
+        return run_loop_command(args, resolve_workspace_root(args.workspace))
     if args.command == "predict":
         from workbench.cli_predict import run_predict_command
 

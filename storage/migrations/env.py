@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import storage.models_monitoring  # (registers the drift, alert and retraining tables)
 import storage.models_registry  # (registers the registry tables)
 import storage.models_serving  # (registers the image build and deployment tables)
 import storage.models_sweeps  # noqa: F401  (registers the sweep tables)

@@ -1,0 +1,1 @@
+"""Alert rules evaluated on each monitoring window, and the drift snapshots they read."""

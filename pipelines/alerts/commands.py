@@ -1,0 +1,120 @@
+"""A rule's user command: run for an alert in its own session, with the alert in its
+environment (WORKBENCH_ALERT_*) and as JSON on stdin, cut off after a time limit, and its
+outcome (ok, failed, timeout, error; exit status; the tail of its output) recorded on the
+alert.
+
+Commands run in background threads, so the window evaluation that raised the alert
+returns at once: a slow or hanging command never holds up the monitoring loop. A command
+is killed with its whole process group when its time is up (a shell that started a
+`sleep` leaves nothing behind). `wait_for_commands` joins them (a CLI that must not exit
+before its commands end, and tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+from typing import Any
+
+from storage import monitoring as repo
+from storage.database import Database
+from storage.records import AlertRecord
+
+DEFAULT_TIMEOUT_S = 30.0
+OUTPUT_CHARS = 2000
+_running: list[threading.Thread] = []
+_lock = threading.Lock()
+
+
+def alert_payload(alert: AlertRecord) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "rule": alert.rule_id,
+        "deployment": alert.deployment,
+        "kind": alert.kind,
+        "message": alert.message,
+        "value": alert.value,
+        "window_end": alert.window_end.isoformat(),
+        "raised_at": alert.raised_at.isoformat(),
+    }
+
+
+def alert_environment(alert: AlertRecord) -> dict[str, str]:
+    """The environment a command gets: ours, less the database URL (it may hold a
+    password), plus WORKBENCH_ALERT_* naming the alert."""
+    environment = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DATABASE_URL"}
+    for key, value in alert_payload(alert).items():
+        environment[f"WORKBENCH_ALERT_{key.upper()}"] = "" if value is None else str(value)
+    return environment
+
+
+def run_command(
+    command: str, alert: AlertRecord, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> tuple[str, int | None, str]:
+    """Run `command` with /bin/sh for `alert`: (status, exit status, output tail)."""
+    stdin = json.dumps(alert_payload(alert)).encode()
+    try:
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=alert_environment(alert),
+        )
+    except OSError as exc:
+        return "error", None, f"cannot start the command ({exc.strerror or exc})"
+    try:
+        output, _ = process.communicate(stdin, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(process.pid)
+        output, _ = process.communicate()
+        tail = output.decode("utf-8", "replace")[-OUTPUT_CHARS:]
+        return "timeout", None, f"{tail}\n[cut off after {timeout_s:g} s]".lstrip()
+    tail = output.decode("utf-8", "replace")[-OUTPUT_CHARS:]
+    return ("ok" if process.returncode == 0 else "failed"), process.returncode, tail
+
+
+def start_command(
+    db: Database, command: str, alert: AlertRecord, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> threading.Thread:
+    """Run the command in a background thread and record its outcome on the alert."""
+
+    def work() -> None:
+        status, code, output = run_command(command, alert, timeout_s)
+        repo.update_alert(
+            db, alert.id, command_status=status, command_exit=code, command_output=output
+        )
+
+    thread = threading.Thread(target=work, name=f"alert-{alert.id}-command", daemon=True)
+    with _lock:
+        _running[:] = [t for t in _running if t.is_alive()]
+        _running.append(thread)
+    thread.start()
+    return thread
+
+
+def wait_for_commands(timeout_s: float | None = None) -> bool:
+    """Join the commands still running; False when some are still running at the end."""
+    with _lock:
+        threads = list(_running)
+    for thread in threads:
+        thread.join(timeout_s)
+    return not any(t.is_alive() for t in threads)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def describe_outcome(status: str | None, code: int | None) -> str:
+    """'ok', 'exit 3', 'timed out', 'running' or '' (no command), for listings."""
+    if status is None:
+        return ""
+    if status == "failed":
+        return f"exit {code}"
+    return {"timeout": "timed out", "running": "running"}.get(status, status)
