@@ -1,0 +1,259 @@
+"""One deployment watched: its traffic read into a sliding window, compared with its
+reference prepared once, and turned into a `WatchView` for the panel; every
+`snapshot_every_s` a window is stored as a snapshot (history survives a restart) and the
+deployment's alert rules judge it.
+
+A refresh costs what is new: the feed reads only new records (and re-reads those still
+waiting for a label), and drift is recomputed only when the window changed."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from storage.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from pipelines.drift import ColumnDrift, DatasetDrift, PreparedReference
+    from pipelines.monitoring.estimate import EstimatedPerformance
+    from pipelines.monitoring.performance import RealPerformance
+    from pipelines.monitoring.schema_drift import SchemaDrift
+    from pipelines.monitoring.window import MonitoringWindow, Traffic
+    from pipelines.watch.reference import DeploymentFacts
+    from storage.handle import Workspace
+    from storage.records import AlertRecord
+
+MIN_ROWS = 30  # fewer rows than this in the window: no drift verdict (too few to test)
+HISTORY = 24  # scores kept per column for the sparklines
+PREDICTION = "prediction"
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    max_rows: int | None = 1000
+    max_age_s: float | None = None
+    min_rows: int = MIN_ROWS
+    snapshot_every_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class WatchView:
+    """Everything the panel shows of one refresh; `note` says plainly why a part is empty."""
+
+    deployment: str
+    model_ref: str
+    reference_label: str
+    reference_rows: int
+    window_rows: int
+    drift: DatasetDrift | None
+    prediction_drift: ColumnDrift | None
+    schema: SchemaDrift | None
+    traffic: Traffic | None
+    real: RealPerformance | None
+    estimated: EstimatedPerformance | None
+    history: dict[str, tuple[float | None, ...]] = field(default_factory=dict)
+    alerts: tuple[AlertRecord, ...] = ()  # raised by this refresh's snapshot
+    note: str | None = None  # e.g. the window is too small, or the deployment is down
+    error: str | None = None  # the deployment stopped answering (the window is kept)
+    snapshots: int = 0  # stored so far by this watch
+
+
+class DeploymentWatch:
+    """Built once per watched deployment (its reference is read and prepared then)."""
+
+    def __init__(
+        self,
+        facts: DeploymentFacts,
+        reference: PreparedReference,
+        reference_label: str,
+        reference_predictions: PreparedReference | None,
+        settings: WatchSettings,
+    ) -> None:
+        from pipelines.monitoring.feed import RecordFeed
+        from pipelines.monitoring.window import MonitoringWindow
+
+        self.facts, self.reference, self.settings = facts, reference, settings
+        self.reference_label = reference_label
+        self.reference_predictions = reference_predictions
+        self.feed = RecordFeed(facts.url, facts.token)
+        self.window: MonitoringWindow = MonitoringWindow(settings.max_rows, settings.max_age_s)
+        self.metadata: dict[str, Any] | None = None
+        self.history: dict[str, deque[float | None]] = {}
+        self._seen_revision = -1
+        self._last: WatchView | None = None
+        self._snapshot_at = 0.0
+        self._snapshots = 0
+
+    @classmethod
+    def open(cls, ws: Workspace, name: str, settings: WatchSettings | None = None) -> Any:
+        """Read the deployment's facts and reference and prepare it (seconds at most)."""
+        from pipelines.drift import DriftOptions, PreparedReference
+        from pipelines.watch.reference import deployment_facts, deployment_reference
+
+        facts = deployment_facts(ws, name)
+        reference = deployment_reference(ws, facts)
+        options = DriftOptions(columns=facts.features, categorical=facts.categorical)
+        prepared = PreparedReference.prepare(reference.frame, options)
+        watch = cls(
+            facts, prepared, reference.label, _predictions(ws, facts), settings or WatchSettings()
+        )
+        watch.load_history(ws)
+        return watch
+
+    def load_history(self, ws: Workspace) -> None:
+        """Sparklines start from the stored snapshots, so a restart keeps the picture."""
+        from pipelines.alerts.evaluate import snapshots
+
+        for snapshot in reversed(snapshots(ws, self.facts.name, limit=HISTORY)):
+            for column in snapshot.columns:
+                self._push(column.column, column.score)
+
+    def resize(self, max_rows: int | None, max_age_s: float | None) -> None:
+        from pipelines.monitoring.feed import MonitoringError
+
+        if max_rows is None and max_age_s is None:
+            raise MonitoringError("a window needs a row limit, an age limit or both")
+        self.window.max_rows, self.window.max_age_s = max_rows, max_age_s
+        self.window.trim()
+        self._seen_revision = -1
+
+    def refresh(self, ws: Workspace | None = None, now: float | None = None) -> WatchView:
+        """Read what is new, recompute what changed; with `ws`, store a snapshot when one
+        is due and let the alert rules judge it."""
+        from pipelines.monitoring.feed import MonitoringError
+        from pipelines.monitoring.window import refresh
+
+        error = None
+        if self.metadata is None:
+            try:
+                self.metadata = self.feed.metadata()
+            except MonitoringError as exc:
+                error = str(exc)
+        if error is None:
+            error = refresh(self.feed, self.window).error
+        if self.window.revision == self._seen_revision and self._last is not None:
+            view = _replace(self._last, error=error)
+        else:
+            view = self._compute(error)
+            self._seen_revision = self.window.revision
+        if ws is not None and view.drift is not None and error is None:
+            view = self._maybe_snapshot(ws, view, time.monotonic() if now is None else now)
+        self._last = view
+        return view
+
+    def _compute(self, error: str | None) -> WatchView:
+        from pipelines.monitoring.estimate import window_estimate
+        from pipelines.monitoring.performance import window_performance
+        from pipelines.monitoring.schema_drift import schema_drift
+
+        rows = len(self.window)
+        metadata = self.metadata or {}
+        drift, prediction, note = None, None, None
+        if rows < self.settings.min_rows:
+            note = (
+                "no requests answered yet: drift is tested once the window holds "
+                f"{self.settings.min_rows} rows"
+                if rows == 0
+                else f"the window holds {rows} rows: drift is tested from {self.settings.min_rows}"
+            )
+        else:
+            drift = self.reference.compare(self.window.features())
+            for column in drift.columns:
+                self._push(column.column, column.score)
+            prediction = self._prediction_drift()
+        return WatchView(
+            deployment=self.facts.name,
+            model_ref=self.facts.model_ref,
+            reference_label=self.reference_label,
+            reference_rows=drift.reference_rows if drift else 0,
+            window_rows=rows,
+            drift=drift,
+            prediction_drift=prediction,
+            schema=schema_drift(self.window, metadata.get("schema") or {}) if metadata else None,
+            traffic=self.window.traffic(),
+            real=window_performance(self.window, metadata) if metadata else None,
+            estimated=window_estimate(self.window, metadata) if metadata else None,
+            history={k: tuple(v) for k, v in self.history.items()},
+            note=note,
+            error=error,
+            snapshots=self._snapshots,
+        )
+
+    def _prediction_drift(self) -> ColumnDrift | None:
+        if self.reference_predictions is None:
+            return None
+        predicted = self.window.predictions()
+        if predicted.empty:
+            return None
+        frame = predicted[[PREDICTION]].astype(str)  # classes as text, as the reference has them
+        return self.reference_predictions.compare(frame).column(PREDICTION)
+
+    def _maybe_snapshot(self, ws: Workspace, view: WatchView, now: float) -> WatchView:
+        from pipelines.alerts.evaluate import evaluate_rules, record_snapshot
+
+        if self._snapshots and now - self._snapshot_at < self.settings.snapshot_every_s:
+            return view
+        summary = summarize(view)
+        prediction = view.prediction_drift.to_dict() if view.prediction_drift else None
+        record_snapshot(ws, summary, view.drift.columns if view.drift else (), prediction)
+        self._snapshot_at, self._snapshots = now, self._snapshots + 1
+        alerts = evaluate_rules(ws, summary)
+        return _replace(view, alerts=tuple(alerts), snapshots=self._snapshots)
+
+    def _push(self, column: str, score: Any) -> None:
+        values = self.history.setdefault(column, deque(maxlen=HISTORY))
+        values.append(None if score is None else float(score))
+
+
+def summarize(view: WatchView) -> Any:
+    """The window as the alert rules see it."""
+    from pipelines.alerts.rules import WindowSummary
+
+    drift = view.drift
+    real = {m.name: m.value for m in view.real.metrics} if view.real else {}
+    estimated = (
+        {"accuracy": view.estimated.accuracy, "f1": view.estimated.f1} if view.estimated else {}
+    )
+    return WindowSummary(
+        deployment=view.deployment,
+        window_end=datetime.now(UTC),
+        rows=view.window_rows,
+        dataset_drifted=bool(drift and drift.drifted),
+        drift_share=drift.share if drift else 0.0,
+        drifted_columns=tuple(c.column for c in drift.columns if c.drifted) if drift else (),
+        real_metrics=real,
+        estimated_metrics=estimated,
+        error_rate=view.traffic.error_rate if view.traffic and view.traffic.requests else None,
+        unseen_columns=tuple(view.schema.unseen) if view.schema else (),
+    )
+
+
+def _predictions(ws: Workspace, facts: DeploymentFacts) -> PreparedReference | None:
+    """The run's held-out predictions as the reference of prediction drift (what the model
+    answered on data like its training data); None when the run kept none."""
+    import pandas as pd
+
+    from pipelines.drift import DriftOptions, PreparedReference
+    from pipelines.registry.versions import resolve
+    from pipelines.runs.held_out import held_out_predictions
+
+    try:
+        held = held_out_predictions(ws, resolve(ws, facts.model_ref).run_id)
+    except WorkbenchError:
+        return None
+    if facts.task == "classification":
+        frame = pd.DataFrame({PREDICTION: [str(v) for v in held.y_pred]})
+        options = DriftOptions(columns=(PREDICTION,), categorical=(PREDICTION,))
+    else:
+        frame = pd.DataFrame({PREDICTION: [float(v) for v in held.y_pred]})
+        options = DriftOptions(columns=(PREDICTION,), numerical=(PREDICTION,))
+    return PreparedReference.prepare(frame, options)
+
+
+def _replace(view: WatchView, **changes: Any) -> WatchView:
+    from dataclasses import replace
+
+    return replace(view, **changes)
