@@ -20,7 +20,7 @@ from pipelines.sweeps.families import get_family
 from pipelines.sweeps.preprocessing import build_pipeline
 from tests.sweep_helpers import SAMPLES
 
-TARGETS = {"wine": "cultivar", "breast_cancer": "diagnosis", "diabetes": "progression"}
+TARGETS = {"wine": "cultivar", "breast_cancer": "diagnosis", "diabetes": "disease_progression"}
 TARGETS["churn_v1"] = "churned"
 
 

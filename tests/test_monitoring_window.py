@@ -64,10 +64,11 @@ def test_a_label_arriving_later_reaches_the_window(wine: Any) -> None:
     assert refresh(feed, window).new == 3
     assert window.oldest_unlabelled_id() == single["request_id"]
     assert window.labelled() == ([], [], None)
-    assert post(url_of(server), "/feedback", {"request_id": batch["request_id"],
-                                              "label": ["class_1", "class_2"]}, TOKEN)["feedback_id"]  # fmt: skip
-    assert post(url_of(server), "/feedback", {"request_id": single["request_id"],
-                                              "label": "class_0"}, TOKEN)["feedback_id"]  # fmt: skip
+    labels = {batch["request_id"]: ["class_1", "class_2"], single["request_id"]: "class_0"}
+    for request_id, label in labels.items():
+        answer = post(url_of(server), "/feedback", {"request_id": request_id, "label": label},
+                      TOKEN)  # fmt: skip
+        assert answer["request_id"] == request_id
     done = refresh(feed, window)
     assert done.new == 0 and done.reread >= 2
     y_true, y_pred, proba = window.labelled()

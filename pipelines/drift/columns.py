@@ -101,8 +101,8 @@ def category_counts(series: pd.Series) -> dict[Any, int]:
     counts = series.value_counts(dropna=True, sort=False)
     result: dict[Any, int] = {}
     for key, count in zip(counts.index.tolist(), counts.tolist(), strict=True):
-        if isinstance(key, float) and not np.isfinite(key):
-            continue
+        if count == 0 or (isinstance(key, float) and not np.isfinite(key)):
+            continue  # a pandas category never seen, or ±inf
         result[key] = result.get(key, 0) + int(count)
     return result
 

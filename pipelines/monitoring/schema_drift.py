@@ -63,9 +63,7 @@ class SchemaDrift:
             said.append(f"required column {inert(column)} is missing from {rows} rows")
         said += [change.sentence() for change in self.type_changes]
         for column, rows in self.unseen.items():
-            said.append(
-                f"column {inert(column)}, which the model never saw, arrives in {rows} rows"
-            )
+            said.append(f"column {inert(column)}, which the model never saw, is in {rows} rows")
         for column, values in self.new_categories.items():
             shown = ", ".join(inert(v) for v in list(values)[:SHOWN])
             more = f" and {len(values) - SHOWN} more" if len(values) > SHOWN else ""
