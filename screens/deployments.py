@@ -22,7 +22,7 @@ from screens.dialogs import ConfirmScreen, TextScreen
 from screens.focus import RestoresFocus
 from screens.formatting import display_path, number, user_text
 from screens.live_messages import DeploymentsListed, DeploymentTrafficRead, WatchesLive, live_layer
-from screens.messages import InBackground
+from screens.messages import InBackground, OpenDriftPanel
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
@@ -112,6 +112,7 @@ class DeploymentsScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scre
     BINDINGS = [
         Binding("x", "stop", "Stop", id="deployments.stop"),
         Binding("u", "start", "Start", id="deployments.start"),
+        Binding("w", "watch", "Watch drift", id="deployments.watch"),
         Binding("l", "logs", "Logs", id="deployments.logs"),
         Binding("p", "promote", "Promote", id="deployments.promote"),
         Binding("b", "rollback", "Rollback", id="deployments.rollback"),
@@ -255,6 +256,13 @@ class DeploymentsScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scre
                 self.post_message(Changed())  # thread-safe: the screen reads again
 
         self._in_background(f"{what} {name}", run)
+
+    def action_watch(self) -> None:
+        name = self.current_name()
+        if name is None:
+            self.notify("no deployment here", severity="warning")
+            return
+        self.post_message(OpenDriftPanel(name))
 
     def action_logs(self) -> None:
         name = self.current_name()

@@ -1,6 +1,6 @@
 """What the App's live layer (workbench/live.py) tells the screens that subscribed to it:
 past-tense messages carrying what changed, so screens own no timers and no polling state.
-Deployments and image builds have theirs below; drift panels' DriftComputed comes next."""
+Deployments, image builds and drift panels have theirs below."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from textual.message_pump import MessagePump
 
     from pipelines.deploy.traffic import Traffic
+    from pipelines.watch.watcher import WatchView
     from storage.records import DeploymentRecord, ImageBuildRecord, RunSummary, SweepRecord
 
 
@@ -113,3 +114,13 @@ class ImageBuildsListed(Message, bubble=False):
 
     builds: list[ImageBuildRecord]
     log_tail: dict[int, list[str]]
+
+
+@dataclass
+class DriftRefreshed(Message, bubble=False):
+    """A watched deployment's drift panel, refreshed off the UI thread; `error` says why
+    there is no view (the watch could not start: no reference data, no deployment)."""
+
+    deployment: str
+    view: WatchView | None
+    error: str | None = None

@@ -76,6 +76,13 @@ class OpenModels(Message):
     name: str | None = None
 
 
+@dataclass
+class OpenDriftPanel(Message):
+    """Watch a deployment's drift live."""
+
+    deployment: str
+
+
 # --- work that must outlive the screen that asked: the App does it ------------------------
 
 

@@ -8,58 +8,17 @@ deployment stops answering; `workbench drift --deployment` reads the same traffi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from pipelines.alerts.evaluate import list_alerts, snapshots
 from pipelines.alerts.rules import add_rule
 from pipelines.deploy import deployments
-from pipelines.monitoring.simulate import simulate
-from pipelines.monitoring.traffic_data import deployment_traffic
-from pipelines.registry.versions import register_model
-from pipelines.sweeps import lifecycle as sweeps
-from pipelines.sweeps.worker import run_worker
 from pipelines.watch.watcher import DeploymentWatch, WatchSettings
-from storage import sweeps as sweeps_repo
-from storage.handle import Workspace, open_workspace
-from tests.sweep_helpers import add_sample
+from tests.watch_helpers import MOVED, Deployed, deployed, send, send_shifted
 from workbench.cli import main
 
-SWEEP = {"dataset": "wine", "model": "random_forest", "trials": 1, "folds": 2, "keep_top": 1}
-SWEEP |= {"pruner": "none", "params": {"n_estimators": {"low": 5, "high": 10}}}
-
-
-@dataclass
-class Deployed:
-    root: Path
-    ws: Workspace
-    name: str
-
-
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    root = tmp_path_factory.mktemp("watch") / "ws"
-    ws = open_workspace(root)
-    add_sample(ws, "wine", "cultivar")
-    run_worker(ws, sweeps.create_sweep(ws, dict(SWEEP)).sweep.id)
-    [run] = [r for r in sweeps_repo.list_runs(ws.db) if r.artifact_sha]
-    register_model(ws, run.id, "wine")
-    deployments.deploy(ws, "wine", local=True, name="wine-watch")
-    try:
-        yield Deployed(root, ws, "wine-watch")
-    finally:
-        deployments.remove_deployment(ws, "wine-watch")
-        ws.close()
-
-
-def send(deployed: Deployed, scenario: str, count: int, labels_after_s: float = 0.0) -> None:
-    source = deployment_traffic(deployed.ws, deployed.name)
-    summary = simulate(source.url, source.rows, source.labels, scenario=scenario, rate=400,
-                       count=count, labels_after_s=labels_after_s, seed=3)  # fmt: skip
-    assert summary.answered == count
+__all__ = ["deployed"]  # fixture
 
 
 def test_the_watch_flips_to_drift_when_the_traffic_shifts_and_an_alert_fires_then(
@@ -90,18 +49,13 @@ def test_the_watch_flips_to_drift_when_the_traffic_shifts_and_an_alert_fires_the
     view = watch.refresh(deployed.ws)
     assert view.schema is not None and view.schema.unseen and not view.drift.drifted
 
-    moved = {"alcohol": 4.0, "proline": 900.0, "color_intensity": 6.0, "flavanoids": 3.0}
-    moved |= {"hue": 1.0, "magnesium": 60.0, "ash": 1.5, "total_phenols": 2.0}
-    source = deployment_traffic(deployed.ws, deployed.name)
-    rows = [{k: v + moved.get(k, 0.0) for k, v in row.items()} for row in source.rows]
-    summary = simulate(source.url, rows, source.labels, scenario="none", rate=400, count=60)
-    assert summary.answered == 60
+    send_shifted(deployed, 60)
     view = watch.refresh(deployed.ws)
     assert view.drift is not None and view.drift.drifted, view.drift.to_dict()
-    assert set(moved) <= {c.column for c in view.drift.columns if c.drifted}
+    assert set(MOVED) <= {c.column for c in view.drift.columns if c.drifted}
     assert [a.kind for a in view.alerts] == ["dataset_drift"]  # raised on this window
     assert len(list_alerts(deployed.ws, deployed.name)) == 1
-    assert all(len(watch.history[c]) >= 3 for c in moved)  # the sparklines' points
+    assert all(len(watch.history[c]) >= 3 for c in MOVED)  # the sparklines' points
 
     again = watch.refresh(deployed.ws)  # still drifting: no second alert
     assert again.alerts == () and len(list_alerts(deployed.ws, deployed.name)) == 1

@@ -26,6 +26,7 @@ from screens.messages import (
     CompareRuns,
     InBackground,
     OpenDataset,
+    OpenDriftPanel,
     OpenModels,
     OpenRun,
     OpenRuns,
@@ -217,6 +218,12 @@ class WorkbenchApp(App[None]):
         from screens.models import ModelsScreen
 
         self._push(lambda ws: ModelsScreen(ws, event.name))
+
+    @on(OpenDriftPanel)
+    def open_drift_panel(self, event: OpenDriftPanel) -> None:
+        from screens.drift_panel import DriftPanelScreen
+
+        self._push(lambda ws: DriftPanelScreen(ws, event.deployment))
 
     @on(BrowseRows)
     def browse_rows(self, event: BrowseRows) -> None:

@@ -104,4 +104,6 @@ class BuildSource(LiveSource):
 
 
 def serving_sources(ws: Workspace) -> list[LiveSource]:
-    return [DeploymentSource(ws), BuildSource(ws)]
+    from workbench.live_drift import DriftSource
+
+    return [DeploymentSource(ws), BuildSource(ws), DriftSource(ws)]

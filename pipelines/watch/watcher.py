@@ -1,7 +1,7 @@
 """One deployment watched: its traffic read into a sliding window, compared with its
 reference prepared once, and turned into a `WatchView` for the panel; every
-`snapshot_every_s` a window is stored as a snapshot (history survives a restart) and the
-deployment's alert rules judge it.
+`snapshot_every_s`, and at once when the dataset verdict flips, a window is stored as a
+snapshot (history survives a restart) and the deployment's alert rules judge it.
 
 A refresh costs what is new: the feed reads only new records (and re-reads those still
 waiting for a label), and drift is recomputed only when the window changed."""
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from storage.errors import WorkbenchError
 
 if TYPE_CHECKING:
-    from pipelines.drift import ColumnDrift, DatasetDrift, PreparedReference
+    from pipelines.drift import ColumnDrift, DatasetDrift, Histogram, PreparedReference
     from pipelines.monitoring.estimate import EstimatedPerformance
     from pipelines.monitoring.performance import RealPerformance
     from pipelines.monitoring.schema_drift import SchemaDrift
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 MIN_ROWS = 30  # fewer rows than this in the window: no drift verdict (too few to test)
 HISTORY = 24  # scores kept per column for the sparklines
+BINS = 16  # histogram bins (numeric) or categories shown
 PREDICTION = "prediction"
 
 
@@ -55,7 +56,9 @@ class WatchView:
     real: RealPerformance | None
     estimated: EstimatedPerformance | None
     history: dict[str, tuple[float | None, ...]] = field(default_factory=dict)
+    histograms: dict[str, Histogram] = field(default_factory=dict)  # per tested column
     alerts: tuple[AlertRecord, ...] = ()  # raised by this refresh's snapshot
+    retraining: str | None = None  # a retraining job this refresh's snapshot started, said
     note: str | None = None  # e.g. the window is too small, or the deployment is down
     error: str | None = None  # the deployment stopped answering (the window is kept)
     snapshots: int = 0  # stored so far by this watch
@@ -86,6 +89,7 @@ class DeploymentWatch:
         self._last: WatchView | None = None
         self._snapshot_at = 0.0
         self._snapshots = 0
+        self._stored_verdict: bool | None = None
 
     @classmethod
     def open(cls, ws: Workspace, name: str, settings: WatchSettings | None = None) -> Any:
@@ -151,7 +155,7 @@ class DeploymentWatch:
 
         rows = len(self.window)
         metadata = self.metadata or {}
-        drift, prediction, note = None, None, None
+        drift, prediction, note, histograms = None, None, None, {}
         if rows < self.settings.min_rows:
             note = (
                 "no requests answered yet: drift is tested once the window holds "
@@ -160,9 +164,14 @@ class DeploymentWatch:
                 else f"the window holds {rows} rows: drift is tested from {self.settings.min_rows}"
             )
         else:
-            drift = self.reference.compare(self.window.features())
+            current = self.window.features()
+            drift = self.reference.compare(current)
             for column in drift.columns:
                 self._push(column.column, column.score)
+                if column.tested:
+                    histograms[column.column] = self.reference.histogram(
+                        column.column, current, BINS
+                    )
             prediction = self._prediction_drift()
         return WatchView(
             deployment=self.facts.name,
@@ -177,6 +186,7 @@ class DeploymentWatch:
             real=window_performance(self.window, metadata) if metadata else None,
             estimated=window_estimate(self.window, metadata) if metadata else None,
             history={k: tuple(v) for k, v in self.history.items()},
+            histograms=histograms,
             note=note,
             error=error,
             snapshots=self._snapshots,
@@ -194,14 +204,50 @@ class DeploymentWatch:
     def _maybe_snapshot(self, ws: Workspace, view: WatchView, now: float) -> WatchView:
         from pipelines.alerts.evaluate import evaluate_rules, record_snapshot
 
-        if self._snapshots and now - self._snapshot_at < self.settings.snapshot_every_s:
-            return view
+        flipped = view.drift is not None and view.drift.drifted != self._stored_verdict
+        due = now - self._snapshot_at >= self.settings.snapshot_every_s
+        if self._snapshots and not due and not flipped:
+            return view  # a verdict that flips is stored (and judged) at once
         summary = summarize(view)
         prediction = view.prediction_drift.to_dict() if view.prediction_drift else None
         record_snapshot(ws, summary, view.drift.columns if view.drift else (), prediction)
         self._snapshot_at, self._snapshots = now, self._snapshots + 1
+        self._stored_verdict = bool(view.drift and view.drift.drifted)
         alerts = evaluate_rules(ws, summary)
-        return _replace(view, alerts=tuple(alerts), snapshots=self._snapshots)
+        retraining = self._maybe_retrain(ws)
+        return _replace(
+            view, alerts=tuple(alerts), snapshots=self._snapshots, retraining=retraining
+        )
+
+    def _maybe_retrain(self, ws: Workspace) -> str | None:
+        """Start a retraining job when the deployment's policy asks for one now."""
+        from pipelines.retrain.jobs import start_from_policy
+        from pipelines.retrain.policy import get_policy, should_retrain
+
+        reason = should_retrain(ws, self.facts.name)
+        if reason is None:
+            return None
+        policy = get_policy(ws, self.facts.name)
+        labels = self.labelled_rows() if policy is not None and policy.append_labels else None
+        try:
+            job = start_from_policy(ws, self.facts.name, reason, labels)
+        except WorkbenchError as exc:
+            return f"retraining could not start: {exc}"
+        return f"retraining job {job.id} started: {reason}"
+
+    def labelled_rows(self) -> Any:
+        """The window's answered rows whose label arrived, with the label as the target
+        column (what a retraining may append as a new dataset version); None if none."""
+        import pandas as pd
+
+        rows = []
+        for entry in self.window.answered():
+            for row, label in zip(entry.inputs or [], entry.labels or [], strict=False):
+                if label is not None:
+                    rows.append(
+                        {**{k: row.get(k) for k in self.facts.features}, self.facts.target: label}
+                    )
+        return pd.DataFrame.from_records(rows) if rows else None
 
     def _push(self, column: str, score: Any) -> None:
         values = self.history.setdefault(column, deque(maxlen=HISTORY))
