@@ -69,6 +69,8 @@ def test_a_label_arriving_later_reaches_the_window(wine: Any) -> None:
         answer = post(url_of(server), "/feedback", {"request_id": request_id, "label": label},
                       TOKEN)  # fmt: skip
         assert answer["request_id"] == request_id
+    waited = refresh(feed, window, label_wait_s=0.0)  # no longer waiting: nothing re-read
+    assert waited.reread == 0 and window.labelled() == ([], [], None)
     done = refresh(feed, window)
     assert done.new == 0 and done.reread >= 2
     y_true, y_pred, proba = window.labelled()
@@ -81,6 +83,8 @@ def test_a_label_arriving_later_reaches_the_window(wine: Any) -> None:
     assert list(table["request_id"])[1:3] == [batch["request_id"]] * 2
     assert list(window.features()["alcohol"]) == [rows[i]["alcohol"] for i in (0, 100, 101, 150)]
     assert list(window.probabilities().columns) == ["class_0", "class_1", "class_2"]
+    assert list(window.features(["alcohol", "absent"]).columns) == ["alcohol", "absent"]
+    assert len(window.of_version("1")) == 4 and len(window.of_version("2")) == 0
 
 
 def test_the_window_keeps_the_last_rows_and_the_last_seconds(wine: Any) -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.monitoring.feed import MonitoringError
 from storage.errors import WorkbenchError
-from storage.handle import Workspace
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
 
 
 @dataclass(frozen=True)
