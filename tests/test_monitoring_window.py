@@ -82,7 +82,9 @@ def test_a_label_arriving_later_reaches_the_window(wine: Any) -> None:
     assert list(table["labelled"]) == [True, True, True, False]
     assert list(table["request_id"])[1:3] == [batch["request_id"]] * 2
     assert list(window.features()["alcohol"]) == [rows[i]["alcohol"] for i in (0, 100, 101, 150)]
-    assert list(window.probabilities().columns) == ["class_0", "class_1", "class_2"]
+    probabilities = window.probabilities()
+    assert probabilities is not None
+    assert list(probabilities.columns) == ["class_0", "class_1", "class_2"]
     assert list(window.features(["alcohol", "absent"]).columns) == ["alcohol", "absent"]
     assert len(window.of_version("1")) == 4 and len(window.of_version("2")) == 0
 
