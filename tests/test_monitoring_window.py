@@ -51,6 +51,8 @@ def test_the_feed_reads_each_record_once_and_pages_until_caught_up(wine: Any) ->
     assert [r["id"] for r in again.pull(limit=3)] == ids[10:13]  # ... and by `limit`
     assert [r["id"] for r in again.reread(first, ids[2])] == ids[:3]
     assert again.after == ids[12]  # a re-read does not move the feed
+    with pytest.raises(MonitoringError, match="its request log was replaced"):
+        RecordFeed(url_of(server), TOKEN, after=10**6).pull()  # a server with a new log
 
 
 def test_a_label_arriving_later_reaches_the_window(wine: Any) -> None:

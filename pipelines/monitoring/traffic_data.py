@@ -46,6 +46,11 @@ def deployment_traffic(ws: Workspace, name: str) -> TrafficSource:
     from storage import sweeps as sweeps_repo
 
     record = deployments_repo.get_deployment(ws.db, name)
+    if record.status != "running":
+        raise MonitoringError(
+            f"deployment {name} is {record.status}, not running: start it first "
+            f"(`workbench deploy start {name}`)"
+        )
     try:
         version = resolve(ws, record.model_ref)
         dataset_ref = str(version.lineage.get("dataset_version") or "")
