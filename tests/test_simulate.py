@@ -82,6 +82,27 @@ def test_a_gradual_shift_grows_and_a_new_column_arrives_at_half_time(wine: Any) 
     assert unseen == [[]] * 5 + [[NEW_COLUMN]] * 5
 
 
+def test_a_selected_shift_sends_rows_unchanged_drawn_from_the_highest_ranking(wine: Any) -> None:
+    url, rows, labels = wine
+    summary = simulate(url, rows, labels, scenario="sudden", shift="select", rate=200,
+                       count=40, labels_after_s=0, seed=3)  # fmt: skip
+    assert summary.shift == "select" and len(summary.shifted_columns) == 3
+    scales = {c: _std([r[c] for r in rows]) for c in summary.shifted_columns}
+    means = {c: sum(r[c] for r in rows) / len(rows) for c in summary.shifted_columns}
+    scores = []
+    for record in logged(url, summary.request_ids):
+        [sent] = record["inputs"]
+        [origin] = [i for i, row in enumerate(rows) if row == sent]  # sent as it is
+        assert record["label"] == labels[origin]  # the label follows the row
+        scores.append(sum((sent[c] - means[c]) / scales[c] for c in scales))
+    first, second = scores[:20], scores[20:]
+    cutoff = sorted(
+        (sum((r[c] - means[c]) / scales[c] for c in scales) for r in rows), reverse=True
+    )[round(0.3 * len(rows)) - 1]
+    assert min(second) >= cutoff - 1e-9  # every row after half-time is from the top 30% ...
+    assert sum(second) / 20 > sum(first) / 20 + 1.0  # ... so the columns' mean moved
+
+
 def test_the_run_is_bounded_in_time_and_shows_progress(wine: Any) -> None:
     url, rows, labels = wine
     seen: list[Progress] = []
@@ -108,6 +129,7 @@ def test_only_loopback_and_sane_bounds_are_accepted(wine: Any) -> None:
         ({"duration_s": 99999}, "--duration must be above 0 and at most"),
         ({"labels_after_s": -1}, "--labels-after must be"),
         ({"scenario": "chaos"}, "unknown scenario 'chaos'"),
+        ({"scenario": "gradual", "shift": "twist"}, "unknown shift 'twist'"),
     ]
     for arguments, message in bad:
         with pytest.raises(MonitoringError, match=message):
