@@ -5,6 +5,7 @@ registered model, its rows drawn from the run's held-out data."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -113,6 +114,10 @@ def test_the_run_is_bounded_in_time_and_shows_progress(wine: Any) -> None:
     assert summary.duration_s < 1.5
     assert seen and seen[-1].sent == summary.sent and seen[-1].labels_waiting == 0
     assert seen[-1].line().startswith(f"{summary.sent} requests ({summary.sent} answered")
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()  # a demo or a screen stopping it
+    stopped = simulate(url, rows, labels, rate=20, count=1000, labels_after_s=5, stop=stop)
+    assert stopped.ended == "stopped" and 3 <= stopped.sent <= 9 and stopped.duration_s < 1
 
 
 def test_only_loopback_and_sane_bounds_are_accepted(wine: Any) -> None:
