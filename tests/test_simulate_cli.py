@@ -45,7 +45,7 @@ def test_simulate_sends_held_out_rows_and_their_labels_to_a_deployment(
         out = capsys.readouterr().out
         assert code == 0
         assert out.startswith("wine-sim: 12 requests in ")
-        assert "(12 answered, 0 refused), 12 labels sent; scenario sudden, shifted (offset): " in out
+        assert "(12 answered, 0 refused), 12 labels sent; scenario sudden, shifted (offset)" in out
         assert "rows from wine@D0 (wine:1)" in out
         logged = RecordFeed(record.url, "tok").pull()
         assert len(logged) == 12 and all(r["status"] == 200 for r in logged)
