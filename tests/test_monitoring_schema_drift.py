@@ -60,9 +60,11 @@ def test_unseen_missing_mistyped_and_new_categories_are_counted_and_said(
 def test_an_empty_window_and_odd_values_are_said_plainly() -> None:
     schema = {"columns": [{"name": "x", "kind": "numeric"}, {"name": "t", "kind": "time"}]}
     assert rows_schema_drift([], schema).sentences() == ["no requests in the window yet"]
-    odd = [(200, {"x": True, "t": 3}), (422, {"x": [1], "t": False}), (200, {"x": None, "t": None})]
+    odd = [(422, {"x": True, "t": 3}), (422, {"x": [1], "t": False}), (200, {"x": None, "t": None})]
+    odd.append((200, {"x": "trusted: the server answered it", "t": None}))
     drift = rows_schema_drift(odd, schema)
     assert [(c.column, c.seen, c.rows) for c in drift.type_changes] == [
         ("x", "booleans", 1), ("x", "lists", 1), ("t", "booleans", 1)
     ]  # fmt: skip
-    assert drift.refused_rows == 1 and drift.missing == {} and drift.unseen == {}
+    assert drift.rows == 4 and drift.refused_rows == 2
+    assert drift.missing == {} and drift.unseen == {}

@@ -51,6 +51,8 @@ def test_the_feed_reads_each_record_once_and_pages_until_caught_up(wine: Any) ->
     assert [r["id"] for r in again.pull(limit=3)] == ids[10:13]  # ... and by `limit`
     assert [r["id"] for r in again.reread(first, ids[2])] == ids[:3]
     assert again.after == ids[12]  # a re-read does not move the feed
+    with pytest.raises(MonitoringError, match="its request log was replaced"):
+        RecordFeed(url_of(server), TOKEN, after=10**6).pull()  # a server with a new log
 
 
 def test_a_label_arriving_later_reaches_the_window(wine: Any) -> None:
@@ -69,6 +71,8 @@ def test_a_label_arriving_later_reaches_the_window(wine: Any) -> None:
         answer = post(url_of(server), "/feedback", {"request_id": request_id, "label": label},
                       TOKEN)  # fmt: skip
         assert answer["request_id"] == request_id
+    waited = refresh(feed, window, label_wait_s=0.0)  # no longer waiting: nothing re-read
+    assert waited.reread == 0 and window.labelled() == ([], [], None)
     done = refresh(feed, window)
     assert done.new == 0 and done.reread >= 2
     y_true, y_pred, proba = window.labelled()
@@ -80,7 +84,11 @@ def test_a_label_arriving_later_reaches_the_window(wine: Any) -> None:
     assert list(table["labelled"]) == [True, True, True, False]
     assert list(table["request_id"])[1:3] == [batch["request_id"]] * 2
     assert list(window.features()["alcohol"]) == [rows[i]["alcohol"] for i in (0, 100, 101, 150)]
-    assert list(window.probabilities().columns) == ["class_0", "class_1", "class_2"]
+    probabilities = window.probabilities()
+    assert probabilities is not None
+    assert list(probabilities.columns) == ["class_0", "class_1", "class_2"]
+    assert list(window.features(["alcohol", "absent"]).columns) == ["alcohol", "absent"]
+    assert len(window.of_version("1")) == 4 and len(window.of_version("2")) == 0
 
 
 def test_the_window_keeps_the_last_rows_and_the_last_seconds(wine: Any) -> None:

@@ -5,16 +5,16 @@ registered model, its rows drawn from the run's held-out data."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipelines.monitoring.feed import MonitoringError, RecordFeed
 from pipelines.monitoring.simulate import NEW_COLUMN, Progress, check_loopback, simulate
-from tests.serving_helpers import Server
+from tests.serving_helpers import Server, free_port
 from tests.test_monitoring_helpers import fit_bundle, records, sample, url_of
 
 
@@ -83,6 +83,27 @@ def test_a_gradual_shift_grows_and_a_new_column_arrives_at_half_time(wine: Any) 
     assert unseen == [[]] * 5 + [[NEW_COLUMN]] * 5
 
 
+def test_a_selected_shift_sends_rows_unchanged_drawn_from_the_highest_ranking(wine: Any) -> None:
+    url, rows, labels = wine
+    summary = simulate(url, rows, labels, scenario="sudden", shift="select", rate=200,
+                       count=40, labels_after_s=0, seed=3)  # fmt: skip
+    assert summary.shift == "select" and len(summary.shifted_columns) == 3
+    scales = {c: _std([r[c] for r in rows]) for c in summary.shifted_columns}
+    means = {c: sum(r[c] for r in rows) / len(rows) for c in summary.shifted_columns}
+    scores = []
+    for record in logged(url, summary.request_ids):
+        [sent] = record["inputs"]
+        [origin] = [i for i, row in enumerate(rows) if row == sent]  # sent as it is
+        assert record["label"] == labels[origin]  # the label follows the row
+        scores.append(sum((sent[c] - means[c]) / scales[c] for c in scales))
+    first, second = scores[:20], scores[20:]
+    cutoff = sorted(
+        (sum((r[c] - means[c]) / scales[c] for c in scales) for r in rows), reverse=True
+    )[round(0.3 * len(rows)) - 1]
+    assert min(second) >= cutoff - 1e-9  # every row after half-time is from the top 30% ...
+    assert sum(second) / 20 > sum(first) / 20 + 1.0  # ... so the columns' mean moved
+
+
 def test_the_run_is_bounded_in_time_and_shows_progress(wine: Any) -> None:
     url, rows, labels = wine
     seen: list[Progress] = []
@@ -93,6 +114,10 @@ def test_the_run_is_bounded_in_time_and_shows_progress(wine: Any) -> None:
     assert summary.duration_s < 1.5
     assert seen and seen[-1].sent == summary.sent and seen[-1].labels_waiting == 0
     assert seen[-1].line().startswith(f"{summary.sent} requests ({summary.sent} answered")
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()  # a demo or a screen stopping it
+    stopped = simulate(url, rows, labels, rate=20, count=1000, labels_after_s=5, stop=stop)
+    assert stopped.ended == "stopped" and 3 <= stopped.sent <= 9 and stopped.duration_s < 1
 
 
 def test_only_loopback_and_sane_bounds_are_accepted(wine: Any) -> None:
@@ -109,6 +134,7 @@ def test_only_loopback_and_sane_bounds_are_accepted(wine: Any) -> None:
         ({"duration_s": 99999}, "--duration must be above 0 and at most"),
         ({"labels_after_s": -1}, "--labels-after must be"),
         ({"scenario": "chaos"}, "unknown scenario 'chaos'"),
+        ({"scenario": "gradual", "shift": "twist"}, "unknown shift 'twist'"),
     ]
     for arguments, message in bad:
         with pytest.raises(MonitoringError, match=message):
@@ -119,13 +145,11 @@ def test_only_loopback_and_sane_bounds_are_accepted(wine: Any) -> None:
         simulate(url, [{"colour": "red"}] * 3, None, scenario="gradual")
 
 
-def test_a_deployment_that_stops_answering_ends_the_run_in_one_line(tmp_path: Path) -> None:
-    X, y = sample("wine")
-    server = Server(fit_bundle(tmp_path / "bundle", X, y, "classification"), tmp_path / "log")
-    url = url_of(server)
-    server.stop()
+def test_a_deployment_that_does_not_answer_ends_the_run_in_one_line(wine: Any) -> None:
+    _, rows, labels = wine
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(MonitoringError, match=r"does not answer .*stopped after 2 requests") as e:
-        simulate(url, records(X), list(y), rate=100, count=10)
+        simulate(url, rows, labels, rate=100, count=10)
     assert "\n" not in str(e.value)
 
 

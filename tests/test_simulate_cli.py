@@ -5,6 +5,7 @@ no longer there."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -44,7 +45,7 @@ def test_simulate_sends_held_out_rows_and_their_labels_to_a_deployment(
         out = capsys.readouterr().out
         assert code == 0
         assert out.startswith("wine-sim: 12 requests in ")
-        assert "(12 answered, 0 refused), 12 labels sent; scenario sudden, shifted: " in out
+        assert "(12 answered, 0 refused), 12 labels sent; scenario sudden, shifted (offset)" in out
         assert "rows from wine@D0 (wine:1)" in out
         logged = RecordFeed(record.url, "tok").pull()
         assert len(logged) == 12 and all(r["status"] == 200 for r in logged)
@@ -63,6 +64,12 @@ def test_simulate_sends_held_out_rows_and_their_labels_to_a_deployment(
             == "workbench: error: no deployment named 'nowhere' (see `workbench deploy ls`)"
         )
 
+        assert main(["simulate", "wine-sim", "--count", "3", "--rate", "50", "--no-labels",
+                     "--json", "--workspace", str(root)]) == 0  # fmt: skip
+        answer = json.loads(capsys.readouterr().out)
+        assert (answer["sent"], answer["answered"], answer["labels_sent"]) == (3, 3, 0)
+        assert answer["scenario"] == "none" and answer["ended"] == "count"
+
         for frozen in (root / "datasets").rglob("*.parquet"):
             frozen.unlink()
         assert main(["simulate", "wine-sim", "--count", "1", "--workspace", str(root)]) == 1
@@ -75,3 +82,8 @@ def test_simulate_sends_held_out_rows_and_their_labels_to_a_deployment(
             deployments.stop_deployment(ws, "wine-sim")
         finally:
             ws.close()
+    assert main(["simulate", "wine-sim", "--workspace", str(root)]) == 1
+    assert capsys.readouterr().err == (
+        "workbench: error: deployment wine-sim is stopped, not running: start it first "
+        "(`workbench deploy start wine-sim`)\n"
+    )

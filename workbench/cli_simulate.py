@@ -25,6 +25,10 @@ def add_parsers(commands: Any) -> None:
     simulate.add_argument("--scenario", choices=SCENARIO_CHOICES, default="none",
                           help="gradual/sudden shift a few numeric columns; new-column adds "
                           "one the model never saw (default: none)")  # fmt: skip
+    simulate.add_argument("--shift", choices=("offset", "select"), default="offset",
+                          help="offset: move the columns' values (labels stay: covariate and "
+                          "concept shift); select: draw more rows ranking high on them "
+                          "(labels follow: covariate shift only) (default: offset)")  # fmt: skip
     simulate.add_argument("--rate", type=float, default=10.0, metavar="R",
                           help="requests per second (default: 10)")  # fmt: skip
     simulate.add_argument("--labels-after", type=float, default=5.0, metavar="S",
@@ -61,6 +65,7 @@ def run_simulate_command(args: argparse.Namespace, root: Path) -> int:
         duration_s=args.duration,
         token=source.token,
         seed=args.seed,
+        shift=args.shift,
         on_progress=_progress(args.count),
     )
     if sys.stderr.isatty():
@@ -72,7 +77,10 @@ def run_simulate_command(args: argparse.Namespace, root: Path) -> int:
 
         print_json({**asdict(summary), "request_ids": len(summary.request_ids)})
         return 0
-    shifted = f", shifted: {', '.join(summary.shifted_columns)}" if summary.shifted_columns else ""
+    shifted = ""
+    if summary.shifted_columns:
+        how = f" ({summary.shift})" if summary.scenario in ("gradual", "sudden") else ""
+        shifted = f", shifted{how}: {', '.join(summary.shifted_columns)}"
     print(
         f"{args.deployment}: {summary.sent} requests in {summary.duration_s:.1f} s "
         f"({summary.answered} answered, {summary.refused} refused), {summary.labels_sent} "

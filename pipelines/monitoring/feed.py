@@ -98,7 +98,12 @@ class RecordFeed:
                 if found:
                     return found
                 raise
-            self.last_id = max(last_id, self.after)
+            if last_id < self.after:
+                raise MonitoringError(
+                    f"{_where(self.url)} has logged {last_id} requests but {self.after} were "
+                    "read: its request log was replaced, so watch it afresh"
+                )
+            self.last_id = last_id
             if records:
                 self.after = int(records[-1]["id"])
                 found += records

@@ -82,7 +82,9 @@ def schema_drift(window: Any, schema: Mapping[str, Any]) -> SchemaDrift:
 
 
 def rows_schema_drift(rows: Any, schema: Mapping[str, Any]) -> SchemaDrift:
-    """Schema drift of (status, record) pairs."""
+    """Schema drift of (status, record) pairs. A record answered 200 passed the server's
+    own schema check, so only its extra columns and categories are looked at; a refused
+    one is checked column by column."""
     columns = [c for c in schema.get("columns") or [] if isinstance(c, Mapping)]
     known = {str(c["name"]) for c in columns}
     categories = {
@@ -96,13 +98,16 @@ def rows_schema_drift(rows: Any, schema: Mapping[str, Any]) -> SchemaDrift:
     wrong: Counter[tuple[str, str, str]] = Counter()
     examples: dict[tuple[str, str, str], str] = {}
     novel: dict[str, Counter[str]] = {}
+    categorical = [c for c in columns if str(c["name"]) in categories]
     for status, row in rows:
         if not isinstance(row, Mapping):
             continue
         total += 1
         refused += 400 <= status < 500
-        unseen.update(str(k) for k in row if str(k) not in known)
-        for column in columns:
+        answered = status == 200
+        if not answered or len(row) > len(known):
+            unseen.update(str(k) for k in row if str(k) not in known)
+        for column in categorical if answered else columns:
             name, kind = str(column["name"]), str(column.get("kind"))
             if name not in row:
                 missing[name] += 1

@@ -2,12 +2,18 @@
 one row each, at a steady rate, with a controlled shift, and each row's true label sent to
 `/feedback` a fixed delay after its prediction, as labels arrive in production.
 
-Scenarios: `none` sends the rows as they are; `gradual` adds a shift to a few numeric
-columns that grows from nothing to `strength` standard deviations over the run; `sudden`
-applies the full shift from half-time on; `new-column` adds a column the model never saw
-from half-time on. The labels are the rows' own, unchanged, so a shifted row keeps the
-label of the row it came from. The run is bounded in count and in time, and only ever
-sends to 127.0.0.1 / localhost."""
+Scenarios: `none` sends the rows as they are; `gradual` shifts a few numeric columns,
+growing from nothing to full over the run; `sudden` applies the full shift from half-time
+on; `new-column` adds a column the model never saw from half-time on. The run is bounded
+in count and in time, and only ever sends to 127.0.0.1 / localhost.
+
+Two ways to shift (`shift`): `offset` adds up to `strength` standard deviations to each
+shifted column's values; each row keeps its own label, so the inputs move but their labels
+do not follow, which is covariate and concept shift at once (the real score falls, and an
+estimate that assumes no concept shift may not see it). `select` leaves every row as it
+is and instead draws rows more and more often from those ranking highest on the shifted
+columns (the top `SELECTED_SHARE`): the columns' distributions move while the relation
+between inputs and labels stays the data's own, a pure covariate shift."""
 
 from __future__ import annotations
 
@@ -30,6 +36,8 @@ MAX_COUNT = 100_000
 MAX_DURATION_S = 3600.0
 MAX_RATE = 500.0
 NEW_COLUMN = "promo_code"  # the column the model never saw (new-column)
+SHIFT_MODES = ("offset", "select")
+SELECTED_SHARE = 0.3  # select: the share of rows, highest on the shifted columns, drawn from
 SHIFTED_COLUMNS = 3
 STRENGTH = 2.0  # the full shift, in standard deviations of each shifted column
 GIVE_UP_AFTER = 3  # requests in a row that get no answer
@@ -44,6 +52,8 @@ class ShiftPlan:
     columns: tuple[str, ...] = ()
     scales: dict[str, float] = field(default_factory=dict)
     strength: float = STRENGTH
+    mode: str = "offset"  # offset | select
+    pool: tuple[int, ...] = ()  # select: the rows drawn from as the shift grows
 
     def level(self, fraction: float) -> float:
         """How far into its shift the run is at `fraction` of it (0 none, 1 full)."""
@@ -53,9 +63,16 @@ class ShiftPlan:
             return 1.0 if fraction >= 0.5 else 0.0
         return 0.0
 
+    def pick(self, position: int, fraction: float, rng: random.Random) -> int:
+        """The row to send next: `position` (the seeded order), or with `select` a row of
+        the pool, as often as the shift's level says."""
+        if self.mode == "select" and self.pool and rng.random() < self.level(fraction):
+            return rng.choice(self.pool)
+        return position
+
     def apply(self, row: Mapping[str, Any], fraction: float, rng: random.Random) -> dict[str, Any]:
         shifted = dict(row)
-        level = self.level(fraction)
+        level = self.level(fraction) if self.mode == "offset" else 0.0
         if self.scenario == "new-column":
             if level:
                 shifted[NEW_COLUMN] = rng.choice(("SPRING", "WELCOME", "VIP"))
@@ -98,6 +115,7 @@ class SimulationSummary:
     shifted_columns: tuple[str, ...]
     request_ids: tuple[int, ...]  # of the answered requests, in order
     ended: str  # count | duration | stopped
+    shift: str = "offset"  # offset | select
 
 
 def check_loopback(url: str) -> str:
@@ -118,11 +136,15 @@ def plan_shift(
     columns: int = SHIFTED_COLUMNS,
     strength: float = STRENGTH,
     seed: int = 0,
+    mode: str = "offset",
 ) -> ShiftPlan:
     """The shift for a scenario: `columns` numeric columns (chosen with the seed among those
-    with more than five values) each moved by `strength` of its standard deviation."""
+    with more than five values), each moved by `strength` of its standard deviation
+    (`offset`) or drawn from their highest-ranking rows (`select`)."""
     if scenario not in SCENARIOS:
         raise MonitoringError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    if mode not in SHIFT_MODES:
+        raise MonitoringError(f"unknown shift {mode!r} (known: {', '.join(SHIFT_MODES)})")
     if scenario not in ("gradual", "sudden"):
         return ShiftPlan(scenario, strength=strength)
     scales = {}
@@ -134,7 +156,21 @@ def plan_shift(
     if not scales:
         raise MonitoringError(f"scenario {scenario}: the rows have no numeric column to shift")
     chosen = sorted(random.Random(seed).sample(sorted(scales), min(columns, len(scales))))
-    return ShiftPlan(scenario, tuple(chosen), {c: scales[c] for c in chosen}, strength)
+    kept = {c: scales[c] for c in chosen}
+    pool = _top_rows(rows, kept) if mode == "select" else ()
+    return ShiftPlan(scenario, tuple(chosen), kept, strength, mode, pool)
+
+
+def _top_rows(rows: Sequence[Mapping[str, Any]], scales: dict[str, float]) -> tuple[int, ...]:
+    """The positions of the SELECTED_SHARE of rows with the highest summed z-scores over
+    the columns (a missing value counts as the mean)."""
+    means = {c: statistics.fmean(float(r[c]) for r in rows if _is_number(r.get(c))) for c in scales}
+    scores = [
+        sum((float(r[c]) - means[c]) / scales[c] for c in scales if _is_number(r.get(c)))
+        for r in rows
+    ]
+    ranked = sorted(range(len(rows)), key=lambda i: scores[i], reverse=True)
+    return tuple(sorted(ranked[: max(1, round(len(rows) * SELECTED_SHARE))]))
 
 
 def simulate(
@@ -150,6 +186,7 @@ def simulate(
     token: str | None = None,
     seed: int = 0,
     strength: float = STRENGTH,
+    shift: str = "offset",
     on_progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
 ) -> SimulationSummary:
@@ -160,7 +197,7 @@ def simulate(
     answering."""
     url = check_loopback(url)
     count = _checked(rows, labels, rate, labels_after_s, count, duration_s)
-    plan = plan_shift(rows, scenario, strength=strength, seed=seed)
+    plan = plan_shift(rows, scenario, strength=strength, seed=seed, mode=shift)
     rng = random.Random(seed)
     order = list(range(len(rows)))
     rng.shuffle(order)
@@ -196,7 +233,8 @@ def simulate(
         due = started + sent / rate
         if not finished and now >= due:
             fraction = _fraction(sent, count, now - started, duration_s)
-            row = plan.apply(rows[order[sent % len(rows)]], fraction, rng)
+            source = plan.pick(order[sent % len(rows)], fraction, rng)
+            row = plan.apply(rows[source], fraction, rng)
             try:
                 status, answer = _post(url, "/predict", row, token)
             except MonitoringError as exc:
@@ -216,7 +254,7 @@ def simulate(
                 request_id = int(answer["request_id"])
                 ids.append(request_id)
                 if labels is not None and labels_after_s is not None:
-                    label = labels[order[sent % len(rows)]]
+                    label = labels[source]
                     heapq.heappush(waiting, (time.monotonic() + labels_after_s, request_id, label))
             else:
                 refused += 1
@@ -241,6 +279,7 @@ def simulate(
         shifted_columns=plan.columns or ((NEW_COLUMN,) if scenario == "new-column" else ()),
         request_ids=tuple(ids),
         ended=ended,
+        shift=plan.mode,
     )
 
 

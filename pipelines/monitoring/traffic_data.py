@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.monitoring.feed import MonitoringError
 from storage.errors import WorkbenchError
-from storage.handle import Workspace
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ def deployment_traffic(ws: Workspace, name: str) -> TrafficSource:
     from storage import sweeps as sweeps_repo
 
     record = deployments_repo.get_deployment(ws.db, name)
+    if record.status != "running":
+        raise MonitoringError(
+            f"deployment {name} is {record.status}, not running: start it first "
+            f"(`workbench deploy start {name}`)"
+        )
     try:
         version = resolve(ws, record.model_ref)
         dataset_ref = str(version.lineage.get("dataset_version") or "")

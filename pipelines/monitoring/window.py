@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipelines.monitoring.feed import MonitoringError, RecordFeed
@@ -134,12 +134,22 @@ class MonitoringWindow:
         if dropped:
             self.revision += 1
 
-    def oldest_unlabelled_id(self) -> int | None:
-        """The id of the oldest answered request still waiting for a label, if any."""
+    def oldest_unlabelled_id(self, since: datetime | None = None) -> int | None:
+        """The id of the oldest answered request still waiting for a label (logged at or
+        after `since`, when given), if any."""
         for entry in self._entries.values():
-            if entry.answered and entry.labels is None:
+            waiting = entry.answered and entry.labels is None
+            if waiting and (since is None or entry.at is None or entry.at >= since):
                 return entry.id
         return None
+
+    def of_version(self, version: str) -> MonitoringWindow:
+        """The requests one model version answered (a canary's two sides apart)."""
+        part = MonitoringWindow(max_rows=None)
+        part._entries = {i: e for i, e in self._entries.items() if e.version == version}
+        part._rows = sum(e.rows for e in part._entries.values())
+        part.last_id, part.revision = self.last_id, self.revision
+        return part
 
     def answered(self) -> list[Entry]:
         return [e for e in self._entries.values() if e.answered]
@@ -147,13 +157,13 @@ class MonitoringWindow:
     def refused(self) -> list[Entry]:
         return [e for e in self._entries.values() if not e.answered]
 
-    def features(self) -> pd.DataFrame:
+    def features(self, columns: list[str] | None = None) -> pd.DataFrame:
         """The rows the model answered, as sent: its features and any unseen column (one
-        row per record, in id order; the index matches `predictions()`)."""
-        import pandas as pd
-
+        row per record, in id order; the index matches `predictions()`), or only
+        `columns` (e.g. the schema's, for a drift check)."""
         rows = [row for e in self.answered() for row in e.inputs or []]
-        return pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+        frame = _frame(rows)
+        return frame if columns is None else frame.reindex(columns=columns)
 
     def predictions(self) -> pd.DataFrame:
         """Per answered row: request id, row, time, version, prediction, label (None until
@@ -172,10 +182,8 @@ class MonitoringWindow:
     def probabilities(self) -> pd.DataFrame | None:
         """Per answered row, each class's probability (columns: classes as text); None when
         the model logs none (a regressor)."""
-        import pandas as pd
-
         rows = [p for e in self.answered() for p in e.probabilities or []]
-        return pd.DataFrame.from_records(rows) if rows else None
+        return _frame(rows) if rows else None
 
     def labelled(self) -> tuple[list[Any], list[Any], list[dict[str, float]] | None]:
         """(y_true, y_pred, probabilities) of the answered rows whose label has arrived;
@@ -232,18 +240,28 @@ class MonitoringWindow:
 
 
 def refresh(
-    feed: RecordFeed, window: MonitoringWindow, *, relabel: bool = True, limit: int | None = None
+    feed: RecordFeed,
+    window: MonitoringWindow,
+    *,
+    relabel: bool = True,
+    label_wait_s: float | None = None,
+    limit: int | None = None,
 ) -> Refresh:
     """Read what is new into the window and, with `relabel`, read again the requests still
     waiting for a label (from the oldest such one up to what was held before), so labels
-    that arrived meanwhile replace them. A deployment that stops answering leaves the
-    window as it was and says so in `error` (one line)."""
+    that arrived meanwhile replace them; requests older than `label_wait_s` are no longer
+    waited for (a re-read then costs the last `label_wait_s` of traffic, not the whole
+    window). A deployment that stops answering leaves the window as it was and says so in
+    `error` (one line)."""
     held_until = window.last_id
     try:
         new = feed.pull(limit)
         window.extend(new)
         reread = 0
-        oldest = window.oldest_unlabelled_id() if relabel else None
+        since = None
+        if label_wait_s is not None:
+            since = datetime.now(UTC) - timedelta(seconds=label_wait_s)
+        oldest = window.oldest_unlabelled_id(since) if relabel else None
         if oldest is not None and oldest <= held_until:
             reread = window.extend(feed.reread(oldest - 1, held_until))
     except MonitoringError as exc:
@@ -273,6 +291,14 @@ def _entry(record: dict[str, Any]) -> Entry:
         labels=labels,
         labelled_at=record.get("labelled_at"),
     )
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Records as a frame, columns in first-seen order, a value absent from a record as
+    missing (pandas' list-of-dicts constructor: about 0.2 s for 50,000 rows × 22)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows)
 
 
 def _time(text: Any) -> datetime | None:
