@@ -212,29 +212,53 @@ def test_db_commands_and_an_old_database(capsys, tmp_path: Path) -> None:
     assert code == 0 and json.loads(out) == []
 
 
-def test_demo_fills_the_workspace_once(capsys, tmp_path: Path) -> None:
-    """...also when an older Workbench left the demo at an older schema: it is ours."""
+def test_demo_fills_the_workspace_once_and_serves_its_model(capsys, tmp_path: Path) -> None:
+    """...also when an older Workbench left the demo at an older schema: it is ours. It ends
+    with the best churn model deployed locally and simulated traffic reaching it; run again,
+    it only says where that deployment serves."""
+    from pipelines.demo_serving import DEPLOYMENT, stop_demo_traffic
+    from pipelines.deploy import deployments
+    from pipelines.monitoring.feed import RecordFeed
     from storage.database import Database
+    from storage.handle import open_workspace
+    from tests.sweep_helpers import wait_until
 
     ws = tmp_path / "demo"
     ws.mkdir()
     old = Database(f"sqlite:///{ws / 'workbench.db'}")
     old.upgrade("0003")
     old.dispose()
-    code, _, err = run(capsys, ws, "demo", "--no-tui")
-    assert code == 0 and "demo workspace ready" in err
-    code, out, _ = run(capsys, ws, "db", "current")
-    assert out.strip() == HEAD_REVISION
-    _, out, _ = run(capsys, ws, "data", "ls", "--json")
-    listed = {d["name"]: d for d in json.loads(out)}
-    assert {"wine", "diabetes", "breast_cancer", "churn"} <= set(listed)
-    assert listed["churn"]["version_count"] == 2
-    _, out, _ = run(capsys, ws, "sweep", "ls", "--json")
-    [sweep] = json.loads(out)
-    assert sweep["status"] == "finished" and sum(sweep["counts"].values()) == 20
-    assert sweep["dataset_ref"] == "churn@D1" and sweep["best_value"] > 0.6
-    code, _, err = run(capsys, ws, "demo", "--no-tui")
-    assert code == 0 and err == ""  # already filled: nothing to do
+    try:
+        code, _, err = run(capsys, ws, "demo", "--no-tui")
+        assert code == 0 and "demo workspace ready" in err
+        assert "registered run" in err and "as churn:1 (@production)" in err
+        assert f"{DEPLOYMENT} serves at http://127.0.0.1:" in err
+        code, out, _ = run(capsys, ws, "db", "current")
+        assert out.strip() == HEAD_REVISION
+        _, out, _ = run(capsys, ws, "data", "ls", "--json")
+        listed = {d["name"]: d for d in json.loads(out)}
+        assert {"wine", "diabetes", "breast_cancer", "churn"} <= set(listed)
+        assert listed["churn"]["version_count"] == 2
+        _, out, _ = run(capsys, ws, "sweep", "ls", "--json")
+        [sweep] = json.loads(out)
+        assert sweep["status"] == "finished" and sum(sweep["counts"].values()) == 20
+        assert sweep["dataset_ref"] == "churn@D1" and sweep["best_value"] > 0.6
+        _, out, _ = run(capsys, ws, "deploy", "ls", "--json")
+        [deployment] = json.loads(out)
+        assert deployment["status"] == "running" and deployment["model_ref"] == "churn:1"
+        feed = RecordFeed(deployment["url"])
+        wait_until(lambda: len(feed.pull()) > 0, "simulated traffic reaching the demo", 30)
+        code, _, err = run(capsys, ws, "demo", "--no-tui")
+        assert code == 0 and err.startswith(f"{DEPLOYMENT} serves at")  # nothing else to do
+        assert err.count("\n") == 1
+    finally:
+        workspace = open_workspace(ws)
+        try:
+            stop_demo_traffic(workspace)
+            for record in deployments.list_deployments(workspace, check=False):
+                deployments.remove_deployment(workspace, record.name)
+        finally:
+            workspace.close()
 
 
 def test_workspace_from_the_environment_and_the_console_script(

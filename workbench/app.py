@@ -112,10 +112,17 @@ class WorkbenchApp(App[None]):
         Binding("shift+tab", "focus_previous", "Focus Previous", show=False, priority=True),
     ]
 
-    def __init__(self, workspace_root: Path, *, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        workspace_root: Path,
+        *,
+        database_url: str | None = None,
+        drift_panel: str | None = None,
+    ) -> None:
         super().__init__()
         self.workspace_root = workspace_root
         self.database_url = database_url
+        self.first_drift_panel = drift_panel  # the demo opens on its deployment's panel
         self.workspace: Workspace | None = None
         self.datasets_screen = DatasetsScreen()
         self.live = LiveLayer(self)  # polls what is live for the screens showing it
@@ -158,6 +165,8 @@ class WorkbenchApp(App[None]):
 
         self.live.start(sweep_sources(workspace) + serving_sources(workspace))
         self.datasets_screen.workspace_opened(workspace)
+        if self.first_drift_panel is not None:
+            self.post_message(OpenDriftPanel(self.first_drift_panel))
 
     # --- the one error router -----------------------------------------------------------
 

@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="open a demo workspace, filled on first use")
     demo.add_argument("--no-tui", action="store_true", help="only fill the demo workspace")
+    demo.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="no demo deployment (by default the demo model is served locally and fed "
+        "simulated drifting traffic)",
+    )
 
     db = commands.add_parser("db", help="the metadata database").add_subparsers(
         dest="verb", metavar="VERB", required=True
@@ -170,11 +176,14 @@ def run(args: argparse.Namespace) -> int:
     if args.command is None:
         return open_tui(resolve_workspace_root(args.workspace), args.database_url)
     if args.command == "demo":
-        from workbench.cli_data import fill_demo_workspace
+        from workbench.cli_data import fill_demo_workspace, serve_demo
 
-        root = Path(args.workspace) if args.workspace else demo_workspace_root()
-        fill_demo_workspace(root.expanduser().resolve(), args.database_url)
-        return 0 if args.no_tui else open_tui(root.expanduser().resolve(), args.database_url)
+        root = (Path(args.workspace) if args.workspace else demo_workspace_root()).expanduser()
+        fill_demo_workspace(root.resolve(), args.database_url)
+        deployment = None if args.no_serve else serve_demo(root.resolve(), args.database_url)
+        if args.no_tui:
+            return 0
+        return open_tui(root.resolve(), args.database_url, drift_panel=deployment)
     if args.command == "db":
         from workbench.cli_data import run_db
 
@@ -235,8 +244,9 @@ def demo_workspace_root() -> Path:
     return default_workspace_root() / "demo"
 
 
-def open_tui(root: Path, database_url: str | None) -> int:
+def open_tui(root: Path, database_url: str | None, drift_panel: str | None = None) -> int:
+    """The TUI; with `drift_panel`, opened on that deployment's live drift panel."""
     from workbench.app import WorkbenchApp
 
-    WorkbenchApp(root, database_url=database_url).run()
+    WorkbenchApp(root, database_url=database_url, drift_panel=drift_panel).run()
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipelines.inert import inert
 from pipelines.progress import Progress
+from storage.errors import WorkbenchError
 from storage.handle import Workspace, open_workspace
 from workbench import cli_output as out
 
@@ -62,6 +63,31 @@ def fill_demo_workspace(root: Path, database_url: str | None) -> None:
         print(f"demo workspace ready in {root}", file=sys.stderr)
     finally:
         ws.close()
+
+
+def serve_demo(root: Path, database_url: str | None) -> str | None:
+    """The demo's deployment and its simulated traffic; None (said) when it cannot start,
+    so the rest of the demo still opens."""
+    from pipelines.demo_serving import ensure_demo_serving
+
+    ws = open_workspace(root, database_url=database_url)
+    try:
+        with progress_bar("demo deployment") as report:
+            serving = ensure_demo_serving(ws, report)
+    except WorkbenchError as exc:
+        print(f"workbench demo: the demo deployment did not start: {exc}", file=sys.stderr)
+        return None
+    finally:
+        ws.close()
+    for line in serving.said:
+        print(line, file=sys.stderr)
+    where = f"--workspace {root}"
+    print(
+        f"{serving.deployment} serves at {serving.url} and keeps running after the TUI "
+        f"closes: `workbench {where} deploy stop {serving.deployment}` stops it",
+        file=sys.stderr,
+    )
+    return serving.deployment
 
 
 def run_db(args: argparse.Namespace, root: Path) -> int:
