@@ -42,7 +42,9 @@ def add_parsers(commands: Any) -> None:
     add.add_argument("--metric", help="performance_below: accuracy, f1, roc_auc, rmse, …")
     add.add_argument("--bound", type=float, help="performance_below, error_rate_above")
     add.add_argument("--source", default="real", help="performance_below: real or estimated")
-    add.add_argument("--command", metavar="CMD", help="run this shell command on each alert")
+    add.add_argument(
+        "--command", dest="user_command", metavar="CMD", help="run this shell command on each alert"
+    )
     add.add_argument("--json", action="store_true")
     rule_ls = rule.add_parser("ls", help="rules")
     rule_ls.add_argument("--deployment", metavar="NAME")
@@ -129,7 +131,7 @@ def _alerts(args: argparse.Namespace, ws: Workspace) -> int:
             metric=args.metric,
             bound=args.bound,
             source=args.source,
-            command=args.command,
+            command=args.user_command,
         )
         if args.json:
             print_json(rule)
