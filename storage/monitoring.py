@@ -157,6 +157,19 @@ def remove_rule(db: Database, rule_id: int) -> AlertRuleRecord:
     return rule
 
 
+def set_rule_enabled(db: Database, rule_id: int, enabled: bool) -> AlertRuleRecord:
+    """Enable or disable a rule; either way it starts clear, so a rule enabled while its
+    condition holds raises on the next window."""
+    get_rule(db, rule_id)
+    with db.session_scope() as session:
+        session.execute(
+            update(AlertRuleRow)
+            .where(AlertRuleRow.id == rule_id)
+            .values(enabled=enabled, firing=False)
+        )
+    return get_rule(db, rule_id)
+
+
 def move_firing(db: Database, rule_id: int, firing: bool) -> bool:
     """Set the rule's firing state if it is not already so; True when this call moved it
     (of two evaluators racing on one transition, exactly one gets True)."""

@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.alerts.commands import wait_for_commands
 from pipelines.alerts.evaluate import evaluate_rules, list_alerts, record_snapshot, snapshots
-from pipelines.alerts.rules import WindowSummary, add_rule, list_rules, remove_rule
+from pipelines.alerts.rules import WindowSummary, add_rule, list_rules, remove_rule, set_enabled
 from storage import deployments
 from storage.errors import NotFoundError, WorkbenchError
 from storage.handle import Workspace, open_workspace
@@ -74,6 +74,16 @@ def test_a_restart_does_not_raise_again_what_was_raised(ws: Workspace) -> None:
         assert alert.message == "unseen columns arrived: coupon, promo" and alert.value == 2
     finally:
         again.close()
+
+
+def test_a_disabled_rule_raises_nothing_and_starts_clear_when_enabled(ws: Workspace) -> None:
+    rule = add_rule(ws, "churn", "dataset_drift")
+    assert len(evaluate_rules(ws, window(0, drifted=True))) == 1
+    set_enabled(ws, rule.id, False)
+    assert evaluate_rules(ws, window(1, drifted=True)) == []
+    set_enabled(ws, rule.id, True)
+    (again,) = evaluate_rules(ws, window(2, drifted=True))
+    assert again.window_end == START + timedelta(minutes=2)
 
 
 def test_performance_rules_wait_for_a_window_that_can_tell(ws: Workspace) -> None:

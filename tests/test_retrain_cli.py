@@ -124,6 +124,9 @@ def test_rules_and_policies_from_the_command_line(
     (rule,) = json.loads(workbench(workspace, "alerts", "rule", "ls", "--json").stdout)
     assert rule["kind"] == "performance_below" and rule["command"] == "true"
     assert json.loads(workbench(workspace, "alerts", "ls", "--json").stdout) == []
+    assert workbench(workspace, "alerts", "rule", "disable", str(rule["id"])).returncode == 0
+    listed = workbench(workspace, "alerts", "rule", "ls")
+    assert "disabled" in listed.stdout and "estimated accuracy below 0.8" in listed.stdout
     assert workbench(workspace, "alerts", "rule", "rm", str(rule["id"])).returncode == 0
     policy = workbench(
         workspace, "retrain", "policy", "churn", "--on", "drift:2", "--margin", "0.03"

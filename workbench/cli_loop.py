@@ -50,6 +50,9 @@ def add_parsers(commands: Any) -> None:
     rule_ls.add_argument("--deployment", metavar="NAME")
     rule_ls.add_argument("--json", action="store_true")
     rule.add_parser("rm", help="remove a rule").add_argument("rule_id", type=int, metavar="RULE")
+    for verb in ("enable", "disable"):
+        toggle = rule.add_parser(verb, help=f"{verb} a rule")
+        toggle.add_argument("rule_id", type=int, metavar="RULE")
 
     retrain = commands.add_parser(
         "retrain",
@@ -145,15 +148,16 @@ def _alerts(args: argparse.Namespace, ws: Workspace) -> int:
         removed = rules.remove_rule(ws, args.rule_id)
         console(stderr=True).print(f"removed rule {removed.id} ({shown(rules.describe(removed))})")
         return 0
+    if args.rule_verb in ("enable", "disable"):
+        changed = rules.set_enabled(ws, args.rule_id, args.rule_verb == "enable")
+        console(stderr=True).print(f"rule {changed.id} {args.rule_verb}d")
+        return 0
     found = rules.list_rules(ws, args.deployment)
     if args.json:
         print_json(found)
         return 0
-    table = [
-        (r.id, r.deployment, rules.describe(r), "yes" if r.firing else "", r.command or "")
-        for r in found
-    ]
-    print_rows("Alert rules", ("rule", "deployment", "alert when", "firing", "command"), table)
+    table = [(r.id, r.deployment, rules.describe(r), _state(r), r.command or "") for r in found]
+    print_rows("Alert rules", ("rule", "deployment", "alert when", "state", "command"), table)
     return 0
 
 
@@ -263,6 +267,10 @@ def _policy(args: argparse.Namespace, ws: Workspace) -> int:
             f"margin {record.margin:g}"
         )
     return 0
+
+
+def _state(rule: Any) -> str:
+    return "disabled" if not rule.enabled else "firing" if rule.firing else "clear"
 
 
 def _print_steps(job: RetrainJobRecord) -> None:
