@@ -6,6 +6,8 @@ without holding up the evaluation, and bad rules are refused in one line."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -182,3 +184,28 @@ def test_snapshots_are_kept_from_drift_results_and_scroll_back(ws: Workspace) ->
     assert [(c.column, c.score) for c in newest.columns] == [("age", 0.01), ("plan", None)]
     assert newest.prediction_drift == {"method": "psi"}
     assert [s.window_end for s in snapshots(ws, "churn", before=older[0].window_end)] == [START]
+
+
+def test_a_command_still_running_when_its_process_exits_is_cut_off_and_recorded(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    group = tmp_path / "group"
+    add_rule(ws, "churn", "dataset_drift", command=f"echo $$ > {group}; sleep 60")
+    script = (
+        "import sys; from datetime import datetime\n"
+        "from pipelines.alerts.evaluate import evaluate_rules\n"
+        "from pipelines.alerts.rules import WindowSummary\n"
+        "from storage.handle import open_workspace\n"
+        "ws = open_workspace(__import__('pathlib').Path(sys.argv[1]))\n"
+        "summary = WindowSummary('churn', datetime(2026, 3, 1), 10, True, 0.9)\n"
+        "assert len(evaluate_rules(ws, summary)) == 1\n"
+        "import time; time.sleep(0.5)\n"  # the command is running; exit without waiting
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ws.root)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    (stored,) = list_alerts(ws, "churn")
+    assert stored.command_status == "timeout"
+    assert "cut off: the Workbench process that ran it exited" in (stored.command_output or "")
+    assert living_members(int(group.read_text())) == []

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipelines.inert import inert
 from storage.errors import WorkbenchError
 from storage.handle import Workspace, open_workspace
 from workbench.cli_output import console, print_json, print_rows, shown
@@ -242,9 +243,9 @@ def _policy(args: argparse.Namespace, ws: Workspace) -> int:
         if args.json:
             print_json(found)
         elif found is None:
-            print(f"{args.name_arg}: no retraining policy (set one with --on)")
+            print(f"{inert(args.name_arg)}: no retraining policy (set one with --on)")
         else:
-            print(f"{args.name_arg}: retrain on {policy.describe(found)}")
+            print(f"{inert(args.name_arg)}: retrain on {policy.describe(found)}")
         return 0
     _finite("--margin", args.margin)
     _finite("--share", args.share)
@@ -274,12 +275,12 @@ def _state(rule: Any) -> str:
 
 
 def _print_steps(job: RetrainJobRecord) -> None:
-    print(f"job {job.id} on {job.deployment}: {job.status} ({job.reason})")
+    print(inert(f"job {job.id} on {job.deployment}: {job.status} ({job.reason})"))
     for step in job.steps:
-        print(f"  {step['name']:<9} {step['status']:<8} {shown(step.get('detail', ''))}")
+        print(f"  {step['name']:<9} {step['status']:<8} {inert(str(step.get('detail', '')))}")
     if job.error:
-        print(f"  error: {shown(job.error)}")
-    print(f"  log: {job.log_path}")
+        print(f"  error: {inert(job.error)}")
+    print(f"  log: {inert(job.log_path)}")
 
 
 def _scores(job: RetrainJobRecord) -> str:
