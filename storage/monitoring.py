@@ -72,16 +72,23 @@ def add_snapshot(db: Database, deployment: str, window_end: datetime, **fields: 
 
 
 def list_snapshots(
-    db: Database, deployment: str, limit: int = 50, before: datetime | None = None
+    db: Database,
+    deployment: str,
+    limit: int = 50,
+    before: datetime | None = None,
+    recorded_after: datetime | None = None,
 ) -> list[DriftSnapshotRecord]:
     """The newest `limit` snapshots ending before `before` (all when None), newest first:
-    pass the oldest one's window_end as `before` to scroll further back."""
+    pass the oldest one's window_end as `before` to scroll further back. `recorded_after`
+    keeps only those stored after that moment (UTC), whatever their windows say."""
     with db.session_scope() as session:
         query = select(DriftSnapshotRow).where(
             DriftSnapshotRow.deployment_id == deployment_id(session, deployment)
         )
         if before is not None:
             query = query.where(DriftSnapshotRow.window_end < _naive(before))
+        if recorded_after is not None:
+            query = query.where(DriftSnapshotRow.created_at > _naive(recorded_after))
         query = query.order_by(DriftSnapshotRow.window_end.desc(), DriftSnapshotRow.id.desc())
         rows = session.scalars(query.limit(max(0, limit))).all()
         return [_snapshot(row, deployment) for row in rows]
