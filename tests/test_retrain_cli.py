@@ -14,7 +14,8 @@ import pytest
 from pipelines import supervisor
 from pipelines.deploy import deployments
 from pipelines.deploy.health import free_port
-from pipelines.retrain.jobs import get_job, start_retrain
+from pipelines.retrain.jobs import get_job, start_retrain, stop_job
+from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from tests.retrain_helpers import add_version, champion, churn_frame
 from tests.sweep_helpers import wait_until
@@ -69,6 +70,16 @@ def test_a_job_whose_process_dies_is_marked_failed(workspace: Workspace, tmp_pat
     )
 
 
+def test_a_stopped_job_ends_failed_and_says_so(workspace: Workspace, tmp_path: Path) -> None:
+    champion(workspace, tmp_path)
+    job = start_retrain(workspace, "churn")
+    wait_until(lambda: Path(job.log_path).exists(), "the job's log", 30)
+    stopped = stop_job(workspace, job.id)
+    assert stopped.status == "failed" and stopped.error == "stopped before it finished"
+    with pytest.raises(WorkbenchError, match=f"retraining job {job.id} is failed, not running"):
+        stop_job(workspace, job.id)
+
+
 def test_a_winner_starts_as_a_canary_of_a_local_deployment(
     workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -99,7 +110,8 @@ def test_bad_input_is_one_line(
         (("retrain", "churn", "--append-labels"), "--append-labels needs the file"),
         (("retrain", "churn", "--append-labels", str(tmp_path / "x.csv")), "no such file"),
         (("retrain", "policy", "churn", "--on", "drift:0"), "K must be a whole number"),
-        (("retrain", "show", "x"), "name the job by its number"),
+        (("retrain", "show", "x"), "name the retraining job by its number"),
+        (("retrain", "stop", "7"), "no retraining job 7"),
         (("alerts", "rule", "add", "churn", "--kind", "error_rate_above", "--bound", "2"),
          "--bound is a share of requests, from 0 to below 1, not 2"),
         (("alerts", "rule", "add", "gone", "--kind", "dataset_drift"), "no deployment named"),

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from storage.records import RetrainJobRecord
 
-RETRAIN_VERBS = ("ls", "show", "policy")
+RETRAIN_VERBS = ("ls", "show", "stop", "policy")
 KINDS = ("dataset_drift", "column_drift", "performance_below", "error_rate_above", "unseen_columns")
 
 
@@ -57,7 +57,7 @@ def add_parsers(commands: Any) -> None:
 
     retrain = commands.add_parser(
         "retrain",
-        help="retrain a deployment's model; ls; show JOB; policy DEPLOYMENT --on TRIGGER",
+        help="retrain a deployment's model; ls; show|stop JOB; policy DEPLOYMENT --on TRIGGER",
         description="`workbench retrain DEPLOYMENT [--wait]` retrains the deployment's model "
         "and registers the challenger if it beats the champion by the margin; `workbench "
         "retrain policy DEPLOYMENT --on drift:K|performance:METRIC<BOUND|manual` says when "
@@ -196,6 +196,10 @@ def _retrain(args: argparse.Namespace, ws: Workspace) -> int:
             return 0
         _print_steps(job)
         return 0 if job.status != "failed" else 1
+    if args.target == "stop":
+        stopped = jobs.stop_job(ws, _job_id(args.name_arg))
+        console(stderr=True).print(f"stopped retraining job {stopped.id}")
+        return 0
     if args.target == "policy":
         return _policy(args, ws)
     _finite("--margin", args.margin)
@@ -291,9 +295,7 @@ def _scores(job: RetrainJobRecord) -> str:
 
 def _job_id(text: str | None) -> int:
     if not text or not text.isdigit():
-        raise WorkbenchError(
-            "retrain show: name the job by its number (see `workbench retrain ls`)"
-        )
+        raise WorkbenchError("name the retraining job by its number (see `workbench retrain ls`)")
     return int(text)
 
 
