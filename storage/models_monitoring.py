@@ -54,7 +54,7 @@ class AlertRuleRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = _deployment_fk("fk_wb_alert_rule_deployment")
     kind: Mapped[str] = mapped_column(String(30))
-    column: Mapped[str | None] = mapped_column(String(500))
+    column: Mapped[str | None] = mapped_column("column_name", String(500))  # COLUMN is reserved
     metric: Mapped[str | None] = mapped_column(String(50))
     bound: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str | None] = mapped_column(String(10))  # real | estimated
@@ -93,7 +93,7 @@ class RetrainPolicyRow(Base):
         ForeignKey(DEPLOYMENT_FK, ondelete="CASCADE", name="fk_wb_retrain_policy_deployment"),
         unique=True,
     )
-    trigger: Mapped[str] = mapped_column(String(20))  # drift | performance | manual
+    trigger: Mapped[str] = mapped_column("trigger_kind", String(20))  # drift|performance|manual
     windows: Mapped[int | None] = mapped_column(Integer)  # drift for K consecutive windows
     metric: Mapped[str | None] = mapped_column(String(50))
     bound: Mapped[float | None] = mapped_column(Float)

@@ -72,16 +72,23 @@ def add_snapshot(db: Database, deployment: str, window_end: datetime, **fields: 
 
 
 def list_snapshots(
-    db: Database, deployment: str, limit: int = 50, before: datetime | None = None
+    db: Database,
+    deployment: str,
+    limit: int = 50,
+    before: datetime | None = None,
+    recorded_after: datetime | None = None,
 ) -> list[DriftSnapshotRecord]:
     """The newest `limit` snapshots ending before `before` (all when None), newest first:
-    pass the oldest one's window_end as `before` to scroll further back."""
+    pass the oldest one's window_end as `before` to scroll further back. `recorded_after`
+    keeps only those stored after that moment (UTC), whatever their windows say."""
     with db.session_scope() as session:
         query = select(DriftSnapshotRow).where(
             DriftSnapshotRow.deployment_id == deployment_id(session, deployment)
         )
         if before is not None:
             query = query.where(DriftSnapshotRow.window_end < _naive(before))
+        if recorded_after is not None:
+            query = query.where(DriftSnapshotRow.created_at > _naive(recorded_after))
         query = query.order_by(DriftSnapshotRow.window_end.desc(), DriftSnapshotRow.id.desc())
         rows = session.scalars(query.limit(max(0, limit))).all()
         return [_snapshot(row, deployment) for row in rows]
@@ -155,6 +162,19 @@ def remove_rule(db: Database, rule_id: int) -> AlertRuleRecord:
         if row is not None:
             session.delete(row)
     return rule
+
+
+def set_rule_enabled(db: Database, rule_id: int, enabled: bool) -> AlertRuleRecord:
+    """Enable or disable a rule; either way it starts clear, so a rule enabled while its
+    condition holds raises on the next window."""
+    get_rule(db, rule_id)
+    with db.session_scope() as session:
+        session.execute(
+            update(AlertRuleRow)
+            .where(AlertRuleRow.id == rule_id)
+            .values(enabled=enabled, firing=False)
+        )
+    return get_rule(db, rule_id)
 
 
 def move_firing(db: Database, rule_id: int, firing: bool) -> bool:

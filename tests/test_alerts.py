@@ -6,6 +6,8 @@ without holding up the evaluation, and bad rules are refused in one line."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from pipelines.alerts.commands import wait_for_commands
 from pipelines.alerts.evaluate import evaluate_rules, list_alerts, record_snapshot, snapshots
-from pipelines.alerts.rules import WindowSummary, add_rule, list_rules, remove_rule
+from pipelines.alerts.rules import WindowSummary, add_rule, list_rules, remove_rule, set_enabled
 from storage import deployments
 from storage.errors import NotFoundError, WorkbenchError
 from storage.handle import Workspace, open_workspace
@@ -74,6 +76,16 @@ def test_a_restart_does_not_raise_again_what_was_raised(ws: Workspace) -> None:
         assert alert.message == "unseen columns arrived: coupon, promo" and alert.value == 2
     finally:
         again.close()
+
+
+def test_a_disabled_rule_raises_nothing_and_starts_clear_when_enabled(ws: Workspace) -> None:
+    rule = add_rule(ws, "churn", "dataset_drift")
+    assert len(evaluate_rules(ws, window(0, drifted=True))) == 1
+    set_enabled(ws, rule.id, False)
+    assert evaluate_rules(ws, window(1, drifted=True)) == []
+    set_enabled(ws, rule.id, True)
+    (again,) = evaluate_rules(ws, window(2, drifted=True))
+    assert again.window_end == START + timedelta(minutes=2)
 
 
 def test_performance_rules_wait_for_a_window_that_can_tell(ws: Workspace) -> None:
@@ -172,3 +184,28 @@ def test_snapshots_are_kept_from_drift_results_and_scroll_back(ws: Workspace) ->
     assert [(c.column, c.score) for c in newest.columns] == [("age", 0.01), ("plan", None)]
     assert newest.prediction_drift == {"method": "psi"}
     assert [s.window_end for s in snapshots(ws, "churn", before=older[0].window_end)] == [START]
+
+
+def test_a_command_still_running_when_its_process_exits_is_cut_off_and_recorded(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    group = tmp_path / "group"
+    add_rule(ws, "churn", "dataset_drift", command=f"echo $$ > {group}; sleep 60")
+    script = (
+        "import sys; from datetime import datetime\n"
+        "from pipelines.alerts.evaluate import evaluate_rules\n"
+        "from pipelines.alerts.rules import WindowSummary\n"
+        "from storage.handle import open_workspace\n"
+        "ws = open_workspace(__import__('pathlib').Path(sys.argv[1]))\n"
+        "summary = WindowSummary('churn', datetime(2026, 3, 1), 10, True, 0.9)\n"
+        "assert len(evaluate_rules(ws, summary)) == 1\n"
+        "import time; time.sleep(0.5)\n"  # the command is running; exit without waiting
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ws.root)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    (stored,) = list_alerts(ws, "churn")
+    assert stored.command_status == "timeout"
+    assert "cut off: the Workbench process that ran it exited" in (stored.command_output or "")
+    assert living_members(int(group.read_text())) == []

@@ -57,6 +57,11 @@ def test_drift_in_k_consecutive_windows_asks_once_per_episode(ws: Workspace) -> 
     repo.finish_job(ws.db, job, "kept")
     window(ws, 6, True)
     assert should_retrain(ws, "churn") is None  # this episode was retrained for
+    window(ws, 7, True)
+    window(ws, 3, True)  # a window's own time does not matter, the order it came in does
+    assert should_retrain(ws, "churn") == (
+        "the dataset drifted in each of the last 3 windows (since 2026-03-01 09:03)"
+    )
 
 
 def test_performance_below_its_bound_asks_for_retraining(ws: Workspace) -> None:

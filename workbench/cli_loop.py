@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipelines.inert import inert
 from storage.errors import WorkbenchError
 from storage.handle import Workspace, open_workspace
 from workbench.cli_output import console, print_json, print_rows, shown
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from storage.records import RetrainJobRecord
 
-RETRAIN_VERBS = ("ls", "show", "policy")
+RETRAIN_VERBS = ("ls", "show", "stop", "policy")
 KINDS = ("dataset_drift", "column_drift", "performance_below", "error_rate_above", "unseen_columns")
 
 
@@ -42,16 +43,21 @@ def add_parsers(commands: Any) -> None:
     add.add_argument("--metric", help="performance_below: accuracy, f1, roc_auc, rmse, …")
     add.add_argument("--bound", type=float, help="performance_below, error_rate_above")
     add.add_argument("--source", default="real", help="performance_below: real or estimated")
-    add.add_argument("--command", metavar="CMD", help="run this shell command on each alert")
+    add.add_argument(
+        "--command", dest="user_command", metavar="CMD", help="run this shell command on each alert"
+    )
     add.add_argument("--json", action="store_true")
     rule_ls = rule.add_parser("ls", help="rules")
     rule_ls.add_argument("--deployment", metavar="NAME")
     rule_ls.add_argument("--json", action="store_true")
     rule.add_parser("rm", help="remove a rule").add_argument("rule_id", type=int, metavar="RULE")
+    for verb in ("enable", "disable"):
+        toggle = rule.add_parser(verb, help=f"{verb} a rule")
+        toggle.add_argument("rule_id", type=int, metavar="RULE")
 
     retrain = commands.add_parser(
         "retrain",
-        help="retrain a deployment's model; ls; show JOB; policy DEPLOYMENT --on TRIGGER",
+        help="retrain a deployment's model; ls; show|stop JOB; policy DEPLOYMENT --on TRIGGER",
         description="`workbench retrain DEPLOYMENT [--wait]` retrains the deployment's model "
         "and registers the challenger if it beats the champion by the margin; `workbench "
         "retrain policy DEPLOYMENT --on drift:K|performance:METRIC<BOUND|manual` says when "
@@ -129,7 +135,7 @@ def _alerts(args: argparse.Namespace, ws: Workspace) -> int:
             metric=args.metric,
             bound=args.bound,
             source=args.source,
-            command=args.command,
+            command=args.user_command,
         )
         if args.json:
             print_json(rule)
@@ -143,15 +149,16 @@ def _alerts(args: argparse.Namespace, ws: Workspace) -> int:
         removed = rules.remove_rule(ws, args.rule_id)
         console(stderr=True).print(f"removed rule {removed.id} ({shown(rules.describe(removed))})")
         return 0
+    if args.rule_verb in ("enable", "disable"):
+        changed = rules.set_enabled(ws, args.rule_id, args.rule_verb == "enable")
+        console(stderr=True).print(f"rule {changed.id} {args.rule_verb}d")
+        return 0
     found = rules.list_rules(ws, args.deployment)
     if args.json:
         print_json(found)
         return 0
-    table = [
-        (r.id, r.deployment, rules.describe(r), "yes" if r.firing else "", r.command or "")
-        for r in found
-    ]
-    print_rows("Alert rules", ("rule", "deployment", "alert when", "firing", "command"), table)
+    table = [(r.id, r.deployment, rules.describe(r), _state(r), r.command or "") for r in found]
+    print_rows("Alert rules", ("rule", "deployment", "alert when", "state", "command"), table)
     return 0
 
 
@@ -189,6 +196,10 @@ def _retrain(args: argparse.Namespace, ws: Workspace) -> int:
             return 0
         _print_steps(job)
         return 0 if job.status != "failed" else 1
+    if args.target == "stop":
+        stopped = jobs.stop_job(ws, _job_id(args.name_arg))
+        console(stderr=True).print(f"stopped retraining job {stopped.id}")
+        return 0
     if args.target == "policy":
         return _policy(args, ws)
     _finite("--margin", args.margin)
@@ -236,9 +247,9 @@ def _policy(args: argparse.Namespace, ws: Workspace) -> int:
         if args.json:
             print_json(found)
         elif found is None:
-            print(f"{args.name_arg}: no retraining policy (set one with --on)")
+            print(f"{inert(args.name_arg)}: no retraining policy (set one with --on)")
         else:
-            print(f"{args.name_arg}: retrain on {policy.describe(found)}")
+            print(f"{inert(args.name_arg)}: retrain on {policy.describe(found)}")
         return 0
     _finite("--margin", args.margin)
     _finite("--share", args.share)
@@ -263,13 +274,17 @@ def _policy(args: argparse.Namespace, ws: Workspace) -> int:
     return 0
 
 
+def _state(rule: Any) -> str:
+    return "disabled" if not rule.enabled else "firing" if rule.firing else "clear"
+
+
 def _print_steps(job: RetrainJobRecord) -> None:
-    print(f"job {job.id} on {job.deployment}: {job.status} ({job.reason})")
+    print(inert(f"job {job.id} on {job.deployment}: {job.status} ({job.reason})"))
     for step in job.steps:
-        print(f"  {step['name']:<9} {step['status']:<8} {shown(step.get('detail', ''))}")
+        print(f"  {step['name']:<9} {step['status']:<8} {inert(str(step.get('detail', '')))}")
     if job.error:
-        print(f"  error: {shown(job.error)}")
-    print(f"  log: {job.log_path}")
+        print(f"  error: {inert(job.error)}")
+    print(f"  log: {inert(job.log_path)}")
 
 
 def _scores(job: RetrainJobRecord) -> str:
@@ -280,9 +295,7 @@ def _scores(job: RetrainJobRecord) -> str:
 
 def _job_id(text: str | None) -> int:
     if not text or not text.isdigit():
-        raise WorkbenchError(
-            "retrain show: name the job by its number (see `workbench retrain ls`)"
-        )
+        raise WorkbenchError("name the retraining job by its number (see `workbench retrain ls`)")
     return int(text)
 
 

@@ -7,16 +7,20 @@ Commands run in background threads, so the window evaluation that raised the ale
 returns at once: a slow or hanging command never holds up the monitoring loop. A command
 is killed with its whole process group when its time is up (a shell that started a
 `sleep` leaves nothing behind). `wait_for_commands` joins them (a CLI that must not exit
-before its commands end, and tests)."""
+before its commands end, and tests). A process that exits (the TUI closing) with commands
+still running cuts them off the same way and records them as cut off, rather than leaving
+them running unwatched and their alerts saying "running" for ever."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from storage import monitoring as repo
@@ -25,7 +29,10 @@ from storage.records import AlertRecord
 
 DEFAULT_TIMEOUT_S = 30.0
 OUTPUT_CHARS = 2000
+EXIT_NOTE = "[cut off: the Workbench process that ran it exited]"
 _running: list[threading.Thread] = []
+_processes: dict[int, subprocess.Popen[bytes]] = {}  # by alert id, while they run
+_exiting = threading.Event()
 _lock = threading.Lock()
 
 
@@ -52,7 +59,10 @@ def alert_environment(alert: AlertRecord) -> dict[str, str]:
 
 
 def run_command(
-    command: str, alert: AlertRecord, timeout_s: float = DEFAULT_TIMEOUT_S
+    command: str,
+    alert: AlertRecord,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> tuple[str, int | None, str]:
     """Run `command` with /bin/sh for `alert`: (status, exit status, output tail)."""
     stdin = json.dumps(alert_payload(alert)).encode()
@@ -67,6 +77,8 @@ def run_command(
         )
     except OSError as exc:
         return "error", None, f"cannot start the command ({exc.strerror or exc})"
+    if on_start is not None:
+        on_start(process)
     try:
         output, _ = process.communicate(stdin, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -83,8 +95,18 @@ def start_command(
 ) -> threading.Thread:
     """Run the command in a background thread and record its outcome on the alert."""
 
+    def started(process: subprocess.Popen[bytes]) -> None:
+        with _lock:
+            _processes[alert.id] = process
+
     def work() -> None:
-        status, code, output = run_command(command, alert, timeout_s)
+        try:
+            status, code, output = run_command(command, alert, timeout_s, started)
+        finally:
+            with _lock:
+                _processes.pop(alert.id, None)
+        if _exiting.is_set() and status != "ok":
+            status, code, output = "timeout", None, f"{output}\n{EXIT_NOTE}".lstrip()
         repo.update_alert(
             db, alert.id, command_status=status, command_exit=code, command_output=output
         )
@@ -104,6 +126,17 @@ def wait_for_commands(timeout_s: float | None = None) -> bool:
     for thread in threads:
         thread.join(timeout_s)
     return not any(t.is_alive() for t in threads)
+
+
+@atexit.register
+def _cut_off_at_exit() -> None:
+    """Kill the commands still running and give their threads a moment to record it."""
+    _exiting.set()
+    with _lock:
+        processes = list(_processes.values())
+    for process in processes:
+        _kill_group(process.pid)
+    wait_for_commands(5.0)
 
 
 def _kill_group(pid: int) -> None:

@@ -9,9 +9,9 @@ lead's live layer fills it and hands it to `pipelines.alerts.evaluate.evaluate_r
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
+from pipelines.alerts.window import WindowSummary
 from storage import monitoring as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
@@ -21,22 +21,16 @@ KINDS = ("dataset_drift", "column_drift", "performance_below", "error_rate_above
 SOURCES = ("real", "estimated")
 LOWER_IS_BETTER = ("rmse", "mae", "log_loss")  # for these, "below" means worse: above the bound
 KNOWN_METRICS = ("accuracy", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2")
-
-
-@dataclass(frozen=True)
-class WindowSummary:
-    """One monitoring window, as the rules see it."""
-
-    deployment: str
-    window_end: datetime
-    rows: int
-    dataset_drifted: bool
-    drift_share: float
-    drifted_columns: tuple[str, ...] = ()
-    real_metrics: dict[str, float] = field(default_factory=dict)
-    estimated_metrics: dict[str, float] = field(default_factory=dict)
-    error_rate: float | None = None  # share of requests that failed; None: unknown
-    unseen_columns: tuple[str, ...] = ()
+__all__ = [
+    "KINDS",
+    "Verdict",
+    "WindowSummary",
+    "add_rule",
+    "check",
+    "describe",
+    "list_rules",
+    "set_enabled",
+]
 
 
 @dataclass(frozen=True)
@@ -106,6 +100,10 @@ def list_rules(ws: Workspace, deployment: str | None = None) -> list[AlertRuleRe
 
 def remove_rule(ws: Workspace, rule_id: int) -> AlertRuleRecord:
     return repo.remove_rule(ws.db, rule_id)
+
+
+def set_enabled(ws: Workspace, rule_id: int, enabled: bool) -> AlertRuleRecord:
+    return repo.set_rule_enabled(ws.db, rule_id, enabled)
 
 
 def describe(rule: AlertRuleRecord) -> str:

@@ -140,6 +140,18 @@ def refresh_job(ws: Workspace, job: RetrainJobRecord) -> RetrainJobRecord:
     return repo.get_job(ws.db, job.id)
 
 
+def stop_job(ws: Workspace, job_id: int, grace_s: float = 10.0) -> RetrainJobRecord:
+    """Stop a running job's process (SIGTERM, then SIGKILL after `grace_s`); it ends failed."""
+    job = get_job(ws, job_id)
+    if job.status != "running" or job.pid is None:
+        raise WorkbenchError(f"retraining job {job_id} is {job.status}, not running")
+    process = supervisor.Supervised(job.pid, job.process_started_at, job.host or "", job.log_path)
+    supervisor.stop(process, grace_s=grace_s)
+    supervisor.wait_gone(process, grace_s)
+    repo.finish_job(ws.db, job_id, "failed", error="stopped before it finished")
+    return repo.get_job(ws.db, job_id)
+
+
 def get_job(ws: Workspace, job_id: int) -> RetrainJobRecord:
     return refresh_job(ws, repo.get_job(ws.db, job_id))
 

@@ -133,6 +133,10 @@ def run_pipeline(
         log.line(f"failed: {one_line(exc)}")
         repo.finish_job(ws.db, job.id, "failed", error=one_line(exc))
         return repo.get_job(ws.db, job.id)
+    except BaseException:  # SIGTERM (`retrain stop`, SIGHUP) or Ctrl-C: say so, then go
+        log.line("stopped before it finished")
+        repo.finish_job(ws.db, job.id, "failed", error="stopped before it finished")
+        raise
     status = "registered" if wins else "kept"
     log.line(f"done: {status}")
     repo.finish_job(ws.db, job.id, status)

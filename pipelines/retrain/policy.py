@@ -3,9 +3,10 @@ stored drift snapshots (the dataset drifted in each of the last K windows) or it
 performance (the newest window's real or estimated metric on the wrong side of a bound),
 or only by hand.
 
-`should_retrain` says why, or None. It does not fire twice for one episode: once a
-retraining job was started after the windows that triggered it (or one is running), it
-waits for new windows that trigger it again."""
+`should_retrain` says why, or None. It does not fire twice for one episode: only windows
+stored after the newest retraining job started count (none while one is running), so after
+a job it waits for K new drifted windows, or a new window past the bound. That is by the
+order windows were stored, not by the times they carry (a simulator's clock may differ)."""
 
 from __future__ import annotations
 
@@ -130,18 +131,16 @@ def should_retrain(ws: Workspace, deployment: str) -> str | None:
     jobs = repo.list_jobs(ws.db, deployment)
     if any(job.status == "running" for job in jobs):
         return None
-    last_job = jobs[0].created_at if jobs else None
+    last_job = jobs[0].created_at if jobs else None  # only windows stored since count
     if policy.trigger == "drift":
         count = int(policy.windows or 1)
-        recent = repo.list_snapshots(ws.db, deployment, limit=count)
+        recent = repo.list_snapshots(ws.db, deployment, limit=count, recorded_after=last_job)
         if len(recent) < count or not all(s.dataset_drifted for s in recent):
-            return None
-        if last_job is not None and last_job >= recent[-1].window_end:
             return None
         since = recent[-1].window_end.strftime("%Y-%m-%d %H:%M")
         return f"the dataset drifted in each of the last {count} windows (since {since})"
-    newest = repo.list_snapshots(ws.db, deployment, limit=1)
-    if not newest or (last_job is not None and last_job >= newest[0].window_end):
+    newest = repo.list_snapshots(ws.db, deployment, limit=1, recorded_after=last_job)
+    if not newest:
         return None
     metrics = newest[0].real_metrics if policy.source == "real" else newest[0].estimated_metrics
     metric, bound = str(policy.metric), float(policy.bound or 0)
