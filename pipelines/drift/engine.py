@@ -5,6 +5,8 @@ window. Imported only when a drift check runs (it loads numpy, pandas and scipy)
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,16 +92,22 @@ class PreparedReference:
     def kind(self, column: str) -> str:
         return self._column(column).kind
 
-    def compare(self, current: pd.DataFrame) -> DatasetDrift:
+    def compare(self, current: pd.DataFrame, workers: int = 1) -> DatasetDrift:
         """Every column's verdict on `current`, then the dataset's; a column missing from the
-        window (or only in it) is reported with a note, not tested."""
+        window (or only in it) is reported with a note, not tested. `workers` > 1 spreads
+        the columns over that many threads (numpy sorts and merges release the GIL)."""
         if not isinstance(current, pd.DataFrame):
             raise DriftError("the current window must be a table (a pandas DataFrame)")
         if self.options.columns is not None:
             absent = [name for name in self.options.columns if name not in current.columns]
             if absent:
                 raise DriftError(f"column {str(absent[0])!r} is not in the current data")
-        results = [self._compare_column(column, current) for column in self._columns.values()]
+        columns = list(self._columns.values())
+        if workers > 1 and len(columns) > 1:
+            pool = _pool(workers)
+            results = list(pool.map(lambda column: self._compare_column(column, current), columns))
+        else:
+            results = [self._compare_column(column, current) for column in columns]
         if self.options.columns is None:
             for name in current.columns:
                 if name not in self._columns:
@@ -162,6 +170,9 @@ class PreparedReference:
             )
         spec = METHODS[method]
         threshold = spec.default_threshold if column.threshold is None else column.threshold
+        if not np.isfinite(score):
+            note = f"{spec.label} gave no number"
+            return _untested(column.name, column.kind, column, note, method)
         return ColumnDrift(
             column=column.name,
             kind=column.kind,
@@ -169,8 +180,21 @@ class PreparedReference:
             method_label=spec.label,
             score=score,
             threshold=threshold,
-            drifted=bool(spec.drifted(score, threshold)) if np.isfinite(score) else False,
+            drifted=bool(spec.drifted(score, threshold)),
         )
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One long-lived pool per size, so a refresh every few seconds starts no threads."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="drift")
+        return pool
 
 
 def _asked(options: DriftOptions, name: str, kind: str) -> tuple[str | None, float | None]:
@@ -189,10 +213,12 @@ def _asked(options: DriftOptions, name: str, kind: str) -> tuple[str | None, flo
     return None, threshold
 
 
-def _untested(name: str, kind: str, column: _Column | None, note: str) -> ColumnDrift:
-    method = (column.method if column is not None else None) or (
-        "wasserstein" if kind == "num" else "jensenshannon"
-    )
+def _untested(
+    name: str, kind: str, column: _Column | None, note: str, method: str | None = None
+) -> ColumnDrift:
+    """A column no test ran on; it shows the test asked for (or the usual default)."""
+    method = method or (column.method if column is not None else None)
+    method = method or ("wasserstein" if kind == "num" else "jensenshannon")
     spec = METHODS[method]
     threshold = spec.default_threshold
     if column is not None and column.threshold is not None:
