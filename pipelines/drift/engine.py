@@ -80,7 +80,8 @@ class PreparedReference:
                 prepared = Unusable("cat", f"a {series.dtype} column is not tested")
                 kind = "cat"
             else:
-                prepared = prepare_column(series, kind)
+                with np.errstate(all="ignore"):
+                    prepared = prepare_column(series, kind)
             method, threshold = _asked(options, str(name), kind)
             columns[name] = _Column(name, str(name), kind, prepared, method, threshold)
         return cls(columns, int(reference.shape[0]), options)
@@ -142,6 +143,10 @@ class PreparedReference:
         return entry
 
     def _compare_column(self, column: _Column, current: pd.DataFrame) -> ColumnDrift:
+        with np.errstate(all="ignore"):  # an overflow ends as "gave no number", not a warning
+            return self._compare_column_quietly(column, current)
+
+    def _compare_column_quietly(self, column: _Column, current: pd.DataFrame) -> ColumnDrift:
         prepared = column.prepared
         if isinstance(prepared, Unusable):
             return _untested(column.name, column.kind, column, prepared.note)
