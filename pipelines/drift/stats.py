@@ -32,23 +32,15 @@ def _integral_at(ref: Floats, cum: Floats, points: Floats, idx: NDArray[np.int64
     return np.where(idx == 0, 0.0, values)
 
 
-def right_positions(ref: Floats, cur: Floats) -> NDArray[np.int64]:
-    """`np.searchsorted(ref, cur, side="right")` for two sorted arrays, by one stable merge
-    (a linear pass over two sorted runs, several times faster than 50,000 binary searches
-    through a 200,000-value reference): after the merge the j-th current value has every
-    reference value <= it before it, ties included, since the reference comes first."""
-    order = np.argsort(np.concatenate((ref, cur)), kind="stable")
-    return np.flatnonzero(order >= ref.size) - np.arange(cur.size)
-
-
 def wasserstein_sorted(ref: Floats, cum: Floats, cur: Floats) -> float:
     """First Wasserstein distance between two samples, the integral of |F - G| over x, as
     `scipy.stats.wasserstein_distance` (unweighted). The current CDF G is constant, g, between
     two of its sorted values a and b; F crosses g at the reference quantile x* = ref[k], k =
     ceil(g n) - 1; so that stretch contributes g(2x* - a - b) + A(a) + A(b) - 2A(x*) with x*
-    clamped to [a, b]. Linear in the window after its sort, no sort of the two together."""
+    clamped to [a, b]. O(m log n) after the window's own sort; the two are never merged."""
     n, m = ref.size, cur.size
-    at_cur = _integral_at(ref, cum, cur, right_positions(ref, cur))
+    # sorted keys: numpy's binary search starts each one where the last ended
+    at_cur = _integral_at(ref, cum, cur, np.searchsorted(ref, cur, side="right"))
     total = float(at_cur[0])  # left of the current sample G = 0: the integral of F
     end = max(float(ref[-1]), float(cur[-1]))  # right of it G = 1: integral of 1 - F
     ends = np.array([end])
