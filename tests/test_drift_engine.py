@@ -417,3 +417,15 @@ def test_nullable_pandas_dtypes() -> None:
         reference["count"].dropna().to_numpy(float), current["count"].to_numpy(float)
     ) / np.std(reference["count"].dropna().to_numpy(float))
     assert close(result.column("count").score, expected)
+
+
+def test_histograms_of_columns_no_test_ran_on() -> None:
+    reference = pd.DataFrame({"x": [np.nan] * 50, "s": [None] * 50})
+    prepared = PreparedReference.prepare(reference)
+    window = pd.DataFrame({"x": [1.0, 2.0, np.inf], "s": ["a", "a", None]})
+    numeric = prepared.histogram("x", window, bins=2)
+    assert numeric.reference == (0.0, 0.0) and numeric.current == (0.5, 0.5)
+    empty = prepared.histogram("x", window.iloc[:0], bins=2)
+    assert empty.edges == (0.0, 0.5, 1.0) and empty.current == (0.0, 0.0)
+    words = prepared.histogram("s", window)
+    assert words.categories == ("a",) and words.reference == (0.0,) and words.current == (1.0,)
