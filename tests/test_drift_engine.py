@@ -284,6 +284,7 @@ def test_bad_input_raises_one_line_errors() -> None:
     named = prepare(frame, DriftOptions(columns=("x", "plan")))
     assert "'plan'" in _error(lambda: named.compare(frame[["x"]]))
     assert "DataFrame" in _error(lambda: named.compare("x"))  # type: ignore[arg-type]
+    assert "'x' twice" in _error(lambda: named.compare(twice))
 
 
 def test_columns_on_one_side_and_empty_columns_are_reported_not_tested() -> None:
@@ -429,3 +430,12 @@ def test_histograms_of_columns_no_test_ran_on() -> None:
     assert empty.edges == (0.0, 0.5, 1.0) and empty.current == (0.0, 0.0)
     words = prepared.histogram("s", window)
     assert words.categories == ("a",) and words.reference == (0.0,) and words.current == (1.0,)
+
+
+def test_a_columns_kind_comes_from_the_reference() -> None:
+    """Evidently infers kinds from the current data, so an integer column of 12 values whose
+    window holds 4 would turn categorical there; here it stays numeric for every window."""
+    rng = np.random.default_rng(18)
+    prepared = PreparedReference.prepare(pd.DataFrame({"n": rng.integers(0, 12, 3000)}))
+    narrow = prepared.compare(pd.DataFrame({"n": rng.integers(0, 4, 400)})).column("n")
+    assert (narrow.kind, narrow.method) == ("num", "wasserstein")

@@ -69,7 +69,7 @@ class PreparedReference:
         named |= set(options.rules)
         missing = [name for name in named if name not in reference.columns]
         if missing:
-            raise DriftError(f"column {sorted(missing)[0]!r} is not in the reference")
+            raise DriftError(f"column {sorted(map(str, missing))[0]!r} is not in the reference")
         wanted = options.columns if options.columns is not None else tuple(reference.columns)
         columns: dict[object, _Column] = {}
         for name in wanted:
@@ -96,9 +96,12 @@ class PreparedReference:
     def compare(self, current: pd.DataFrame, workers: int = 1) -> DatasetDrift:
         """Every column's verdict on `current`, then the dataset's; a column missing from the
         window (or only in it) is reported with a note, not tested. `workers` > 1 spreads
-        the columns over that many threads (numpy sorts and merges release the GIL)."""
+        the columns over that many threads (numpy's sorts and searches release the GIL)."""
         if not isinstance(current, pd.DataFrame):
             raise DriftError("the current window must be a table (a pandas DataFrame)")
+        if current.columns.has_duplicates:
+            name = current.columns[current.columns.duplicated()][0]
+            raise DriftError(f"the current data has column {str(name)!r} twice")
         if self.options.columns is not None:
             absent = [name for name in self.options.columns if name not in current.columns]
             if absent:
