@@ -106,12 +106,18 @@ class PreparedReference:
             absent = [name for name in self.options.columns if name not in current.columns]
             if absent:
                 raise DriftError(f"column {str(absent[0])!r} is not in the current data")
-        columns = list(self._columns.values())
-        if workers > 1 and len(columns) > 1:
+        rows = int(current.shape[0])
+        # Columns are taken out here, on the calling thread: pandas' item cache is not
+        # meant to be filled from several threads at once.
+        work = [
+            (column, current[column.label] if column.label in current.columns else None)
+            for column in self._columns.values()
+        ]
+        if workers > 1 and len(work) > 1:
             pool = _pool(workers)
-            results = list(pool.map(lambda column: self._compare_column(column, current), columns))
+            results = list(pool.map(lambda item: _compare_column(item[0], item[1], rows), work))
         else:
-            results = [self._compare_column(column, current) for column in columns]
+            results = [_compare_column(column, series, rows) for column, series in work]
         if self.options.columns is None:
             for name in current.columns:
                 if name not in self._columns:
@@ -126,7 +132,7 @@ class PreparedReference:
             threshold=self.options.drift_share,
             drifted=bool(tested) and share >= self.options.drift_share,
             reference_rows=self.rows,
-            current_rows=int(current.shape[0]),
+            current_rows=rows,
         )
 
     def histogram(self, column: str, current: pd.DataFrame, bins: int = 20) -> Histogram:
@@ -145,51 +151,53 @@ class PreparedReference:
             raise DriftError(f"column {column!r} is not in the reference")
         return entry
 
-    def _compare_column(self, column: _Column, current: pd.DataFrame) -> ColumnDrift:
-        with np.errstate(all="ignore"):  # an overflow ends as "gave no number", not a warning
-            return self._compare_column_quietly(column, current)
 
-    def _compare_column_quietly(self, column: _Column, current: pd.DataFrame) -> ColumnDrift:
-        prepared = column.prepared
-        if isinstance(prepared, Unusable):
-            return _untested(column.name, column.kind, column, prepared.note)
-        if column.label not in current.columns:
-            return _untested(column.name, column.kind, column, "missing in current")
-        if current.shape[0] == 0:
-            return _untested(column.name, column.kind, column, "no rows in current")
-        series = current[column.label]
-        if isinstance(prepared, NumericColumn):
-            values = numeric_values(series)
-            if isinstance(values, str):
-                return _untested(column.name, "num", column, f"{values} in current")
-            if values.size == 0:
-                return _untested(column.name, "num", column, "all values missing in current")
-            integer = prepared.integer and pd.api.types.is_integer_dtype(series.dtype)
-            method, score = score_numeric(
-                prepared, values, integer, column.method, prepared.rows <= SMALL_REFERENCE
-            )
-        else:
-            assert isinstance(prepared, CategoricalColumn)
-            counts = category_counts(series)
-            if not counts:
-                return _untested(column.name, "cat", column, "all values missing in current")
-            method, score = score_categorical(
-                prepared, counts, column.method, prepared.rows <= SMALL_REFERENCE
-            )
-        spec = METHODS[method]
-        threshold = spec.default_threshold if column.threshold is None else column.threshold
-        if not np.isfinite(score):
-            note = f"{spec.label} gave no number"
-            return _untested(column.name, column.kind, column, note, method)
-        return ColumnDrift(
-            column=column.name,
-            kind=column.kind,
-            method=method,
-            method_label=spec.label,
-            score=score,
-            threshold=threshold,
-            drifted=bool(spec.drifted(score, threshold)),
+def _compare_column(column: _Column, series: pd.Series | None, rows: int) -> ColumnDrift:
+    """One column's verdict on the window's `series` (None: the window lacks it)."""
+    with np.errstate(all="ignore"):  # an overflow ends as "gave no number", not a warning
+        return _compare_quietly(column, series, rows)
+
+
+def _compare_quietly(column: _Column, series: pd.Series | None, rows: int) -> ColumnDrift:
+    prepared = column.prepared
+    if isinstance(prepared, Unusable):
+        return _untested(column.name, column.kind, column, prepared.note)
+    if series is None:
+        return _untested(column.name, column.kind, column, "missing in current")
+    if rows == 0:
+        return _untested(column.name, column.kind, column, "no rows in current")
+    if isinstance(prepared, NumericColumn):
+        values = numeric_values(series)
+        if isinstance(values, str):
+            return _untested(column.name, "num", column, f"{values} in current")
+        if values.size == 0:
+            return _untested(column.name, "num", column, "all values missing in current")
+        integer = prepared.integer and pd.api.types.is_integer_dtype(series.dtype)
+        method, score = score_numeric(
+            prepared, values, integer, column.method, prepared.rows <= SMALL_REFERENCE
         )
+    else:
+        assert isinstance(prepared, CategoricalColumn)
+        counts = category_counts(series)
+        if not counts:
+            return _untested(column.name, "cat", column, "all values missing in current")
+        method, score = score_categorical(
+            prepared, counts, column.method, prepared.rows <= SMALL_REFERENCE
+        )
+    spec = METHODS[method]
+    threshold = spec.default_threshold if column.threshold is None else column.threshold
+    if not np.isfinite(score):
+        note = f"{spec.label} gave no number"
+        return _untested(column.name, column.kind, column, note, method)
+    return ColumnDrift(
+        column=column.name,
+        kind=column.kind,
+        method=method,
+        method_label=spec.label,
+        score=score,
+        threshold=threshold,
+        drifted=bool(spec.drifted(score, threshold)),
+    )
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
