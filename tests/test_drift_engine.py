@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -283,6 +284,7 @@ def test_bad_input_raises_one_line_errors() -> None:
     named = prepare(frame, DriftOptions(columns=("x", "plan")))
     assert "'plan'" in _error(lambda: named.compare(frame[["x"]]))
     assert "DataFrame" in _error(lambda: named.compare("x"))  # type: ignore[arg-type]
+    assert "'x' twice" in _error(lambda: named.compare(twice))
 
 
 def test_columns_on_one_side_and_empty_columns_are_reported_not_tested() -> None:
@@ -367,3 +369,73 @@ def test_importing_the_package_loads_no_heavy_library() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_threads_give_the_same_result() -> None:
+    reference, window = _mixed(5000, 0), _mixed(900, 1, shift=0.2)
+    prepared = PreparedReference.prepare(reference)
+    assert prepared.compare(window, workers=2) == prepared.compare(window)
+
+
+def test_overflow_and_unseen_categories_leave_no_warnings() -> None:
+    """A window is compared quietly: an overflowing statistic is a note, a category unseen
+    in a small reference a chi-square p-value of 0, and neither warns."""
+    rng = np.random.default_rng(16)
+    reference = pd.DataFrame(
+        {"x": rng.normal(size=2000) * 1e307, "s": ["a", "b", "c"] * 666 + ["a"] * 2}
+    )
+    current = pd.DataFrame({"x": rng.normal(size=300) * 1e307, "s": ["a", "b", "d"] * 100})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        huge = detect_drift(reference, current)
+        small = detect_drift(reference.iloc[:600], current)
+    assert huge.column("x").note == "Wasserstein distance (normed) gave no number"
+    assert small.column("s").method == "chisquare" and small.column("s").score == 0.0
+    assert small.column("s").drifted
+
+
+def test_nullable_pandas_dtypes() -> None:
+    rng = np.random.default_rng(17)
+
+    def frame(rows: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "count": pd.array(rng.integers(0, 50, rows), dtype="Int64"),
+                "flag": pd.array(rng.random(rows) < 0.5, dtype="boolean"),
+                "name": pd.array(rng.choice(["a", "b"], rows), dtype="string"),
+            }
+        )
+
+    reference, current = frame(3000), frame(500)
+    reference.loc[:10, ["count", "flag", "name"]] = pd.NA
+    result = detect_drift(reference, current)
+    assert [(c.kind, c.method, c.tested) for c in result.columns] == [
+        ("num", "wasserstein", True),
+        ("cat", "jensenshannon", True),
+        ("cat", "jensenshannon", True),
+    ]
+    expected = wasserstein_distance(
+        reference["count"].dropna().to_numpy(float), current["count"].to_numpy(float)
+    ) / np.std(reference["count"].dropna().to_numpy(float))
+    assert close(result.column("count").score, expected)
+
+
+def test_histograms_of_columns_no_test_ran_on() -> None:
+    reference = pd.DataFrame({"x": [np.nan] * 50, "s": [None] * 50})
+    prepared = PreparedReference.prepare(reference)
+    window = pd.DataFrame({"x": [1.0, 2.0, np.inf], "s": ["a", "a", None]})
+    numeric = prepared.histogram("x", window, bins=2)
+    assert numeric.reference == (0.0, 0.0) and numeric.current == (0.5, 0.5)
+    empty = prepared.histogram("x", window.iloc[:0], bins=2)
+    assert empty.edges == (0.0, 0.5, 1.0) and empty.current == (0.0, 0.0)
+    words = prepared.histogram("s", window)
+    assert words.categories == ("a",) and words.reference == (0.0,) and words.current == (1.0,)
+
+
+def test_a_columns_kind_comes_from_the_reference() -> None:
+    """Evidently infers kinds from the current data, so an integer column of 12 values whose
+    window holds 4 would turn categorical there; here it stays numeric for every window."""
+    rng = np.random.default_rng(18)
+    prepared = PreparedReference.prepare(pd.DataFrame({"n": rng.integers(0, 12, 3000)}))
+    narrow = prepared.compare(pd.DataFrame({"n": rng.integers(0, 4, 400)})).column("n")
+    assert (narrow.kind, narrow.method) == ("num", "wasserstein")

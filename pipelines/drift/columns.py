@@ -97,12 +97,14 @@ def is_integer(series: pd.Series) -> bool:
 
 
 def category_counts(series: pd.Series) -> dict[Any, int]:
-    """Counts of each value, missing values and ±inf left out."""
-    counts = series.value_counts(dropna=True, sort=False)
+    """Counts of each value, missing values and ±inf left out (one factorize and one
+    bincount: several times faster than value_counts on strings)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    counts = np.bincount(codes + 1, minlength=len(uniques) + 1)[1:]
     result: dict[Any, int] = {}
-    for key, count in zip(counts.index.tolist(), counts.tolist(), strict=True):
+    for key, count in zip(list(uniques), counts.tolist(), strict=True):
         if count == 0 or (isinstance(key, float) and not np.isfinite(key)):
-            continue  # a pandas category never seen, or ±inf
+            continue  # ±inf counts as missing, as Evidently has it
         result[key] = result.get(key, 0) + int(count)
     return result
 

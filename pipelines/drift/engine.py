@@ -5,6 +5,8 @@ window. Imported only when a drift check runs (it loads numpy, pandas and scipy)
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +69,7 @@ class PreparedReference:
         named |= set(options.rules)
         missing = [name for name in named if name not in reference.columns]
         if missing:
-            raise DriftError(f"column {sorted(missing)[0]!r} is not in the reference")
+            raise DriftError(f"column {sorted(map(str, missing))[0]!r} is not in the reference")
         wanted = options.columns if options.columns is not None else tuple(reference.columns)
         columns: dict[object, _Column] = {}
         for name in wanted:
@@ -78,7 +80,8 @@ class PreparedReference:
                 prepared = Unusable("cat", f"a {series.dtype} column is not tested")
                 kind = "cat"
             else:
-                prepared = prepare_column(series, kind)
+                with np.errstate(all="ignore"):
+                    prepared = prepare_column(series, kind)
             method, threshold = _asked(options, str(name), kind)
             columns[name] = _Column(name, str(name), kind, prepared, method, threshold)
         return cls(columns, int(reference.shape[0]), options)
@@ -90,16 +93,31 @@ class PreparedReference:
     def kind(self, column: str) -> str:
         return self._column(column).kind
 
-    def compare(self, current: pd.DataFrame) -> DatasetDrift:
+    def compare(self, current: pd.DataFrame, workers: int = 1) -> DatasetDrift:
         """Every column's verdict on `current`, then the dataset's; a column missing from the
-        window (or only in it) is reported with a note, not tested."""
+        window (or only in it) is reported with a note, not tested. `workers` > 1 spreads
+        the columns over that many threads (numpy's sorts and searches release the GIL)."""
         if not isinstance(current, pd.DataFrame):
             raise DriftError("the current window must be a table (a pandas DataFrame)")
+        if current.columns.has_duplicates:
+            name = current.columns[current.columns.duplicated()][0]
+            raise DriftError(f"the current data has column {str(name)!r} twice")
         if self.options.columns is not None:
             absent = [name for name in self.options.columns if name not in current.columns]
             if absent:
                 raise DriftError(f"column {str(absent[0])!r} is not in the current data")
-        results = [self._compare_column(column, current) for column in self._columns.values()]
+        rows = int(current.shape[0])
+        # Columns are taken out here, on the calling thread: pandas' item cache is not
+        # meant to be filled from several threads at once.
+        work = [
+            (column, current[column.label] if column.label in current.columns else None)
+            for column in self._columns.values()
+        ]
+        if workers > 1 and len(work) > 1:
+            pool = _pool(workers)
+            results = list(pool.map(lambda item: _compare_column(item[0], item[1], rows), work))
+        else:
+            results = [_compare_column(column, series, rows) for column, series in work]
         if self.options.columns is None:
             for name in current.columns:
                 if name not in self._columns:
@@ -114,7 +132,7 @@ class PreparedReference:
             threshold=self.options.drift_share,
             drifted=bool(tested) and share >= self.options.drift_share,
             reference_rows=self.rows,
-            current_rows=int(current.shape[0]),
+            current_rows=rows,
         )
 
     def histogram(self, column: str, current: pd.DataFrame, bins: int = 20) -> Histogram:
@@ -133,44 +151,66 @@ class PreparedReference:
             raise DriftError(f"column {column!r} is not in the reference")
         return entry
 
-    def _compare_column(self, column: _Column, current: pd.DataFrame) -> ColumnDrift:
-        prepared = column.prepared
-        if isinstance(prepared, Unusable):
-            return _untested(column.name, column.kind, column, prepared.note)
-        if column.label not in current.columns:
-            return _untested(column.name, column.kind, column, "missing in current")
-        if current.shape[0] == 0:
-            return _untested(column.name, column.kind, column, "no rows in current")
-        series = current[column.label]
-        if isinstance(prepared, NumericColumn):
-            values = numeric_values(series)
-            if isinstance(values, str):
-                return _untested(column.name, "num", column, f"{values} in current")
-            if values.size == 0:
-                return _untested(column.name, "num", column, "all values missing in current")
-            integer = prepared.integer and pd.api.types.is_integer_dtype(series.dtype)
-            method, score = score_numeric(
-                prepared, values, integer, column.method, prepared.rows <= SMALL_REFERENCE
-            )
-        else:
-            assert isinstance(prepared, CategoricalColumn)
-            counts = category_counts(series)
-            if not counts:
-                return _untested(column.name, "cat", column, "all values missing in current")
-            method, score = score_categorical(
-                prepared, counts, column.method, prepared.rows <= SMALL_REFERENCE
-            )
-        spec = METHODS[method]
-        threshold = spec.default_threshold if column.threshold is None else column.threshold
-        return ColumnDrift(
-            column=column.name,
-            kind=column.kind,
-            method=method,
-            method_label=spec.label,
-            score=score,
-            threshold=threshold,
-            drifted=bool(spec.drifted(score, threshold)) if np.isfinite(score) else False,
+
+def _compare_column(column: _Column, series: pd.Series | None, rows: int) -> ColumnDrift:
+    """One column's verdict on the window's `series` (None: the window lacks it)."""
+    with np.errstate(all="ignore"):  # an overflow ends as "gave no number", not a warning
+        return _compare_quietly(column, series, rows)
+
+
+def _compare_quietly(column: _Column, series: pd.Series | None, rows: int) -> ColumnDrift:
+    prepared = column.prepared
+    if isinstance(prepared, Unusable):
+        return _untested(column.name, column.kind, column, prepared.note)
+    if series is None:
+        return _untested(column.name, column.kind, column, "missing in current")
+    if rows == 0:
+        return _untested(column.name, column.kind, column, "no rows in current")
+    if isinstance(prepared, NumericColumn):
+        values = numeric_values(series)
+        if isinstance(values, str):
+            return _untested(column.name, "num", column, f"{values} in current")
+        if values.size == 0:
+            return _untested(column.name, "num", column, "all values missing in current")
+        integer = prepared.integer and pd.api.types.is_integer_dtype(series.dtype)
+        method, score = score_numeric(
+            prepared, values, integer, column.method, prepared.rows <= SMALL_REFERENCE
         )
+    else:
+        assert isinstance(prepared, CategoricalColumn)
+        counts = category_counts(series)
+        if not counts:
+            return _untested(column.name, "cat", column, "all values missing in current")
+        method, score = score_categorical(
+            prepared, counts, column.method, prepared.rows <= SMALL_REFERENCE
+        )
+    spec = METHODS[method]
+    threshold = spec.default_threshold if column.threshold is None else column.threshold
+    if not np.isfinite(score):
+        note = f"{spec.label} gave no number"
+        return _untested(column.name, column.kind, column, note, method)
+    return ColumnDrift(
+        column=column.name,
+        kind=column.kind,
+        method=method,
+        method_label=spec.label,
+        score=score,
+        threshold=threshold,
+        drifted=bool(spec.drifted(score, threshold)),
+    )
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One long-lived pool per size, so a refresh every few seconds starts no threads."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="drift")
+        return pool
 
 
 def _asked(options: DriftOptions, name: str, kind: str) -> tuple[str | None, float | None]:
@@ -189,10 +229,12 @@ def _asked(options: DriftOptions, name: str, kind: str) -> tuple[str | None, flo
     return None, threshold
 
 
-def _untested(name: str, kind: str, column: _Column | None, note: str) -> ColumnDrift:
-    method = (column.method if column is not None else None) or (
-        "wasserstein" if kind == "num" else "jensenshannon"
-    )
+def _untested(
+    name: str, kind: str, column: _Column | None, note: str, method: str | None = None
+) -> ColumnDrift:
+    """A column no test ran on; it shows the test asked for (or the usual default)."""
+    method = method or (column.method if column is not None else None)
+    method = method or ("wasserstein" if kind == "num" else "jensenshannon")
     spec = METHODS[method]
     threshold = spec.default_threshold
     if column is not None and column.threshold is not None:

@@ -25,12 +25,13 @@ def histogram_of(
     `bins` most common categories (reference first, then new ones), the rest as (other).
     Shares are of each side's non-missing values; an empty side has all shares 0."""
     bins = max(int(bins), 1)
-    if isinstance(prepared, NumericColumn):
+    if kind == "num":
+        ref = prepared.values if isinstance(prepared, NumericColumn) else np.zeros(0)
         values = numeric_values(series)
         cur = values if not isinstance(values, str) else np.zeros(0)
-        low, high = float(prepared.values[0]), float(prepared.values[-1])
-        if cur.size:
-            low, high = min(low, float(cur[0])), max(high, float(cur[-1]))
+        both = [side for side in (ref, cur) if side.size]
+        low = min((float(side[0]) for side in both), default=0.0)
+        high = max((float(side[-1]) for side in both), default=1.0)
         if low == high:
             low, high = low - 0.5, high + 0.5
         edges = np.linspace(low, high, bins + 1)
@@ -39,7 +40,7 @@ def histogram_of(
             "num",
             tuple(edges.tolist()),
             None,
-            _shares(counts_in_bins(prepared.values, edges)),
+            _shares(counts_in_bins(ref, edges)),
             _shares(counts_in_bins(cur, edges)),
         )
     ref_counts = prepared.counts if isinstance(prepared, CategoricalColumn) else {}

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.drift import stats
+import pipelines.drift.stats as stats
 from pipelines.drift.columns import CategoricalColumn, NumericColumn
 from pipelines.drift.stats import Floats
 

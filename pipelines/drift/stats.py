@@ -23,10 +23,10 @@ def ecdf_integral(sorted_values: Floats) -> Floats:
     return np.concatenate(([0.0], np.cumsum(steps)))
 
 
-def _integral_at(ref: Floats, cum: Floats, points: Floats) -> Floats:
-    """The same integral A(x) at arbitrary points x (0 left of the reference)."""
+def _integral_at(ref: Floats, cum: Floats, points: Floats, idx: NDArray[np.int64]) -> Floats:
+    """The same integral A(x) at points x, given idx = how many reference values are <= x
+    (0 left of the reference)."""
     n = ref.size
-    idx = np.searchsorted(ref, points, side="right")
     prev = np.maximum(idx - 1, 0)
     values = cum[prev] + idx / n * (points - ref[prev])
     return np.where(idx == 0, 0.0, values)
@@ -37,12 +37,14 @@ def wasserstein_sorted(ref: Floats, cum: Floats, cur: Floats) -> float:
     `scipy.stats.wasserstein_distance` (unweighted). The current CDF G is constant, g, between
     two of its sorted values a and b; F crosses g at the reference quantile x* = ref[k], k =
     ceil(g n) - 1; so that stretch contributes g(2x* - a - b) + A(a) + A(b) - 2A(x*) with x*
-    clamped to [a, b]. O(m log n) for a window of m rows, no merge of the two samples."""
+    clamped to [a, b]. O(m log n) after the window's own sort; the two are never merged."""
     n, m = ref.size, cur.size
-    at_cur = _integral_at(ref, cum, cur)
+    # sorted keys: numpy's binary search starts each one where the last ended
+    at_cur = _integral_at(ref, cum, cur, np.searchsorted(ref, cur, side="right"))
     total = float(at_cur[0])  # left of the current sample G = 0: the integral of F
     end = max(float(ref[-1]), float(cur[-1]))  # right of it G = 1: integral of 1 - F
-    a_end = float(_integral_at(ref, cum, np.array([end]))[0])
+    ends = np.array([end])
+    a_end = float(_integral_at(ref, cum, ends, np.searchsorted(ref, ends, side="right"))[0])
     total += (end - float(cur[-1])) - (a_end - float(at_cur[-1]))
     if m > 1:
         j = np.arange(1, m, dtype=np.int64)
@@ -68,13 +70,10 @@ def ks_pvalue(ref: Floats, cur: Floats) -> float:
 def chisquare_pvalue(ref_counts: Floats, cur_counts: Floats) -> float:
     """Evidently's chi-square: observed current counts against reference counts scaled to the
     current size, by `scipy.stats.chisquare` (a category unseen in the reference gives p 0)."""
-    import warnings
-
     from scipy.stats import chisquare
 
     expected = ref_counts * (cur_counts.sum() / ref_counts.sum())
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with np.errstate(divide="ignore", invalid="ignore"):  # thread-safe, unlike catch_warnings
         return float(chisquare(cur_counts, expected).pvalue)
 
 
