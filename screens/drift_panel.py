@@ -24,6 +24,7 @@ from screens.dialogs import ConfirmScreen, TextScreen
 from screens.drift_text import (
     COLUMNS,
     HISTORY_COLUMNS,
+    WIDEST,
     column_rows,
     draw_histogram,
     history_rows,
@@ -138,7 +139,7 @@ class DriftPanelScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scree
         keep = table.cursor_row
         rows = column_rows(view)
         self.shown_columns = [row.key for row in rows]
-        fill_table(table, COLUMNS, rows)
+        fill_table(table, COLUMNS, rows, widest=WIDEST)
         if rows:
             table.move_cursor(row=min(keep, len(rows) - 1), animate=False)
         self._draw_histogram()

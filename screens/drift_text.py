@@ -36,13 +36,14 @@ HISTORY_COLUMNS = (
 )
 SHORT_METHOD = {
     "wasserstein": "Wasserstein",
-    "jensenshannon": "Jensen-Shannon",
+    "jensenshannon": "J-S",
     "psi": "PSI",
     "ks": "K-S p",
     "chisquare": "chi² p",
     "z": "Z p",
 }
 HISTORY_CELLS = 16
+WIDEST = {"column": 20, "method": 12}  # a long column name must not push the scores away
 
 
 def summary_text(view: WatchView, window: str) -> Text:
@@ -99,7 +100,7 @@ def performance_text(view: WatchView) -> Text:
     else:
         text.append("real: no labels yet", style="dim")
     if estimated is not None:
-        text.append("\nestimated ", style="bold")
+        text.append("\nest. ", style="bold")
         text.append(
             f"accuracy {estimated.accuracy:.3f}±{2 * estimated.accuracy_std_error:.3f} "
             f"f1 {estimated.f1:.3f} "
@@ -189,8 +190,8 @@ def draw_histogram(plt: Any, histogram: Histogram | None, column: str | None) ->
         plt.plot(centres, list(histogram.current), label="current", marker="braille")
     else:
         labels = [inert(c)[:10] for c in histogram.categories or ()]
-        plt.multiple_bar(labels, [list(histogram.reference), list(histogram.current)],
-                         label=["reference", "current"])  # fmt: skip
+        shares = [list(histogram.reference), list(histogram.current)]
+        plt.multiple_bar(labels, shares, labels=["reference", "current"])
     plt.title(f"{inert(histogram.column)}: share per {'bin' if histogram.edges else 'category'}")
     return ""
 
