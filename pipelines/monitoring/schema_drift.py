@@ -134,6 +134,42 @@ def rows_schema_drift(rows: Any, schema: Mapping[str, Any]) -> SchemaDrift:
     )
 
 
+def frame_schema_drift(
+    frame: Any, refused: Any, schema: Mapping[str, Any], skip: tuple[str, ...] = ()
+) -> SchemaDrift:
+    """`rows_schema_drift` with the answered rows held as a pandas frame (columns `skip`
+    aside), counted column-wise: they passed the server's check, so only their extra
+    columns and unseen categories can differ. `refused` are (status, record) pairs of the
+    refused requests, checked one by one as before. Tens of thousands of answered rows cost
+    milliseconds here, where the row-by-row check costs most of a second."""
+    base = rows_schema_drift(refused, schema)
+    columns = [c for c in schema.get("columns") or [] if isinstance(c, Mapping)]
+    known = {str(c["name"]) for c in columns}
+    unseen = Counter(base.unseen)
+    for name in frame.columns:
+        if name not in known and name not in skip:
+            present = int(frame[name].notna().sum())
+            if present:
+                unseen[str(name)] += present
+    novel = {k: Counter(v) for k, v in base.new_categories.items()}
+    for column in columns:
+        name, allowed = str(column["name"]), column.get("categories")
+        if column.get("kind") != CATEGORICAL or allowed is None or name not in frame.columns:
+            continue
+        values = frame[name].dropna().astype(str)
+        counts = values[~values.isin({str(v) for v in allowed})].value_counts()
+        for value, count in counts.items():
+            novel.setdefault(name, Counter())[str(value)] += int(count)
+    return SchemaDrift(
+        rows=base.rows + len(frame),
+        refused_rows=base.refused_rows,
+        unseen=dict(unseen.most_common()),
+        missing=base.missing,
+        type_changes=base.type_changes,
+        new_categories={k: dict(v.most_common()) for k, v in novel.items()},
+    )
+
+
 def _wrong_kind(kind: str, value: Any) -> str | None:
     """What a value is instead of the kind its column expects, or None if it fits (a null
     is a missing value, which fits any column)."""

@@ -88,6 +88,8 @@ class MonitoringWindow:
         self._rows = 0
         self.last_id = 0
         self.revision = 0  # grows whenever what the window holds changes
+        self._answered: list[Entry] = []
+        self._answered_revision = -1
 
     def __len__(self) -> int:
         """Rows held (a request of several records counts each)."""
@@ -152,7 +154,12 @@ class MonitoringWindow:
         return part
 
     def answered(self) -> list[Entry]:
-        return [e for e in self._entries.values() if e.answered]
+        """The answered requests, oldest first; kept until the window changes (a refresh
+        asks several times over tens of thousands of entries)."""
+        if self._answered_revision != self.revision:
+            self._answered = [e for e in self._entries.values() if e.answered]
+            self._answered_revision = self.revision
+        return list(self._answered)
 
     def refused(self) -> list[Entry]:
         return [e for e in self._entries.values() if not e.answered]

@@ -30,6 +30,7 @@ MIN_ROWS = 30  # fewer rows than this in the window: no drift verdict (too few t
 HISTORY = 24  # scores kept per column for the sparklines
 BINS = 16  # histogram bins (numeric) or categories shown
 PREDICTION = "prediction"
+REQUEST = "__request_id__"  # the request a row of the features frame came from
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class DeploymentWatch:
         self._snapshot_at = 0.0
         self._snapshots = 0
         self._stored_verdict: bool | None = None
+        self._frame: Any = None  # the window's features so far, with each row's request id
+        self._frame_ids: set[int] = set()
 
     @classmethod
     def open(cls, ws: Workspace, name: str, settings: WatchSettings | None = None) -> Any:
@@ -141,17 +144,16 @@ class DeploymentWatch:
         if self.window.revision == self._seen_revision and self._last is not None:
             view = _replace(self._last, error=error)
         else:
-            view = self._compute(error)
+            view = self.compute(error)
             self._seen_revision = self.window.revision
         if ws is not None and view.drift is not None and error is None:
             view = self._maybe_snapshot(ws, view, time.monotonic() if now is None else now)
         self._last = view
         return view
 
-    def _compute(self, error: str | None) -> WatchView:
+    def compute(self, error: str | None = None) -> WatchView:
         from pipelines.monitoring.estimate import window_estimate
         from pipelines.monitoring.performance import window_performance
-        from pipelines.monitoring.schema_drift import schema_drift
 
         rows = len(self.window)
         metadata = self.metadata or {}
@@ -164,7 +166,7 @@ class DeploymentWatch:
                 else f"the window holds {rows} rows: drift is tested from {self.settings.min_rows}"
             )
         else:
-            current = self.window.features()
+            current = self.features()
             drift = self.reference.compare(current)
             for column in drift.columns:
                 self._push(column.column, column.score)
@@ -181,7 +183,7 @@ class DeploymentWatch:
             window_rows=rows,
             drift=drift,
             prediction_drift=prediction,
-            schema=schema_drift(self.window, metadata.get("schema") or {}) if metadata else None,
+            schema=self._schema_drift(metadata) if metadata else None,
             traffic=self.window.traffic(),
             real=window_performance(self.window, metadata) if metadata else None,
             estimated=window_estimate(self.window, metadata) if metadata else None,
@@ -191,6 +193,37 @@ class DeploymentWatch:
             error=error,
             snapshots=self._snapshots,
         )
+
+    def _schema_drift(self, metadata: dict[str, Any]) -> Any:
+        from pipelines.monitoring.schema_drift import frame_schema_drift
+
+        refused = [(e.status, row) for e in self.window.refused() for row in e.inputs or []]
+        frame = self._frame if self._frame is not None else self.features()
+        return frame_schema_drift(frame, refused, metadata.get("schema") or {}, (REQUEST,))
+
+    def features(self) -> Any:
+        """The window's answered rows as a frame, built incrementally: rows kept from the
+        last refresh are reused and only new requests are turned into a frame (a 50,000-row
+        window costs its new rows, not 50,000 dictionaries, per refresh)."""
+        import pandas as pd
+
+        answered = self.window.answered()
+        wanted = {e.id for e in answered}
+        kept = self._frame
+        if kept is not None and self._frame_ids - wanted:
+            kept = kept[kept[REQUEST].isin(wanted)]
+        rows = [
+            {**row, REQUEST: e.id} for e in answered if e.id not in self._frame_ids
+            for row in e.inputs or []
+        ]  # fmt: skip
+        new = pd.DataFrame.from_records(rows) if rows else None
+        if kept is None or new is None:
+            frame = new if kept is None else kept
+            frame = pd.DataFrame({REQUEST: []}) if frame is None else frame
+        else:
+            frame = pd.concat([_typed_like(kept, new), _typed_like(new, kept)], ignore_index=True)
+        self._frame, self._frame_ids = _numbers_as_numbers(frame), wanted
+        return self._frame
 
     def _prediction_drift(self) -> ColumnDrift | None:
         if self.reference_predictions is None:
@@ -252,6 +285,26 @@ class DeploymentWatch:
     def _push(self, column: str, score: Any) -> None:
         values = self.history.setdefault(column, deque(maxlen=HISTORY))
         values.append(None if score is None else float(score))
+
+
+def _typed_like(frame: Any, other: Any) -> Any:
+    """`frame` with its all-missing columns given the numeric dtype `other` has for them,
+    so joining the two keeps numbers numeric (pandas would otherwise make them objects)."""
+    empty = [c for c in frame.columns if c in other.columns and frame[c].isna().all()]
+    numeric = {c: "float64" for c in empty if other[c].dtype.kind in "iufb"}
+    return frame.astype(numeric) if numeric else frame
+
+
+def _numbers_as_numbers(frame: Any) -> Any:
+    """A column of numbers stays numeric when a batch of only missing values (object
+    dtype) joined it, as it would have been had the whole window been read at once."""
+    import pandas as pd
+
+    for column in frame.select_dtypes(include="object").columns:
+        kind = pd.api.types.infer_dtype(frame[column], skipna=True)
+        if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+            frame[column] = pd.to_numeric(frame[column])
+    return frame
 
 
 def summarize(view: WatchView) -> Any:
