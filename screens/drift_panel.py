@@ -25,6 +25,7 @@ from screens.drift_text import (
     COLUMNS,
     HISTORY_COLUMNS,
     WIDEST,
+    alerts_and_jobs,
     column_rows,
     draw_histogram,
     history_rows,
@@ -69,7 +70,7 @@ class DriftPanelScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scree
     BINDINGS = [
         Binding("h", "history", "History", id="drift.history"),
         Binding("e", "export", "Evidently report", id="drift.export"),
-        Binding("a", "alerts", "Alerts", id="drift.alerts"),
+        Binding("a", "alerts", "Alerts & retraining", id="drift.alerts"),
         Binding("R", "retrain", "Retrain", id="drift.retrain"),
         Binding("plus,equals_sign", "rows(1)", "More rows", id="drift.more"),
         Binding("minus", "rows(-1)", "Fewer rows", id="drift.fewer"),
@@ -238,16 +239,17 @@ class DriftPanelScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scree
 
         def read() -> None:
             from pipelines.alerts.evaluate import list_alerts
+            from pipelines.retrain.jobs import list_jobs
 
-            alerts = list_alerts(ws, name)
-            lines = [f"{a.raised_at:%Y-%m-%d %H:%M:%S}  {a.kind}  {a.message}" for a in alerts]
-            self.post_message(AlertsRead("\n".join(lines) or "no alerts raised yet"))
+            self.post_message(
+                AlertsRead(alerts_and_jobs(list_alerts(ws, name), list_jobs(ws, name)))
+            )
 
         self.run_worker(read, thread=True, exit_on_error=False, description="reading alerts")
 
     @on(AlertsRead)
     def alerts_read(self, event: AlertsRead) -> None:
-        self.app.push_screen(TextScreen(f"Alerts of {self.deployment}", event.text))
+        self.app.push_screen(TextScreen(f"Alerts and retraining of {self.deployment}", event.text))
 
     def action_retrain(self) -> None:
         ws, name = self.workspace, self.deployment

@@ -14,7 +14,7 @@ from screens.widgets.tables import TableRow
 if TYPE_CHECKING:
     from pipelines.drift import Histogram
     from pipelines.watch.watcher import WatchView
-    from storage.records import DriftSnapshotRecord
+    from storage.records import AlertRecord, DriftSnapshotRecord, RetrainJobRecord
 
 COLUMNS = (
     ("column", "column"),
@@ -202,3 +202,30 @@ def _method(name: str) -> str:
 
 def _metrics(values: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.3f}" for k, v in values.items()) or "–"
+
+
+def alerts_and_jobs(alerts: list[AlertRecord], jobs: list[RetrainJobRecord]) -> str:
+    """The alerts raised (newest first, with their command's outcome) and each retraining
+    job with every step it took, as plain text to read."""
+    lines = ["Alerts", ""]
+    for alert in alerts:
+        outcome = f" · command {alert.command_status}" if alert.command_status else ""
+        lines.append(
+            f"{alert.raised_at:%Y-%m-%d %H:%M:%S}  {alert.kind}  {inert(alert.message)}{outcome}"
+        )
+    if not alerts:
+        lines.append("none raised yet (rules: `workbench alerts rule ls`)")
+    lines += ["", "Retraining jobs", ""]
+    for job in jobs:
+        scores = ""
+        if job.champion_score is not None and job.challenger_score is not None:
+            scores = f" · champion {job.champion_score:.4f}, challenger {job.challenger_score:.4f}"
+        lines.append(f"job {job.id} {job.status} ({inert(job.reason)}){scores}")
+        for step in job.steps:
+            detail = inert(str(step.get("detail") or ""))
+            lines.append(f"    {step.get('name')}: {step.get('status')} {detail}")
+        if job.error:
+            lines.append(f"    error: {inert(job.error)}")
+    if not jobs:
+        lines.append("none yet (R retrains, or a policy: `workbench retrain policy`)")
+    return "\n".join(lines)

@@ -93,3 +93,25 @@ async def test_a_deployment_that_stops_answering_is_said_and_the_panel_keeps_run
             await showing(pilot, "last 500 rows")
         finally:
             deployments.start_deployment(deployed.ws, deployed.name)
+
+
+async def test_R_retrains_and_a_shows_the_alerts_and_the_jobs_steps(deployed: Deployed) -> None:
+    from pipelines.retrain.jobs import list_jobs
+
+    app = WorkbenchApp(deployed.root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_panel(pilot)
+        await pilot.press("R")
+        await showing(pilot, "Retrain wine-watch's model")
+        await pilot.press("y")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            jobs = list_jobs(deployed.ws, deployed.name)
+            if jobs and jobs[0].status != "running":
+                break
+            await pilot.pause(0.5)
+        [job] = list_jobs(deployed.ws, deployed.name)
+        assert job.status in ("kept", "registered"), job
+        await pilot.press("a")
+        text = await showing(pilot, "Alerts and retraining of wine-watch", f"job {job.id}")
+        assert "evaluate:" in text or "train:" in text, text
