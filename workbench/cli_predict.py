@@ -238,13 +238,19 @@ def _numbers_where_they_parse(chunk: pd.DataFrame, manifest: BundleManifest) -> 
 
 
 def _refuse_infinite(frame: pd.DataFrame, source: Path, done: int) -> None:
+    """Infinities (and numbers past LARGEST, as the server refuses them) are refused."""
     import numpy as np
+
+    from pipelines.serving.schema import LARGEST
 
     for name in frame.columns:
         column = frame[name]
-        if column.dtype.kind == "f" and np.isinf(column.to_numpy()).any():
-            row = done + int(np.flatnonzero(np.isinf(column.to_numpy()))[0]) + 1
-            raise WorkbenchError(f"{source}: row {row}: {name}: expected a finite number")
+        if column.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                beyond = np.abs(column.to_numpy()) > LARGEST  # NaN (a gap) compares False
+            if beyond.any():
+                row = done + int(np.flatnonzero(beyond)[0]) + 1
+                raise WorkbenchError(f"{source}: row {row}: {name}: expected a finite number")
 
 
 def _with_scores(chunk: pd.DataFrame, scored: Any) -> pd.DataFrame:

@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.serving.schema import NUMERIC, TIME, InputSchema, SchemaError, _shown
+from pipelines.serving.schema import LARGEST, NUMERIC, TIME, InputSchema, SchemaError, _shown
 
 _NOT_SINGLE = (dict, list, tuple, set)
+_LARGEST_INT = 10**308  # LARGEST as the decimal it is written as
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,7 @@ def _refusal(kind: str, value: Any) -> str | None:
             return "expected a number, got a boolean"
         if not isinstance(value, int | float):
             return f"expected a number, got {_shown(value)}"
-        try:
-            finite = math.isfinite(value)
-        except OverflowError:  # an int too large for a float
-            finite = False
-        return None if finite else f"expected a finite number, got {_shown(value)}"
+        return None if is_finite_number(value) else f"expected a finite number, got {_shown(value)}"
     if kind == TIME:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             return f"expected a date/time, got {_shown(value)}"
@@ -115,6 +112,16 @@ def _refusal(kind: str, value: Any) -> str | None:
     if isinstance(value, _NOT_SINGLE):
         return f"expected a single value, got {_shown(value)}"
     return None
+
+
+def is_finite_number(value: Any) -> bool:
+    """A number from -LARGEST to LARGEST (not a boolean): what the document's minimum and
+    maximum say, also for integers too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return -_LARGEST_INT <= value <= _LARGEST_INT
+    return -LARGEST <= value <= LARGEST  # False for NaN and infinities
 
 
 def _times(name: str, dtype: str, values: list[Any]) -> list[Any]:
