@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage.errors import WorkbenchError
+from workbench.cli_predict_io import Behind, ahead
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,25 +163,28 @@ def score_file(
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     done, unseen = 0, []
     writer = _Writer(partial, output_kind)
+    chunks = ahead(read_chunks(source, input_kind, manifest))
     try:
-        for chunk, fraction in read_chunks(source, input_kind, manifest):
-            try:
-                checked = check_frame(manifest.schema, chunk)
-            except SchemaError as exc:
-                where = f"rows {done + 1}-{done + len(chunk)}"
-                raise WorkbenchError(
-                    f"{source}: {where} do not fit the model's schema: {exc}"
-                ) from None
-            _refuse_infinite(checked.frame, source, done)
-            unseen += [c for c in checked.unseen if c not in unseen]
-            writer.write(_with_scores(chunk, score(resolved.model, manifest, checked.frame)))
-            done += len(chunk)
-            report(f"{done} rows", fraction)
+        with Behind(writer) as behind:
+            for chunk, fraction in chunks:
+                try:
+                    checked = check_frame(manifest.schema, chunk)
+                except SchemaError as exc:
+                    where = f"rows {done + 1}-{done + len(chunk)}"
+                    raise WorkbenchError(
+                        f"{source}: {where} do not fit the model's schema: {exc}"
+                    ) from None
+                _refuse_infinite(checked.frame, source, done)
+                unseen += [c for c in checked.unseen if c not in unseen]
+                behind.write(_with_scores(chunk, score(resolved.model, manifest, checked.frame)))
+                done += len(chunk)
+                report(f"{done} rows", fraction)
         writer.close()
         if done == 0:
             raise WorkbenchError(f"{source}: no rows to score")
         os.replace(partial, target)
     finally:
+        chunks.close()
         writer.close()
         partial.unlink(missing_ok=True)
     return done, unseen
