@@ -81,17 +81,19 @@ def check_records(schema: InputSchema, payload: Any) -> CheckedRecords:
 
 
 def frame_of(schema: InputSchema, parts: Sequence[CheckedRecords]) -> Any:
-    """One frame of the schema's columns holding every part's rows, in order."""
+    """One frame of the schema's columns holding every part's rows, in order (numbers as
+    float arrays: cheaper than a Series each, the same frame)."""
+    import numpy as np
     import pandas as pd
 
     data: dict[str, Any] = {}
     for column in schema.columns:
         values = [v for part in parts for v in part.columns[column.name]]
         if column.kind == NUMERIC:
-            data[column.name] = pd.Series(values, dtype="float64")
+            data[column.name] = np.array(values, dtype="float64")
         elif column.kind == TIME:
             data[column.name] = pd.Series(values)
-        else:
+        else:  # a Series keeps the values as sent (an object array would be inferred)
             data[column.name] = pd.Series(values, dtype=object)
     return pd.DataFrame(data)
 
