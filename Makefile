@@ -33,6 +33,7 @@ bench: $(STAMP)          ## print the performance figures
 	$(BIN)/python benchmarks/image.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/drift.py
+	$(BIN)/python benchmarks/predict_batch.py
 
 screenshot: $(STAMP)     ## re-export the README picture from the app itself
 	$(BIN)/python scripts/readme_screenshot.py

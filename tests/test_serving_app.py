@@ -178,7 +178,10 @@ def test_feedback_joins_its_request(server: Server) -> None:
     refused = [
         ({"request_id": 10**9, "label": "yes"}, 404),
         ({"request_id": one["request_id"], "label": "maybe"}, 422),
-        ({"request_id": many["request_id"], "label": "yes"}, 422),  # three records, one label
+        ({"request_id": many["request_id"], "label": "yes"}, 409),  # three records, one label
+        ({"request_id": one["request_id"], "label": []}, 422),
+        ({"request_id": one["request_id"], "label": {"yes": 1}}, 422),
+        ({"request_id": 2**63, "label": "yes"}, 422),  # past the largest id
         ({"request_id": "1", "label": "yes"}, 422),
         ({"label": "yes"}, 422),
         ({"request_id": one["request_id"]}, 422),
@@ -190,7 +193,7 @@ def test_feedback_joins_its_request(server: Server) -> None:
     status, answer, _ = server.call(
         "POST", "/feedback", {"request_id": bad["request_id"], "label": "no"}
     )
-    assert status == 422 and "refused" in answer["detail"]
+    assert status == 409 and "refused" in answer["detail"]
     assert server.call("POST", "/feedback", b"{oops")[0] == 400
     still_serving(server)
 

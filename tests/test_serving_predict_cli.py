@@ -190,3 +190,27 @@ def test_a_damaged_bundle_is_refused_in_one_line(
     (damaged / "model.pkl").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     assert predict(ws, str(damaged), str(CHURN), "-o", str(tmp_path / "o.csv")) == 1
     assert "does not match" in one_line_error(capsys)
+
+
+def test_chunks_read_scored_and_written_at_once_keep_their_order(
+    kept: tuple[Path, int, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reader and writer threads (workbench.cli_predict_io) change nothing: small chunks
+    give the file one chunk gives, and a file that breaks late is one line, no output."""
+    ws, run_id, _ = kept
+    assert predict(ws, str(run_id), str(CHURN), "-o", str(tmp_path / "whole.csv")) == 0
+    monkeypatch.setattr(cli_predict, "CHUNK_ROWS", 70)
+    assert predict(ws, str(run_id), str(CHURN), "-o", str(tmp_path / "chunked.csv")) == 0
+    whole = (tmp_path / "whole.csv").read_bytes()
+    assert whole == (tmp_path / "chunked.csv").read_bytes() and whole.count(b"\n") > 1000
+
+    lines = CHURN.read_text("utf-8").splitlines()
+    broken = [*lines[:900], "C9,1,2,3,two-year,x,1,north,no,extra,fields", *lines[900:]]
+    (tmp_path / "broken.csv").write_text("\n".join(broken) + "\n", "utf-8")
+    out = tmp_path / "out.jsonl"
+    assert predict(ws, str(run_id), str(tmp_path / "broken.csv"), "-o", str(out)) == 1
+    assert "cannot be read as csv" in one_line_error(capsys)
+    assert not out.exists() and list(tmp_path.glob(".*partial")) == []

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage.errors import WorkbenchError
+from workbench.cli_predict_io import Behind, ahead
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,25 +163,28 @@ def score_file(
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     done, unseen = 0, []
     writer = _Writer(partial, output_kind)
+    chunks = ahead(read_chunks(source, input_kind, manifest))
     try:
-        for chunk, fraction in read_chunks(source, input_kind, manifest):
-            try:
-                checked = check_frame(manifest.schema, chunk)
-            except SchemaError as exc:
-                where = f"rows {done + 1}-{done + len(chunk)}"
-                raise WorkbenchError(
-                    f"{source}: {where} do not fit the model's schema: {exc}"
-                ) from None
-            _refuse_infinite(checked.frame, source, done)
-            unseen += [c for c in checked.unseen if c not in unseen]
-            writer.write(_with_scores(chunk, score(resolved.model, manifest, checked.frame)))
-            done += len(chunk)
-            report(f"{done} rows", fraction)
+        with Behind(writer) as behind:
+            for chunk, fraction in chunks:
+                try:
+                    checked = check_frame(manifest.schema, chunk)
+                except SchemaError as exc:
+                    where = f"rows {done + 1}-{done + len(chunk)}"
+                    raise WorkbenchError(
+                        f"{source}: {where} do not fit the model's schema: {exc}"
+                    ) from None
+                _refuse_infinite(checked.frame, source, done)
+                unseen += [c for c in checked.unseen if c not in unseen]
+                behind.write(_with_scores(chunk, score(resolved.model, manifest, checked.frame)))
+                done += len(chunk)
+                report(f"{done} rows", fraction)
         writer.close()
         if done == 0:
             raise WorkbenchError(f"{source}: no rows to score")
         os.replace(partial, target)
     finally:
+        chunks.close()
         writer.close()
         partial.unlink(missing_ok=True)
     return done, unseen
@@ -238,13 +242,19 @@ def _numbers_where_they_parse(chunk: pd.DataFrame, manifest: BundleManifest) -> 
 
 
 def _refuse_infinite(frame: pd.DataFrame, source: Path, done: int) -> None:
+    """Infinities (and numbers past LARGEST, as the server refuses them) are refused."""
     import numpy as np
+
+    from pipelines.serving.schema import LARGEST
 
     for name in frame.columns:
         column = frame[name]
-        if column.dtype.kind == "f" and np.isinf(column.to_numpy()).any():
-            row = done + int(np.flatnonzero(np.isinf(column.to_numpy()))[0]) + 1
-            raise WorkbenchError(f"{source}: row {row}: {name}: expected a finite number")
+        if column.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                beyond = np.abs(column.to_numpy()) > LARGEST  # NaN (a gap) compares False
+            if beyond.any():
+                row = done + int(np.flatnonzero(beyond)[0]) + 1
+                raise WorkbenchError(f"{source}: row {row}: {name}: expected a finite number")
 
 
 def _with_scores(chunk: pd.DataFrame, scored: Any) -> pd.DataFrame:

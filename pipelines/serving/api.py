@@ -45,7 +45,7 @@ class Record(BaseModel):
     status: int
     latency_ms: float
     rows: int
-    inputs: list[dict[str, Any]] | None = None
+    inputs: list[Any] | None = None  # as sent: a refused body may hold non-records
     predictions: list[Any] | None = None
     probabilities: list[dict[str, float]] | None = None
     unseen: list[str]
@@ -58,20 +58,3 @@ class Records(BaseModel):
     records: list[Record]
     next_after: int
     last_id: int
-
-
-FEEDBACK_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "request_id": {"type": "integer", "minimum": 1},
-                    "label": {"description": "the true label; a list, one per record"},
-                },
-                "required": ["request_id", "label"],
-            }
-        }
-    },
-}

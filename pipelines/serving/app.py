@@ -23,11 +23,17 @@ from fastapi.concurrency import run_in_threadpool
 
 from pipelines.serving.batcher import Batcher
 from pipelines.serving.canary import Lane, Router
-from pipelines.serving.records import check_records, frame_of
+from pipelines.serving.records import check_records, frame_of, is_finite_number
 from pipelines.serving.request_log import LoggedRequest, RequestLog
-from pipelines.serving.schema import SchemaError
+from pipelines.serving.schema import SchemaError, _shown
 from pipelines.serving.scoring import score
-from pipelines.serving.served import ServedModel, load_served, predict_body_schema
+from pipelines.serving.served import (
+    LARGEST_ID,
+    ServedModel,
+    feedback_body_schema,
+    load_served,
+    predict_body_schema,
+)
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 INLINE_ROWS = 64  # bodies with more records are scored in a worker thread
@@ -102,7 +108,7 @@ def _add_routes(app: FastAPI, router: Router, log: RequestLog, max_body: int) ->
     primary = router.primary.served
     app.state.batcher = router.primary.batcher
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": api.Problem} for code in (400, 401, 404, 413, 422)
+        code: {"model": api.Problem} for code in (400, 401, 404, 409, 413, 422)
     }
 
     @app.post(
@@ -186,7 +192,7 @@ def _add_routes(app: FastAPI, router: Router, log: RequestLog, max_body: int) ->
         summary="The true label of an earlier request, arriving later",
         response_model=api.FeedbackAnswer,
         responses=errors,
-        openapi_extra={"requestBody": api.FEEDBACK_BODY},
+        openapi_extra={"requestBody": feedback_body_schema(primary.manifest)},
     )
     async def feedback(request: Request) -> Response:
         try:
@@ -206,7 +212,7 @@ def _add_routes(app: FastAPI, router: Router, log: RequestLog, max_body: int) ->
         response_model=api.Records,
     )
     async def monitoring_records(
-        after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+        after: int = Query(0, ge=0, le=LARGEST_ID), limit: int = Query(100, ge=1, le=1000)
     ) -> Response:
         await run_in_threadpool(log.flush)
         records = await run_in_threadpool(log.records, after, limit)
@@ -278,26 +284,51 @@ def _no_constant(name: str) -> Any:
 
 
 def _feedback_fields(payload: Any, served: ServedModel) -> tuple[int, Any]:
+    """The request id and label, checked as the document's feedback schema says."""
     if not isinstance(payload, dict):
         raise Refused(422, "expected an object with request_id and label")
     problems = {}
     request_id: Any = payload.get("request_id")
+    if isinstance(request_id, float) and request_id.is_integer():
+        request_id = int(request_id)  # 344.0 is an integer in JSON Schema too
     if isinstance(request_id, bool) or not isinstance(request_id, int):
         problems["request_id"] = "expected the integer id a /predict answer gave"
+    elif not 1 <= request_id <= LARGEST_ID:
+        problems["request_id"] = f"expected an id from 1 to {LARGEST_ID}"
     if "label" not in payload:
         problems["label"] = "the true label is missing"
     if problems:
         raise Refused(422, "; ".join(f"{k}: {v}" for k, v in problems.items()), problems)
     label = payload["label"]
+    values = label if isinstance(label, list) else [label]
     classes = served.manifest.classes
-    if classes is not None:
-        known = {str(c) for c in classes}
-        values = label if isinstance(label, list) else [label]
-        unknown = [v for v in values if str(v) not in known]
+    why = None
+    if not values:
+        why = "expected a label or a non-empty list of them"
+    elif classes is not None:
+        texts = {str(c) for c in classes}
+        unknown = [v for v in values if not _is_class(v, classes, texts)]
         if unknown:
-            why = f"{unknown[0]!r} is not one of the model's classes"
-            raise Refused(422, f"label: {why}", {"label": why})
+            why = f"{_shown(unknown[0])} is not one of the model's classes"
+    else:
+        odd = [v for v in values if not is_finite_number(v)]
+        if odd:
+            why = f"expected a number, got {_shown(odd[0])}"
+    if why:
+        raise Refused(422, f"label: {why}", {"label": why})
     return request_id, label
+
+
+def _is_class(value: Any, classes: list[Any], texts: set[str]) -> bool:
+    """`value` is one of `classes` (a number equal to a numeric class, a boolean to a boolean
+    class) or a class written as text, as the document's enum of both says."""
+    if isinstance(value, str):
+        return value in texts
+    if isinstance(value, bool):
+        return any(isinstance(c, bool) and c == value for c in classes)
+    if isinstance(value, int | float):
+        return any(is_finite_number(c) and c == value for c in classes)
+    return False
 
 
 def _labelled_rows(log: RequestLog, request_id: int) -> tuple[int, int] | None:
@@ -313,11 +344,11 @@ def _check_label(label: Any, found: tuple[int, int] | None, request_id: int) -> 
         raise Refused(404, f"no request {request_id} in this server's log")
     rows, status = found
     if status != 200:
-        raise Refused(422, f"request {request_id} was refused ({status}): nothing to label")
+        raise Refused(409, f"request {request_id} was refused ({status}): nothing to label")
     count = len(label) if isinstance(label, list) else 1
     if count != rows:
         why = f"request {request_id} had {rows} records, the label gives {count} values"
-        raise Refused(422, f"label: {why}", {"label": why})
+        raise Refused(409, f"label: {why}", {"label": why})
 
 
 def _refusal(

@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.serving.schema import NUMERIC, TIME, InputSchema, SchemaError, _shown
+from pipelines.serving.schema import LARGEST, NUMERIC, TIME, InputSchema, SchemaError, _shown
 
 _NOT_SINGLE = (dict, list, tuple, set)
+_LARGEST_INT = 10**308  # LARGEST as the decimal it is written as
 
 
 @dataclass(frozen=True)
@@ -80,17 +81,19 @@ def check_records(schema: InputSchema, payload: Any) -> CheckedRecords:
 
 
 def frame_of(schema: InputSchema, parts: Sequence[CheckedRecords]) -> Any:
-    """One frame of the schema's columns holding every part's rows, in order."""
+    """One frame of the schema's columns holding every part's rows, in order (numbers as
+    float arrays: cheaper than a Series each, the same frame)."""
+    import numpy as np
     import pandas as pd
 
     data: dict[str, Any] = {}
     for column in schema.columns:
         values = [v for part in parts for v in part.columns[column.name]]
         if column.kind == NUMERIC:
-            data[column.name] = pd.Series(values, dtype="float64")
+            data[column.name] = np.array(values, dtype="float64")
         elif column.kind == TIME:
             data[column.name] = pd.Series(values)
-        else:
+        else:  # a Series keeps the values as sent (an object array would be inferred)
             data[column.name] = pd.Series(values, dtype=object)
     return pd.DataFrame(data)
 
@@ -103,11 +106,7 @@ def _refusal(kind: str, value: Any) -> str | None:
             return "expected a number, got a boolean"
         if not isinstance(value, int | float):
             return f"expected a number, got {_shown(value)}"
-        try:
-            finite = math.isfinite(value)
-        except OverflowError:  # an int too large for a float
-            finite = False
-        return None if finite else f"expected a finite number, got {_shown(value)}"
+        return None if is_finite_number(value) else f"expected a finite number, got {_shown(value)}"
     if kind == TIME:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             return f"expected a date/time, got {_shown(value)}"
@@ -115,6 +114,16 @@ def _refusal(kind: str, value: Any) -> str | None:
     if isinstance(value, _NOT_SINGLE):
         return f"expected a single value, got {_shown(value)}"
     return None
+
+
+def is_finite_number(value: Any) -> bool:
+    """A number from -LARGEST to LARGEST (not a boolean): what the document's minimum and
+    maximum say, also for integers too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return -_LARGEST_INT <= value <= _LARGEST_INT
+    return -LARGEST <= value <= LARGEST  # False for NaN and infinities
 
 
 def _times(name: str, dtype: str, values: list[Any]) -> list[Any]:

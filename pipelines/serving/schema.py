@@ -17,6 +17,9 @@ NUMERIC, TIME, CATEGORICAL = "numeric", "time", "categorical"
 KINDS = (NUMERIC, TIME, CATEGORICAL)
 MAX_CATEGORIES = 1000
 SHOWN_PROBLEMS = 8
+# The largest number accepted: near the largest float, and the same value whether read as
+# the decimal a JSON Schema validator reads or the float Python parses.
+LARGEST = 1e308
 _SCALAR_KINDS = {"string", "boolean", "integer", "floating", "mixed-integer-float", "empty"}
 _SCALAR_KINDS |= {"categorical", "datetime", "date", "decimal", "bytes"}
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.serving.bundle import BundleError, BundleManifest, read_bundle
-from pipelines.serving.schema import CATEGORICAL, NUMERIC, TIME, InputSchema
+from pipelines.serving.schema import CATEGORICAL, LARGEST, NUMERIC, TIME, InputSchema
 
 METADATA_FILE = "metadata.json"
+LARGEST_ID = 2**53 - 1  # ids past this are refused (a float keeps every integer up to it)
 LINEAGE_KEYS = ("run_id", "sweep_id", "dataset", "dataset_sha", "seed", "family", "target")
 
 
@@ -86,7 +87,7 @@ def record_schema(schema: InputSchema) -> dict[str, Any]:
     """One record as JSON Schema: every feature required (a missing value is sent as null
     and imputed), extra properties allowed (they are ignored and logged as unseen)."""
     kinds: dict[str, dict[str, Any]] = {
-        NUMERIC: {"type": ["number", "null"]},
+        NUMERIC: {"type": ["number", "null"], "minimum": -LARGEST, "maximum": LARGEST},
         TIME: {"type": ["string", "null"], "format": "date-time"},
         CATEGORICAL: {"type": ["string", "number", "boolean", "null"]},
     }
@@ -112,6 +113,35 @@ def predict_body_schema(schema: InputSchema) -> dict[str, Any]:
             "application/json": {
                 "schema": {
                     "oneOf": [record, {"type": "array", "items": record, "minItems": 1}],
+                }
+            }
+        },
+    }
+
+
+def feedback_body_schema(manifest: BundleManifest) -> dict[str, Any]:
+    """The body of /feedback: a logged request's id and its true label (one per record: a
+    value, or a list for a request of several records). A classifier's label is one of its
+    classes (or the class as text, as a CSV would carry it); a regressor's a number."""
+    if manifest.classes is not None:
+        values = list(manifest.classes) + [str(c) for c in manifest.classes]
+        label: dict[str, Any] = {"enum": list(dict.fromkeys(values))}
+    else:
+        label = {"type": "number", "minimum": -LARGEST, "maximum": LARGEST}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "request_id": {"type": "integer", "minimum": 1, "maximum": LARGEST_ID},
+                        "label": {
+                            "description": "the true label; a list, one per record",
+                            "anyOf": [label, {"type": "array", "items": label, "minItems": 1}],
+                        },
+                    },
+                    "required": ["request_id", "label"],
                 }
             }
         },
