@@ -95,12 +95,23 @@ async def test_a_deployment_that_stops_answering_is_said_and_the_panel_keeps_run
             deployments.start_deployment(deployed.ws, deployed.name)
 
 
-async def test_R_retrains_and_a_shows_the_alerts_and_the_jobs_steps(deployed: Deployed) -> None:
+async def test_e_exports_evidentlys_report_R_retrains_and_a_shows_the_jobs_steps(
+    deployed: Deployed,
+) -> None:
     from pipelines.retrain.jobs import list_jobs
 
+    send(deployed, "none", 100)
     app = WorkbenchApp(deployed.root)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_panel(pilot)
+        await pilot.press("e")  # Evidently's report of this window, from a child process
+        deadline = time.monotonic() + 120
+        reports = deployed.root / "reports"
+        while not list(reports.glob("drift-wine-watch-*.html")) and time.monotonic() < deadline:
+            await pilot.pause(0.5)
+        [report] = list(reports.glob("drift-wine-watch-*.html"))
+        html = report.read_text(errors="replace")
+        assert "Drifted Columns" in html and "alcohol" in html  # its drift table, our columns
         await pilot.press("R")
         await showing(pilot, "Retrain wine-watch's model")
         await pilot.press("y")
