@@ -29,6 +29,7 @@ from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:
+    from storage.first_look import DatasetGlance
     from storage.handle import Workspace
     from storage.records import DatasetSummary, DatasetVersionRecord
 
@@ -37,6 +38,19 @@ if TYPE_CHECKING:
 DATASET_COLUMNS = ("name", "check", "rows", "versions")
 VERSION_COLUMNS = ("version", "check", "rows", "cols", "registered", "size", "kept", "sha256")
 WIDEST = {"name": 24}
+
+
+def dataset_row(name: str, status: str | None, rows: int | None, versions: int) -> TableRow:
+    """One line of the datasets table; status and rows of the newest version (None: none)."""
+    return TableRow(
+        name,
+        (
+            user_text(name),
+            status_text(status) if status is not None else "–",
+            number(rows) if rows is not None else "–",
+            str(versions),
+        ),
+    )
 
 
 class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
@@ -116,14 +130,11 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             table,
             DATASET_COLUMNS,
             [
-                TableRow(
+                dataset_row(
                     s.name,
-                    (
-                        user_text(s.name),
-                        status_text(s.latest.validation.status) if s.latest else "–",
-                        number(s.latest.row_count) if s.latest else "–",
-                        str(s.version_count),
-                    ),
+                    s.latest.validation.status if s.latest else None,
+                    s.latest.row_count if s.latest else None,
+                    s.version_count,
                 )
                 for s in summaries
             ],
@@ -141,6 +152,17 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         if self.focused is None:
             table.focus()
 
+    def show_glance(self, glances: list[DatasetGlance]) -> None:
+        """The datasets as the App's first look read them, while the workspace opens: the
+        same rows the listing will show; versions follow once the workspace is open."""
+        if self.workspace is not None or self.summaries:
+            return  # the real listing is here already
+        rows = [dataset_row(g.name, g.status, g.row_count, g.version_count) for g in glances]
+        table = self.query_one("#datasets-table", DataTable)
+        fill_table(table, DATASET_COLUMNS, rows, widest=WIDEST)
+        if self.focused is None:
+            table.focus()
+
     @on(DataTable.RowHighlighted, "#datasets-table")
     def dataset_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value and event.row_key.value != self.selected_dataset:
@@ -148,7 +170,8 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     def select_dataset(self, name: str) -> None:
         self.selected_dataset = name
-        self.load_versions(name)
+        if self.workspace is not None:  # before, only the glance: the listing selects again
+            self.load_versions(name)
 
     @work(
         thread=True,

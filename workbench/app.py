@@ -3,6 +3,7 @@ and opening the workspace in a worker so the first frame never waits for the dat
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -36,8 +37,10 @@ from screens.messages import (
 from workbench.live import LiveLayer, sweep_sources
 
 if TYPE_CHECKING:
+    from storage.first_look import DatasetGlance
     from storage.handle import Workspace
 
+GLANCE_FRAME_WAIT_S = 0.5  # at most, before the workspace opens anyway
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 THEMES = ("textual-dark", "textual-light", "nord", "gruvbox", "tokyo-night")
 # (palette name, App action, what it does): the actions that work from every screen.
@@ -62,6 +65,12 @@ GLOBAL_COMMANDS = (
 @dataclass
 class WorkspaceOpened(Message, bubble=False):
     workspace: Workspace
+
+
+@dataclass
+class DatasetsGlanced(Message, bubble=False):
+    glances: list[DatasetGlance]
+    painted: threading.Event  # set once the frame showing them is drawn
 
 
 @dataclass
@@ -140,6 +149,16 @@ class WorkbenchApp(App[None]):
         description="opening workspace",
     )
     def open_workspace(self) -> None:
+        """The datasets at a glance first (stdlib sqlite3, milliseconds), then the workspace
+        itself (SQLAlchemy, the schema check: most of a second), whose listing replaces it."""
+        from storage.first_look import glance_workspace
+
+        glances = glance_workspace(self.workspace_root, self.database_url)
+        if glances:
+            painted = threading.Event()
+            if self.post_message(DatasetsGlanced(glances, painted)):
+                # SQLAlchemy's import would share the GIL with drawing them: draw first.
+                painted.wait(GLANCE_FRAME_WAIT_S)
         from storage.handle import open_workspace
 
         try:
@@ -149,6 +168,11 @@ class WorkbenchApp(App[None]):
             raise
         if not self.post_message(WorkspaceOpened(workspace)):
             workspace.close()  # the App closed meanwhile: nobody else will
+
+    @on(DatasetsGlanced)
+    def datasets_glanced(self, event: DatasetsGlanced) -> None:
+        self.datasets_screen.show_glance(event.glances)
+        self.call_after_refresh(event.painted.set)
 
     @on(WorkspaceFailed)
     def workspace_failed(self, event: WorkspaceFailed) -> None:
