@@ -10,10 +10,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, Static
 
 from pipelines.inert import inert
-from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
 from screens.focus import RestoresFocus
 from screens.formatting import display_path, number, size, status_text, user_text
 from screens.loaded import (
@@ -29,6 +28,9 @@ from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:
+    from textual.widgets import ProgressBar
+
+    from screens.dialogs import AddDatasetRequest, ConfirmScreen
     from storage.first_look import DatasetGlance
     from storage.handle import Workspace
     from storage.records import DatasetSummary, DatasetVersionRecord
@@ -71,6 +73,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.summaries: list[DatasetSummary] = []
         self.versions: list[DatasetVersionRecord] = []
         self.selected_dataset: str | None = None
+        self.glances: list[DatasetGlance] | None = None  # the App's first look, if it had one
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -86,13 +89,14 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                 versions.add_columns(*VERSION_COLUMNS)
                 yield versions
                 yield Static("", id="version-summary")
-        yield ProgressBar(id="datasets-progress", show_eta=False)
+        # The progress bar (and the dialogs) load when first needed, not for the first frame.
         yield Static("opening workspace …", id="datasets-status", markup=False)
         yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "Datasets"
-        self.query_one("#datasets-progress").display = False
+        if self.glances:
+            self.show_glance(self.glances)
 
     # --- data in ---------------------------------------------------------------------
 
@@ -153,8 +157,8 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             table.focus()
 
     def show_glance(self, glances: list[DatasetGlance]) -> None:
-        """The datasets as the App's first look read them, while the workspace opens: the
-        same rows the listing will show; versions follow once the workspace is open."""
+        """The datasets as the App's first look read them, drawn in the first frame while the
+        workspace opens: the same rows the listing will show; versions follow it."""
         if self.workspace is not None or self.summaries:
             return  # the real listing is here already
         rows = [dataset_row(g.name, g.status, g.row_count, g.version_count) for g in glances]
@@ -286,6 +290,8 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         if self.workspace is None:
             self.notify("the workspace is not open yet", severity="warning")
             return
+        from screens.dialogs import AddDatasetScreen
+
         self.app.push_screen(AddDatasetScreen(), self.add_requested)
 
     def add_requested(self, request: AddDatasetRequest | None) -> None:
@@ -339,6 +345,8 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         ref = version.ref if versions_focused else version.dataset_name
         what = f"version {ref}" if versions_focused else f"dataset {ref} and all its versions"
         what = inert(what)
+        from screens.dialogs import ConfirmScreen
+
         dialog = ConfirmScreen(f"Remove {what}?")
         told: list[str] = []  # the sweeps the question has named, once it has
 
@@ -390,11 +398,23 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         status.set_class(error, "error")
 
     def show_progress(self, stage: str, fraction: float | None) -> None:
-        bar = self.query_one("#datasets-progress", ProgressBar)
+        bar = self.progress_bar()
         bar.display = True
         bar.update(total=None if fraction is None else 1.0, progress=fraction or 0.0)
         self.set_status(stage)
 
     def hide_progress(self, message: str, error: bool) -> None:
-        self.query_one("#datasets-progress").display = False
+        for bar in self.query("#datasets-progress"):  # none until a registration showed one
+            bar.display = False
         self.set_status(message, error=error)
+
+    def progress_bar(self) -> ProgressBar:
+        """The bar above the status line, mounted the first time a registration shows it."""
+        from textual.widgets import ProgressBar
+
+        found = self.query("#datasets-progress")
+        if found:
+            return found.first(ProgressBar)
+        bar = ProgressBar(id="datasets-progress", show_eta=False)
+        self.mount(bar, before=self.query_one("#datasets-status"))
+        return bar

@@ -40,14 +40,15 @@ class DatasetGlance:
     version_count: int
 
 
-def glance_datasets(database_file: Path) -> list[DatasetGlance] | None:
+def glance_datasets(database_file: Path, timeout_s: float = 0.05) -> list[DatasetGlance] | None:
     """The datasets of the SQLite file at `database_file`, or None when it cannot be read
-    quickly and surely (the full open then reports what is wrong)."""
+    quickly and surely (the full open then reports what is wrong). A write holding the
+    file waits at most `timeout_s`: this runs on the UI thread, before the first frame."""
     if not database_file.is_file():
         return None
     uri = f"file:{quote(str(database_file))}?mode=ro"
     try:
-        connection = sqlite3.connect(uri, uri=True, timeout=0.2, check_same_thread=False)
+        connection = sqlite3.connect(uri, uri=True, timeout=timeout_s)
     except sqlite3.Error:
         return None
     try:

@@ -1,9 +1,9 @@
 """The Textual App: only a shell. Global keys, the command palette, one error router,
-and opening the workspace in a worker so the first frame never waits for the database."""
+and opening the workspace in a worker so the first frame never waits for the database
+(it shows the datasets from a glance of milliseconds: storage/first_look.py)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -37,10 +37,8 @@ from screens.messages import (
 from workbench.live import LiveLayer, sweep_sources
 
 if TYPE_CHECKING:
-    from storage.first_look import DatasetGlance
     from storage.handle import Workspace
 
-GLANCE_FRAME_WAIT_S = 0.5  # at most, before the workspace opens anyway
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 THEMES = ("textual-dark", "textual-light", "nord", "gruvbox", "tokyo-night")
 # (palette name, App action, what it does): the actions that work from every screen.
@@ -65,12 +63,6 @@ GLOBAL_COMMANDS = (
 @dataclass
 class WorkspaceOpened(Message, bubble=False):
     workspace: Workspace
-
-
-@dataclass
-class DatasetsGlanced(Message, bubble=False):
-    glances: list[DatasetGlance]
-    painted: threading.Event  # set once the frame showing them is drawn
 
 
 @dataclass
@@ -137,6 +129,12 @@ class WorkbenchApp(App[None]):
         self.live = LiveLayer(self)  # polls what is live for the screens showing it
 
     def on_mount(self) -> None:
+        from storage.first_look import glance_workspace
+
+        # The first frame lists the datasets: a read-only stdlib sqlite3 query of a few
+        # milliseconds (None when it cannot be sure), while SQLAlchemy, the schema check and
+        # the full listing (most of a second) come in the worker after that frame.
+        self.datasets_screen.glances = glance_workspace(self.workspace_root, self.database_url)
         self.push_screen(self.datasets_screen)
         # After the first frame: the worker's imports would compete with it for the GIL.
         self.call_after_refresh(self.open_workspace)
@@ -149,16 +147,6 @@ class WorkbenchApp(App[None]):
         description="opening workspace",
     )
     def open_workspace(self) -> None:
-        """The datasets at a glance first (stdlib sqlite3, milliseconds), then the workspace
-        itself (SQLAlchemy, the schema check: most of a second), whose listing replaces it."""
-        from storage.first_look import glance_workspace
-
-        glances = glance_workspace(self.workspace_root, self.database_url)
-        if glances:
-            painted = threading.Event()
-            if self.post_message(DatasetsGlanced(glances, painted)):
-                # SQLAlchemy's import would share the GIL with drawing them: draw first.
-                painted.wait(GLANCE_FRAME_WAIT_S)
         from storage.handle import open_workspace
 
         try:
@@ -168,11 +156,6 @@ class WorkbenchApp(App[None]):
             raise
         if not self.post_message(WorkspaceOpened(workspace)):
             workspace.close()  # the App closed meanwhile: nobody else will
-
-    @on(DatasetsGlanced)
-    def datasets_glanced(self, event: DatasetsGlanced) -> None:
-        self.datasets_screen.show_glance(event.glances)
-        self.call_after_refresh(event.painted.set)
 
     @on(WorkspaceFailed)
     def workspace_failed(self, event: WorkspaceFailed) -> None:
