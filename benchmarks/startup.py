@@ -225,17 +225,22 @@ def report(
         f"datasets, {reps} interleaved repetitions; load average "
         + " ".join(f"{x:.2f}" for x in load)
     )
-    print(f"  floor: minimal Textual app, its word painted        {summary(floor)}")
+    lines = [("floor: minimal Textual app, its word painted", summary(floor))]
     for c in contestants[1:]:
         first = [t[c.markers[0]] for t in times[c.name]]
         listed = [max(t[m] for m in LISTED) for t in times[c.name]]
         ratio = statistics.median(listed) / statistics.median(floor)
         verdict = "met" if ratio <= TARGET else "MISSED"
-        print(f"  {c.name}: first frame                           {summary(first)}")
-        print(
-            f"  {c.name}: datasets listed                       {summary(listed)}"
-            f"  = {ratio:.2f}× the floor (target ≤ {TARGET}×: {verdict})"
+        lines.append((f"{c.name}: first frame", summary(first)))
+        lines.append(
+            (
+                f"{c.name}: datasets listed",
+                f"{summary(listed)}  = {ratio:.2f}× the floor (target ≤ {TARGET}×: {verdict})",
+            )
         )
+    width = max(len(label) for label, _ in lines)
+    for label, figure in lines:
+        print(f"  {label:<{width}}  {figure}")
     for c in contestants:
         rows = imports[c.name]
         names = {name for name, *_ in rows}
