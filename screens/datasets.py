@@ -10,10 +10,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, Static
 
 from pipelines.inert import inert
-from screens.dialogs import AddDatasetRequest, AddDatasetScreen, ConfirmScreen
 from screens.focus import RestoresFocus
 from screens.formatting import display_path, number, size, status_text, user_text
 from screens.loaded import (
@@ -29,6 +28,10 @@ from screens.widgets.footer import KeysFooter
 from screens.widgets.tables import TableRow, fill_table
 
 if TYPE_CHECKING:
+    from textual.widgets import ProgressBar
+
+    from screens.dialogs import AddDatasetRequest, ConfirmScreen
+    from storage.first_look import DatasetGlance
     from storage.handle import Workspace
     from storage.records import DatasetSummary, DatasetVersionRecord
 
@@ -37,6 +40,19 @@ if TYPE_CHECKING:
 DATASET_COLUMNS = ("name", "check", "rows", "versions")
 VERSION_COLUMNS = ("version", "check", "rows", "cols", "registered", "size", "kept", "sha256")
 WIDEST = {"name": 24}
+
+
+def dataset_row(name: str, status: str | None, rows: int | None, versions: int) -> TableRow:
+    """One line of the datasets table; status and rows of the newest version (None: none)."""
+    return TableRow(
+        name,
+        (
+            user_text(name),
+            status_text(status) if status is not None else "–",
+            number(rows) if rows is not None else "–",
+            str(versions),
+        ),
+    )
 
 
 class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
@@ -57,6 +73,7 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.summaries: list[DatasetSummary] = []
         self.versions: list[DatasetVersionRecord] = []
         self.selected_dataset: str | None = None
+        self.glances: list[DatasetGlance] | None = None  # the App's first look, if it had one
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -72,13 +89,14 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                 versions.add_columns(*VERSION_COLUMNS)
                 yield versions
                 yield Static("", id="version-summary")
-        yield ProgressBar(id="datasets-progress", show_eta=False)
+        # The progress bar (and the dialogs) load when first needed, not for the first frame.
         yield Static("opening workspace …", id="datasets-status", markup=False)
         yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "Datasets"
-        self.query_one("#datasets-progress").display = False
+        if self.glances:
+            self.show_glance(self.glances)
 
     # --- data in ---------------------------------------------------------------------
 
@@ -116,14 +134,11 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             table,
             DATASET_COLUMNS,
             [
-                TableRow(
+                dataset_row(
                     s.name,
-                    (
-                        user_text(s.name),
-                        status_text(s.latest.validation.status) if s.latest else "–",
-                        number(s.latest.row_count) if s.latest else "–",
-                        str(s.version_count),
-                    ),
+                    s.latest.validation.status if s.latest else None,
+                    s.latest.row_count if s.latest else None,
+                    s.version_count,
                 )
                 for s in summaries
             ],
@@ -141,6 +156,17 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         if self.focused is None:
             table.focus()
 
+    def show_glance(self, glances: list[DatasetGlance]) -> None:
+        """The datasets as the App's first look read them, drawn in the first frame while the
+        workspace opens: the same rows the listing will show; versions follow it."""
+        if self.workspace is not None or self.summaries:
+            return  # the real listing is here already
+        rows = [dataset_row(g.name, g.status, g.row_count, g.version_count) for g in glances]
+        table = self.query_one("#datasets-table", DataTable)
+        fill_table(table, DATASET_COLUMNS, rows, widest=WIDEST)
+        if self.focused is None:
+            table.focus()
+
     @on(DataTable.RowHighlighted, "#datasets-table")
     def dataset_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value and event.row_key.value != self.selected_dataset:
@@ -148,7 +174,8 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     def select_dataset(self, name: str) -> None:
         self.selected_dataset = name
-        self.load_versions(name)
+        if self.workspace is not None:  # before, only the glance: the listing selects again
+            self.load_versions(name)
 
     @work(
         thread=True,
@@ -263,6 +290,8 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         if self.workspace is None:
             self.notify("the workspace is not open yet", severity="warning")
             return
+        from screens.dialogs import AddDatasetScreen
+
         self.app.push_screen(AddDatasetScreen(), self.add_requested)
 
     def add_requested(self, request: AddDatasetRequest | None) -> None:
@@ -316,6 +345,8 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         ref = version.ref if versions_focused else version.dataset_name
         what = f"version {ref}" if versions_focused else f"dataset {ref} and all its versions"
         what = inert(what)
+        from screens.dialogs import ConfirmScreen
+
         dialog = ConfirmScreen(f"Remove {what}?")
         told: list[str] = []  # the sweeps the question has named, once it has
 
@@ -367,11 +398,23 @@ class DatasetsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         status.set_class(error, "error")
 
     def show_progress(self, stage: str, fraction: float | None) -> None:
-        bar = self.query_one("#datasets-progress", ProgressBar)
+        bar = self.progress_bar()
         bar.display = True
         bar.update(total=None if fraction is None else 1.0, progress=fraction or 0.0)
         self.set_status(stage)
 
     def hide_progress(self, message: str, error: bool) -> None:
-        self.query_one("#datasets-progress").display = False
+        for bar in self.query("#datasets-progress"):  # none until a registration showed one
+            bar.display = False
         self.set_status(message, error=error)
+
+    def progress_bar(self) -> ProgressBar:
+        """The bar above the status line, mounted the first time a registration shows it."""
+        from textual.widgets import ProgressBar
+
+        found = self.query("#datasets-progress")
+        if found:
+            return found.first(ProgressBar)
+        bar = ProgressBar(id="datasets-progress", show_eta=False)
+        self.mount(bar, before=self.query_one("#datasets-status"))
+        return bar

@@ -21,9 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from storage.errors import SchemaOutOfDateError, SchemaTooNewError, StorageError
 from storage.models import TABLE_PREFIX
-
-VERSION_TABLE = f"{TABLE_PREFIX}alembic_version"
-HEAD_REVISION = "0009"  # tests check this against the newest Alembic migration
+from storage.schema_version import HEAD_REVISION, VERSION_TABLE
 
 
 def make_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:

@@ -1,16 +1,22 @@
-"""An open workspace: its folders, its settings and its database, passed down explicitly."""
+"""An open workspace: its folders, its settings and its database, passed down explicitly.
+
+SQLAlchemy loads when a workspace is opened, not when this module is imported: the CLI's
+parsers and the TUI's first frame name `Workspace` without paying for the database."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storage.artifacts import ArtifactStore
-from storage.database import HEAD_REVISION, Database
 from storage.errors import WorkbenchError
 from storage.settings import Settings
 from storage.workspace import WorkspacePaths, keep_files_private
+
+if TYPE_CHECKING:
+    from storage.database import Database
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class Workspace:
         return self.db.current_revision()
 
     def schema_is_current(self) -> bool:
+        from storage.database import HEAD_REVISION
+
         return self.schema_revision() == HEAD_REVISION
 
     def upgrade_schema(self) -> None:
@@ -55,6 +63,8 @@ def open_workspace(
     """Create the folders if needed, open the database, and check (or create) its schema.
 
     From here on the process creates files private to its owner (`keep_files_private`)."""
+    from storage.database import Database
+
     paths = WorkspacePaths(root)
     keep_files_private()
     if root.exists() and not root.is_dir():

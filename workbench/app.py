@@ -1,5 +1,6 @@
 """The Textual App: only a shell. Global keys, the command palette, one error router,
-and opening the workspace in a worker so the first frame never waits for the database."""
+and opening the workspace in a worker so the first frame never waits for the database
+(it shows the datasets from a glance of milliseconds: storage/first_look.py)."""
 
 from __future__ import annotations
 
@@ -128,6 +129,12 @@ class WorkbenchApp(App[None]):
         self.live = LiveLayer(self)  # polls what is live for the screens showing it
 
     def on_mount(self) -> None:
+        from storage.first_look import glance_workspace
+
+        # The first frame lists the datasets: a read-only stdlib sqlite3 query of a few
+        # milliseconds (None when it cannot be sure), while SQLAlchemy, the schema check and
+        # the full listing (most of a second) come in the worker after that frame.
+        self.datasets_screen.glances = glance_workspace(self.workspace_root, self.database_url)
         self.push_screen(self.datasets_screen)
         # After the first frame: the worker's imports would compete with it for the GIL.
         self.call_after_refresh(self.open_workspace)

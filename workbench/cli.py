@@ -14,6 +14,7 @@ from storage.errors import WorkbenchError
 
 # What a shell reports for a program ended by SIGPIPE (128 + 13), as `seq 1e9 | head -1` does.
 BROKEN_PIPE_EXIT = 141
+GLOBAL_OPTIONS = ("--workspace", "--database-url")
 
 
 def add_global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
@@ -156,8 +157,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return BROKEN_PIPE_EXIT
 
 
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The TUI (no command, at most the global options) needs no command's parser: parsed
+    without building them all and importing every cli_* module, the first frame comes
+    sooner. Anything else (a command, --help, an abbreviation, an error) gets the full one."""
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    if not only_global_options(tokens):
+        return build_parser().parse_args(tokens)
+    parser = argparse.ArgumentParser(prog="workbench")
+    add_global_options(parser)
+    return parser.parse_args(tokens, argparse.Namespace(command=None))
+
+
+def only_global_options(tokens: Sequence[str]) -> bool:
+    """True for `--workspace DIR`, `--database-url=URL` and the like, and nothing else."""
+    i = 0
+    while i < len(tokens):
+        name, equals, _ = tokens[i].partition("=")
+        if name not in GLOBAL_OPTIONS:
+            return False
+        if equals:
+            i += 1
+        elif i + 1 < len(tokens) and not tokens[i + 1].startswith("-"):
+            i += 2
+        else:
+            return False
+    return True
+
+
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         return run(args)
     except WorkbenchError as exc:

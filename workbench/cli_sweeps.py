@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from storage.handle import Workspace
-from storage.records import RunRecord, SweepRecord
 from workbench import cli_output as out
 from workbench.cli_data import progress_bar
+
+if TYPE_CHECKING:
+    from storage.handle import Workspace
+    from storage.records import RunRecord, SweepRecord
 
 
 def add_parsers(commands: Any) -> None:
