@@ -95,54 +95,71 @@ def write_csv(path: Path, megabytes: float) -> int:
     return rows
 
 
-def timed(command: list[str], log: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) of that process alone, and its stdout."""
+def timed(command: list[str], log: Path, cwd: Path = ROOT) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (all threads), peak RSS (MB) of that process alone, and its
+    stdout."""
     with log.open("w") as out, (log.with_suffix(".err")).open("w") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err)
+        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"{command[2]} failed: {log.with_suffix('.err').read_text().strip()[-400:]}")
-    return elapsed, usage.ru_maxrss / 1024, log.read_text()
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, cpu, usage.ru_maxrss / 1024, log.read_text()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=300.0, help="CSV size (default 300 MB)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also time `data add` from this checkout (e.g. `git archive` of an older commit)",
+    )
     args = parser.parse_args()
+    checkouts = {"workbench": ROOT}
+    if args.before:
+        checkouts = {"before": args.before.resolve(), **checkouts}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         source = folder / "customers.csv"
         rows = write_csv(source, args.mb)
         size_mb = source.stat().st_size / 1e6
         print(f"CSV: {size_mb:,.0f} MB, {rows:,} rows x 13 columns; load: {_load()}", flush=True)
-        results: dict[str, list[tuple[float, float]]] = {"pyarrow": [], "workbench": []}
+        results: dict[str, list[tuple[float, float, float]]] = {"pyarrow": []}
+        results.update({label: [] for label in checkouts})
         for run in range(args.runs):
             out = folder / f"floor{run}.parquet"
             floor = [sys.executable, "-c", FLOOR, str(source), str(out)]
-            seconds, rss, _ = timed(floor, folder / "floor.log")
-            results["pyarrow"].append((seconds, rss))
+            seconds, cpu, rss, _ = timed(floor, folder / "floor.log")
+            results["pyarrow"].append((seconds, cpu, rss))
             out.unlink()
-            ws = folder / f"ws{run}"
-            add = [sys.executable, "-m", "workbench", "--workspace", str(ws), "data", "add"]
-            seconds, rss, stdout = timed([*add, str(source), "--json"], folder / "wb.log")
-            stored = json.loads(stdout)["version"]["row_count"]
-            if stored != rows:
-                sys.exit(f"data add stored {stored:,} rows, expected {rows:,}")
-            results["workbench"].append((seconds, rss))
-            _remove(ws)
+            for label, checkout in checkouts.items():
+                ws = folder / f"ws{run}"
+                add = [sys.executable, "-m", "workbench", "--workspace", str(ws), "data", "add"]
+                seconds, cpu, rss, stdout = timed(
+                    [*add, str(source), "--json"], folder / "wb.log", checkout
+                )
+                stored = json.loads(stdout)["version"]["row_count"]
+                if stored != rows:
+                    sys.exit(f"{label}: data add stored {stored:,} rows, expected {rows:,}")
+                results[label].append((seconds, cpu, rss))
+                _remove(ws)
     speeds = {}
     for label, runs in results.items():
-        rates = [size_mb / s for s, _ in runs]
+        rates = [size_mb / s for s, _, _ in runs]
         speeds[label] = statistics.median(rates)
         print(
             f"{label:>10}: median {speeds[label]:5.1f} MB/s (range {min(rates):.1f}-"
-            f"{max(rates):.1f}), {statistics.median(s for s, _ in runs):.2f} s, peak RSS "
-            f"{max(r for _, r in runs):,.0f} MB over {len(runs)} runs"
+            f"{max(rates):.1f}), {statistics.median(s for s, _, _ in runs):.2f} s wall, "
+            f"{statistics.median(c for _, c, _ in runs):.2f} s CPU, peak RSS "
+            f"{max(r for _, _, r in runs):,.0f} MB over {len(runs)} runs"
         )
+    if "before" in speeds:
+        print(f"before / pyarrow: {speeds['before'] / speeds['pyarrow']:.2f}x")
     ratio = speeds["workbench"] / speeds["pyarrow"]
     verdict = "met" if ratio >= TARGET else "NOT met"
     print(f"workbench / pyarrow: {ratio:.2f}x the floor's MB/s (target >= {TARGET}x: {verdict})")
