@@ -2,12 +2,11 @@
 and the Datasets screen. Nothing is half-written: the frozen copy is moved into place only
 after everything was read and checked, and the database row is one transaction.
 
-The recorded sha256 is the content that was converted (pipelines.datasets.hashing): hashed
-beside the conversion, the file's identity the same before, during and after, or the add is
-refused. When a version of the same size exists the file is hashed first, so the same
-content again is found without converting it. Placing a frozen copy and inserting its row
-happen under one workspace lock, so concurrent adds of the same file end with one version
-and its copy.
+The recorded sha256 is the content converted (hashed beside it, pipelines.datasets.hashing;
+the file's identity the same throughout, or the add is refused); a file the size of a known
+version is hashed first, so the same content again is found without converting it. A frozen
+copy is placed and its row inserted under one workspace lock, so concurrent adds of the same
+file end with one version and its copy.
 """
 
 from __future__ import annotations
