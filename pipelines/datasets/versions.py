@@ -178,8 +178,7 @@ def register_dataset(
 
 def _same_size_exists(ws: Workspace, name: str, size: int) -> bool:
     """Whether a version of `name` has this many bytes (the same content must)."""
-    latest = repo.latest_version(ws.db, name)
-    if latest is None:
+    if repo.latest_version(ws.db, name) is None:
         return False
     return any(v.size_bytes == size for v in repo.list_versions(ws.db, name))
 
