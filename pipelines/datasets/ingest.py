@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines.datasets.ingest_csv import convert_csv
 from pipelines.datasets.ingest_scan import first_non_utf8
 from pipelines.datasets.ingest_text import (
     BLOCK_BYTES,
@@ -28,7 +29,6 @@ from pipelines.datasets.ingest_text import (
     check_width,
     checked_encoding,
     clean_names,
-    convert_csv,
     decode_sample,
     detect_encoding,
     duplicate_message,

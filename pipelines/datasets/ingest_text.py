@@ -1,5 +1,6 @@
 """Text detection (compression, encoding, binary junk, CSV dialect) for `pipelines.datasets.ingest`,
-and the streaming CSV-to-Parquet conversion with errors that name the physical line.
+and the scans behind errors that name the physical line (the conversion itself is in
+`pipelines.datasets.ingest_csv`).
 
 pyarrow is imported inside functions so importing this module stays cheap.
 """
@@ -20,7 +21,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 from pipelines.datasets.ingest_scan import (
     cp1252_conflict,
     first_long_line,
-    unclosed_quote_line,
     utf8_conflict,
 )
 from storage.errors import DatasetInputError
@@ -235,109 +235,6 @@ def target_schema(names: list[str], types: list[pa.DataType]) -> pa.Schema:
     return pa.schema(fields)
 
 
-class _Retry(Exception):
-    """Internal: restart the streaming read with adjusted options."""
-
-
-def convert_csv(
-    path: Path, tmp: Path, options: dict[str, Any]
-) -> tuple[dict[str, Any], int, list[str]]:
-    """Stream CSV into Parquet; on a late type or encoding surprise, widen and start over."""
-    options = dict(options)
-    column_types: dict[str, pa.DataType] = {}
-    for _ in range(200):
-        try:
-            rows, columns = _stream_csv(path, tmp, options, column_types)
-            return options, rows, columns
-        except _Retry:
-            continue
-    raise fail(path, "column types kept changing while reading; cannot settle on a schema")
-
-
-def _stream_csv(
-    path: Path, tmp: Path, options: dict[str, Any], column_types: dict[str, pa.DataType]
-) -> tuple[int, list[str]]:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    encoding = options.get("encoding", "utf-8")
-    read = pacsv.ReadOptions(
-        block_size=BLOCK_BYTES, encoding="utf8" if encoding in UTF8 else py_encoding(encoding)
-    )
-    parse = pacsv.ParseOptions(
-        delimiter=options.get("delimiter", ","),
-        quote_char=options.get("quotechar") or False,
-        newlines_in_values=True,
-    )
-    convert = pacsv.ConvertOptions(
-        strings_can_be_null=True,
-        column_types=column_types,
-        decimal_point=options.get("decimal", "."),
-    )
-    header: pa.Schema | None = None
-    writer = None
-    try:
-        with pa.input_stream(str(path), compression=options.get("compression")) as stream:
-            reader = pacsv.open_csv(
-                stream, read_options=read, parse_options=parse, convert_options=convert
-            )
-            header = reader.schema
-            names = clean_names(path, header.names)
-            types = header.types
-            if encoding in UTF8 and any(pa.types.is_binary(t) for t in types):
-                options["encoding"] = next_encoding(path, options)  # invalid UTF-8 later on
-                raise _Retry
-            target = target_schema(names, types)
-            writer = pq.ParquetWriter(str(tmp), target, compression="zstd")
-            rows, last_value = _write_batches(reader, writer, names, target)
-    except pa.ArrowInvalid as exc:
-        raise _csv_problem(path, exc, options, header, column_types) from exc
-    except UnicodeDecodeError as exc:
-        if encoding not in _FALLBACK:
-            raise fail(path, f"cannot be decoded as {encoding} ({first_line(exc)})") from exc
-        options["encoding"] = next_encoding(path, options)
-        raise _Retry from exc
-    except OSError as exc:
-        raise io_problem(path, exc, tmp) from exc
-    finally:
-        if writer is not None:
-            try:
-                writer.close()
-            except OSError as exc:
-                raise io_problem(path, exc, tmp) from exc
-    if rows == 0:
-        raise fail(path, "has a header but no data rows")
-    if isinstance(last_value, str) and ("\n" in last_value or "\r" in last_value):
-        line = unclosed_quote_line(path, options, last_value, py_encoding(encoding))
-        if line is not None:
-            raise fail(path, f"line {line} opens a quoted field that is never closed")
-    return rows, names
-
-
-def _write_batches(
-    reader: Any, writer: Any, names: list[str], target: pa.Schema
-) -> tuple[int, Any]:
-    """Write in row groups of ROW_GROUP_ROWS whatever the reader's batch sizes are; return
-    the row count and the last value read (an unclosed quote ends up there)."""
-    import pyarrow as pa
-
-    rows, pending, last_value = 0, None, None
-    for batch in reader:
-        if batch.num_rows and batch.num_columns:
-            last_value = batch.column(batch.num_columns - 1)[batch.num_rows - 1].as_py()
-        table = pa.Table.from_batches([batch]).rename_columns(names).cast(target)
-        pending = table if pending is None else pa.concat_tables([pending, table])
-        rows += batch.num_rows
-        full = pending.num_rows // ROW_GROUP_ROWS * ROW_GROUP_ROWS
-        if full:
-            writer.write_table(pending.slice(0, full), row_group_size=ROW_GROUP_ROWS)
-            pending = pending.slice(full)
-    if pending is not None and pending.num_rows:
-        writer.write_table(pending, row_group_size=ROW_GROUP_ROWS)
-    return rows, last_value
-
-
 def io_problem(path: Path, exc: OSError, writing: Path | None = None) -> DatasetInputError:
     """Read failures (a damaged gzip stream is the usual one), and a full disk while
     `writing` the Parquet copy, which is no fault of the file."""
@@ -376,57 +273,6 @@ def too_long(path: Path, options: dict[str, Any]) -> str | None:
         f"line {line} is {length / (1 << 20):,.0f} MiB long; Workbench reads rows of up to "
         f"{BLOCK_BYTES >> 20} MiB"
     )
-
-
-def _csv_problem(
-    path: Path,
-    exc: Exception,
-    options: dict[str, Any],
-    header: pa.Schema | None,
-    column_types: dict[str, pa.DataType],
-) -> Exception:
-    """Turn a pyarrow CSV error into a retry (wider type/encoding) or a one-line error."""
-    message = str(exc)
-    encoding = options.get("encoding", "utf-8")
-    if "invalid UTF8" in message and encoding in _FALLBACK:
-        options["encoding"] = next_encoding(path, options)
-        return _Retry()
-    if "straddling" in message:
-        problem = too_long(path, options) or find_bad_row(path, options)
-        if problem:
-            return fail(path, problem)
-    found = _CONVERSION.search(message)
-    if found and header is not None and int(found.group(1)) < len(header):
-        field, value = header.field(int(found.group(1))), found.group(2)
-        wider = _wider(column_types.get(field.name, field.type), value, options.get("decimal", "."))
-        if wider != column_types.get(field.name, field.type):
-            column_types[field.name] = wider
-            return _Retry()
-    if "CSV parse error" in message:
-        problem = find_bad_row(path, options)
-        if problem:
-            return fail(path, problem)
-    if "Empty CSV file" in message:
-        return fail(path, "has no header line")
-    return fail(path, f"cannot be read as CSV ({first_line(exc)})")
-
-
-def _wider(current: pa.DataType, value: str, decimal: str) -> pa.DataType:
-    """The next type up that can hold `value`: null -> int64 -> float64 -> string."""
-    import pyarrow as pa
-
-    def parses(kind: type[Any]) -> bool:
-        try:
-            kind(value.strip().replace(decimal, "."))
-            return True
-        except ValueError:
-            return False
-
-    if pa.types.is_null(current) and parses(int):
-        return pa.int64()
-    if (pa.types.is_null(current) or pa.types.is_integer(current)) and parses(float):
-        return pa.float64()
-    return pa.string()
 
 
 def open_text(path: Path, options: dict[str, Any]) -> TextIO:

@@ -2,16 +2,16 @@
 and the Datasets screen. Nothing is half-written: the frozen copy is moved into place only
 after everything was read and checked, and the database row is one transaction.
 
-The recorded sha256 is the content that was converted: the file is hashed through one open
-handle, and its identity (device, inode, size, mtime, ctime) must be the same after the
-conversion, or the add is refused. Placing a frozen copy and inserting its row happen under
-one workspace lock, so concurrent adds of the same file end with one version and its copy.
+The recorded sha256 is the content converted (hashed beside it, pipelines.datasets.hashing;
+the file's identity the same throughout, or the add is refused); a file the size of a known
+version is hashed first, so the same content again is found without converting it. A frozen
+copy is placed and its row inserted under one workspace lock, so concurrent adds of the same
+file end with one version and its copy.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.datasets.hashing import FileIdentity, background_hash, changed, hash_file
+from pipelines.datasets.hashing import identity as file_identity
 from pipelines.progress import Progress, no_progress
 from storage import datasets as repo
 from storage import registry as models_repo
@@ -35,7 +37,6 @@ from storage.scratch import exclusive_lock, remove_stale_scratch, scratch_name
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 LEGACY_ENCODINGS = {"cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO-8859-1)"}
-HASH_CHUNK = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -71,51 +72,14 @@ def check_source_file(path: Path) -> int:
     return check_file(path).st_size
 
 
-FileIdentity = tuple[int, int, int, int, int]
-
-
-def _identity(info: os.stat_result) -> FileIdentity:
-    """What changes when a file is replaced (inode), rewritten (size, mtime) or touched in
-    any way that could restore the others (ctime, which nobody can set back)."""
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
-def _changed(path: Path) -> DatasetInputError:
-    return DatasetInputError(
-        f"{path}: changed while it was being added (replaced or written to); nothing was "
-        "added, add it again once it is complete"
-    )
-
-
-def hash_file(path: Path, progress: Progress = no_progress) -> tuple[str, FileIdentity]:
-    """sha256 of the bytes read through one handle, and the identity they belong to."""
-    from pipelines.datasets.ingest import check_file
-
-    check_file(path)
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            before = _identity(os.fstat(handle.fileno()))
-            total, done = max(before[2], 1), 0
-            while chunk := handle.read(HASH_CHUNK):
-                digest.update(chunk)
-                done += len(chunk)
-                progress("hashing", min(done / total, 1.0))
-            if _identity(os.fstat(handle.fileno())) != before:
-                raise _changed(path)
-    except OSError as exc:
-        raise DatasetInputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    return digest.hexdigest(), before
-
-
 def check_unchanged(path: Path, identity: FileIdentity) -> None:
     """Refuse when the path no longer names the very file that was hashed, unchanged."""
     try:
-        now = _identity(path.stat())
+        now = file_identity(path.stat())
     except OSError:
-        raise _changed(path) from None
+        raise changed(path) from None
     if now != identity:
-        raise _changed(path)
+        raise changed(path)
 
 
 def sha256_of(path: Path, progress: Progress = no_progress) -> str:
@@ -138,19 +102,25 @@ def register_dataset(
     path = Path(path).expanduser()
     name = check_name(name or default_name(path))
     remove_stale_temporaries(ws)
-    digest, identity = hash_file(path, progress)
-    existing = repo.find_version_by_sha(ws.db, name, digest)
-    if existing is not None:
-        return _same_content(path, existing)
+    known = None
+    if _same_size_exists(ws, name, check_source_file(path)):
+        known = hash_file(path, progress)
+        existing = repo.find_version_by_sha(ws.db, name, known[0])
+        if existing is not None:
+            return _same_content(path, existing)
+    before = file_identity(path.stat())  # before any byte is read: later changes show
     previous = repo.latest_version(ws.db, name)
-    final_path = ws.paths.datasets / f"{digest}.parquet"
-    with _incoming_file(ws) as incoming:
+    with _incoming_file(ws) as incoming, background_hash(path, known) as hashing:
         progress("reading", None)
         ingested = convert_to_parquet(path, incoming)
         chosen = _target(path, target, previous, ingested.columns)
         progress("profiling", None)
         schema, profile = profile_parquet(incoming)
+        digest, identity = hashing.result()
+        if identity != before:
+            raise changed(path)
         check_unchanged(path, identity)  # the rows read are the bytes hashed
+        final_path = ws.paths.datasets / f"{digest}.parquet"
         with _frozen_copies_lock(ws):
             existing = repo.find_version_by_sha(ws.db, name, digest)
             if existing is not None:  # a concurrent add of the same file got there first
@@ -204,6 +174,13 @@ def register_dataset(
         ),
         warnings=warnings,
     )
+
+
+def _same_size_exists(ws: Workspace, name: str, size: int) -> bool:
+    """Whether a version of `name` has this many bytes (the same content must)."""
+    if repo.latest_version(ws.db, name) is None:
+        return False
+    return any(v.size_bytes == size for v in repo.list_versions(ws.db, name))
 
 
 def _same_content(path: Path, existing: DatasetVersionRecord) -> Registration:
