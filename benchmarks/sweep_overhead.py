@@ -11,10 +11,11 @@ difference is bookkeeping (target: (sweep - plain) / trials <= 10 ms per trial).
 Repetitions are interleaved (sweep, plain, plain, sweep, ...); each figure is the median
 with its range. Both sides' best values are printed: they should agree.
 
-    .venv/bin/python benchmarks/sweep_overhead.py [--reps 3] [--profile]
+    .venv/bin/python benchmarks/sweep_overhead.py [--reps 3] [--profile] [--baseline DIR]
 
-`--profile` also runs the LightGBM sweep's worker in this process under cProfile and
-prints its top functions (tottime).
+`--profile` also runs the LightGBM sweep's worker under cProfile (a process of its own) and
+prints its top functions. `--baseline DIR` times, beside it, the sweep of another source
+tree (`git archive COMMIT | tar -x -C DIR`), in the same interleaved run, for before/after.
 """
 
 from __future__ import annotations
@@ -144,30 +145,40 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s ({min(values):.2f}–{max(values):.2f})"
 
 
-def profile(workspace: Path, toml: Path) -> None:
-    import cProfile
-    import pstats
+PROFILE = r"""
+import cProfile, pstats, sys
+from pathlib import Path
+from pipelines.sweeps import lifecycle
+from pipelines.sweeps.worker import run_worker
+from storage.handle import open_workspace
+ws = open_workspace(Path(sys.argv[1]))
+created = lifecycle.read_and_create(ws, Path(sys.argv[2]))
+profiler = cProfile.Profile()
+profiler.enable()
+run_worker(ws, created.sweep.id)
+profiler.disable()
+stats = pstats.Stats(profiler)
+stats.sort_stats("tottime").print_stats(12)
+stats.sort_stats("cumulative").print_stats("workbench|pipelines|optuna", 22)
+"""
 
-    sys.path.insert(0, str(ROOT))
-    from pipelines.sweeps import lifecycle
-    from pipelines.sweeps.worker import run_worker
-    from storage.handle import open_workspace
 
-    ws = open_workspace(workspace)
-    created = lifecycle.read_and_create(ws, toml)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    run_worker(ws, created.sweep.id)
-    profiler.disable()
-    print("\nworker profile (LightGBM case, in this process), top by own time:")
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+def profile(workspace: Path, toml: Path, env: dict[str, str], tree: Path) -> None:
+    """The LightGBM case's worker under cProfile, in a process of its own for `tree`."""
+    _, out = run(
+        [PYTHON, "-c", PROFILE, str(workspace), str(toml)], {**env, "PYTHONPATH": str(tree)}
+    )
+    print(f"\nworker profile of {tree} (LightGBM case, {CASES['lightgbm']['trials']} trials):")
+    print("\n".join(line for line in out.splitlines() if line.strip()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--baseline", type=Path, help="also time the sweep of this source tree (e.g. a git archive)"
+    )
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     load = os.getloadavg()
@@ -178,45 +189,55 @@ def main() -> None:
         for case in CASES.values():
             add = ["data", "add", str(SAMPLES / case["csv"]), "--name", case["dataset"]]
             run([*WORKBENCH, "--workspace", str(workspace), *add, "--target", case["target"]], env)
+        trees = {"sweep": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
+        sides = [*trees, "plain"]
         results = {}
         for name, case in CASES.items():
             toml = sweep_file(Path(folder), name, case)
-            sweep_times, plain_times, bests = [], [], set()
+            times: dict[str, list[float]] = {side: [] for side in sides}
+            bests = set()
             for rep in range(args.reps):
-                order = ("sweep", "plain") if rep % 2 == 0 else ("plain", "sweep")
-                for side in order:
-                    if side == "sweep":
-                        elapsed, best = time_sweep(workspace, toml, env)
-                        sweep_times.append(elapsed)
-                        bests.add(("workbench", round(best, 12)))
-                    else:
+                for side in sides[rep % len(sides) :] + sides[: rep % len(sides)]:
+                    if side == "plain":
                         elapsed, best = time_plain(case, env)
-                        plain_times.append(elapsed)
-                        bests.add(("plain", round(best, 12)))
-            results[name] = (sweep_times, plain_times, sorted(bests))
-        for name, (sweep_times, plain_times, bests) in results.items():
+                    else:
+                        tree_env = {**env, "PYTHONPATH": str(trees[side])}
+                        elapsed, best = time_sweep(workspace, toml, tree_env)
+                    times[side].append(elapsed)
+                    bests.add((side, round(best, 12)))
+            results[name] = (times, sorted(bests))
+        for name, (times, bests) in results.items():
             case = CASES[name]
             trials = case["trials"]
-            sweep_m, plain_m = statistics.median(sweep_times), statistics.median(plain_times)
+            plain_times = times["plain"]
+            plain_m = statistics.median(plain_times)
             print(
                 f"\n{name} on {case['csv']}: {trials} trials, {case['folds']} folds, "
                 f"TPE seed {SEED}, {METRIC}, best values {bests}"
             )
             print(f"  plain Optuna loop (python loop.py): {spread(plain_times)}")
-            print(f"  workbench sweep start --wait:       {spread(sweep_times)}")
-            ratios = [s / p for s, p in zip(sweep_times, plain_times, strict=True)]
-            print(
-                f"  ratio {sweep_m / plain_m:.3f}x (pairs {min(ratios):.3f}–{max(ratios):.3f})"
-                + ("  target <= 1.05x" if name == "lightgbm" else "")
-            )
-            per = [(s - p) / trials * 1000 for s, p in zip(sweep_times, plain_times, strict=True)]
-            print(
-                f"  bookkeeping {(sweep_m - plain_m) / trials * 1000:.1f} ms/trial "
-                f"(pairs {min(per):.1f}–{max(per):.1f}); plain {plain_m / trials * 1000:.1f} "
-                "ms/trial" + ("  target <= 10 ms/trial" if name == "linear" else "")
-            )
+            for side in trees:
+                sweep_times = times[side]
+                sweep_m = statistics.median(sweep_times)
+                label = "workbench sweep start --wait" + (" (baseline)" if side != "sweep" else "")
+                print(f"  {label + ':':<42} {spread(sweep_times)}")
+                pairs = list(zip(sweep_times, plain_times, strict=True))
+                ratios = [s / p for s, p in pairs]
+                print(
+                    f"    ratio {sweep_m / plain_m:.3f}x "
+                    f"(pairs {min(ratios):.3f}–{max(ratios):.3f})"
+                    + ("  target <= 1.05x" if name == "lightgbm" else "")
+                )
+                per = [(s - p) / trials * 1000 for s, p in pairs]
+                print(
+                    f"    bookkeeping {(sweep_m - plain_m) / trials * 1000:.1f} ms/trial "
+                    f"(pairs {min(per):.1f}–{max(per):.1f}); plain {plain_m / trials * 1000:.1f} "
+                    "ms/trial" + ("  target <= 10 ms/trial" if name == "linear" else "")
+                )
         if args.profile:
-            profile(workspace, sweep_file(Path(folder), "lightgbm", CASES["lightgbm"]))
+            toml = sweep_file(Path(folder), "lightgbm", CASES["lightgbm"])
+            for tree in trees.values():
+                profile(workspace, toml, env, tree)
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
