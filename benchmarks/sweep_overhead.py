@@ -7,13 +7,15 @@ family, search space, folds, TPE sampler and seed, in-memory storage, scikit-lea
 `cross_val_score` on the same metric, the best parameters refit on all rows at the end.
 Two cases: LightGBM on the churn sample (target: sweep <= 1.05x the plain loop), and
 logistic regression on the 178-row wine sample, where training is so cheap that the
-difference is bookkeeping (target: (sweep - plain) / trials <= 10 ms per trial).
+difference is bookkeeping (target <= 10 ms per trial), run with 20 and with 80 trials: the
+difference of the two runs is what the trials cost, apart from what a sweep pays once
+(the CLI and the worker process starting, the final refit stored).
 Repetitions are interleaved (sweep, plain, plain, sweep, ...); each figure is the median
 with its range. Both sides' best values are printed: they should agree.
 
     .venv/bin/python benchmarks/sweep_overhead.py [--reps 3] [--profile] [--baseline DIR]
 
-`--profile` also runs the LightGBM sweep's worker under cProfile (a process of its own) and
+`--profile` also runs each case's sweep worker under cProfile (a process of its own) and
 prints its top functions. `--baseline DIR` times, beside it, the sweep of another source
 tree (`git archive COMMIT | tar -x -C DIR`), in the same interleaved run, for before/after.
 """
@@ -51,10 +53,13 @@ CASES = {
         "target": "cultivar",
         "drop": [],
         "model": "linear",
-        "trials": 40,
+        "trials": 80,
         "folds": 3,
     },
 }
+# The cheap case again with fewer trials: the difference between the two is the cost of
+# the trials alone, with what a sweep pays once (two processes start) taken out.
+CASES["linear-20"] = {**CASES["linear"], "trials": 20}
 SEED = 7
 METRIC = "accuracy"
 
@@ -119,8 +124,10 @@ def sweep_file(folder: Path, name: str, case: dict) -> Path:
 
 
 def run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Run in the tree on PYTHONPATH: `-m` and `-c` put the working directory first."""
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    cwd = env.get("PYTHONPATH", str(ROOT))
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=1800)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[:6])}... failed:\n{done.stdout}\n{done.stderr}")
@@ -163,12 +170,11 @@ stats.sort_stats("cumulative").print_stats("workbench|pipelines|optuna", 22)
 """
 
 
-def profile(workspace: Path, toml: Path, env: dict[str, str], tree: Path) -> None:
-    """The LightGBM case's worker under cProfile, in a process of its own for `tree`."""
-    _, out = run(
-        [PYTHON, "-c", PROFILE, str(workspace), str(toml)], {**env, "PYTHONPATH": str(tree)}
-    )
-    print(f"\nworker profile of {tree} (LightGBM case, {CASES['lightgbm']['trials']} trials):")
+def profile(workspace: Path, name: str, toml: Path, env: dict[str, str], tree: Path) -> None:
+    """A case's worker under cProfile, in a process of its own for `tree`."""
+    command = [PYTHON, "-c", PROFILE, str(workspace), str(toml)]
+    _, out = run(command, {**env, "PYTHONPATH": str(tree)})
+    print(f"\nworker profile of {tree} ({name} case, {CASES[name]['trials']} trials):")
     print("\n".join(line for line in out.splitlines() if line.strip()))
 
 
@@ -186,7 +192,7 @@ def main() -> None:
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({cores} cores)")
     with tempfile.TemporaryDirectory() as folder:
         workspace = Path(folder) / "ws"
-        for case in CASES.values():
+        for case in {c["dataset"]: c for c in CASES.values()}.values():
             add = ["data", "add", str(SAMPLES / case["csv"]), "--name", case["dataset"]]
             run([*WORKBENCH, "--workspace", str(workspace), *add, "--target", case["target"]], env)
         trees = {"sweep": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
@@ -232,12 +238,27 @@ def main() -> None:
                 print(
                     f"    bookkeeping {(sweep_m - plain_m) / trials * 1000:.1f} ms/trial "
                     f"(pairs {min(per):.1f}–{max(per):.1f}); plain {plain_m / trials * 1000:.1f} "
-                    "ms/trial" + ("  target <= 10 ms/trial" if name == "linear" else "")
+                    "ms/trial"
                 )
+        long, short = results["linear"][0], results["linear-20"][0]
+        added = CASES["linear"]["trials"] - CASES["linear-20"]["trials"]
+        plain_added = statistics.median(long["plain"]) - statistics.median(short["plain"])
+        print(f"\nlinear, the {added} trials between 20 and {CASES['linear']['trials']}:")
+        for side in trees:
+            sweep_added = statistics.median(long[side]) - statistics.median(short[side])
+            once = statistics.median(short[side]) - statistics.median(short["plain"])
+            once -= (sweep_added - plain_added) / added * CASES["linear-20"]["trials"]
+            label = "workbench" + (" (baseline)" if side != "sweep" else "")
+            print(
+                f"  {label}: bookkeeping {(sweep_added - plain_added) / added * 1000:.1f} ms/trial"
+                f" (target <= 10 ms/trial); paid once per sweep {once:.2f} s"
+            )
         if args.profile:
-            toml = sweep_file(Path(folder), "lightgbm", CASES["lightgbm"])
-            for tree in trees.values():
-                profile(workspace, toml, env, tree)
+            for name, case in CASES.items():
+                if name == "linear-20":
+                    continue
+                for tree in trees.values():
+                    profile(workspace, name, sweep_file(Path(folder), name, case), env, tree)
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pipelines.sweeps.boosting import fit_boosted, fit_boosted_model, is_lightgbm
 from pipelines.sweeps.metrics import score
 from pipelines.sweeps.preprocessing import build_pipeline, feature_importances
+from pipelines.sweeps.threads import thread_limit as _thread_limit
 from storage.errors import SweepInputError
 
 if TYPE_CHECKING:
@@ -295,14 +296,6 @@ def fit_final(
     with _thread_limit(n_jobs):
         pipeline.fit(X, y)
     return pipeline
-
-
-def _thread_limit(n_jobs: int) -> Any:
-    """OpenMP threads capped at n_jobs while fitting: HistGradientBoosting has no n_jobs of
-    its own, and on small data (or beside other sweep workers) extra threads only slow it."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=n_jobs if n_jobs > 0 else None, user_api="openmp")
 
 
 def _check(task: str, family: ModelFamily, metric: str, folds: int, holdout: float | None) -> None:
