@@ -191,12 +191,15 @@ def main() -> None:
     cores = os.cpu_count()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({cores} cores)")
     with tempfile.TemporaryDirectory() as folder:
-        workspace = Path(folder) / "ws"
-        for case in {c["dataset"]: c for c in CASES.values()}.values():
-            add = ["data", "add", str(SAMPLES / case["csv"]), "--name", case["dataset"]]
-            run([*WORKBENCH, "--workspace", str(workspace), *add, "--target", case["target"]], env)
         trees = {"sweep": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
         sides = [*trees, "plain"]
+        # A workspace per tree, so neither reads the other's Optuna journal records.
+        spaces = {side: Path(folder) / f"ws-{side}" for side in trees}
+        for workspace in spaces.values():
+            for case in {c["dataset"]: c for c in CASES.values()}.values():
+                add = ["data", "add", str(SAMPLES / case["csv"]), "--name", case["dataset"]]
+                add += ["--target", case["target"]]
+                run([*WORKBENCH, "--workspace", str(workspace), *add], env)
         results = {}
         for name, case in CASES.items():
             toml = sweep_file(Path(folder), name, case)
@@ -208,7 +211,7 @@ def main() -> None:
                         elapsed, best = time_plain(case, env)
                     else:
                         tree_env = {**env, "PYTHONPATH": str(trees[side])}
-                        elapsed, best = time_sweep(workspace, toml, tree_env)
+                        elapsed, best = time_sweep(spaces[side], toml, tree_env)
                     times[side].append(elapsed)
                     bests.add((side, round(best, 12)))
             results[name] = (times, sorted(bests))
@@ -257,8 +260,9 @@ def main() -> None:
             for name, case in CASES.items():
                 if name == "linear-20":
                     continue
-                for tree in trees.values():
-                    profile(workspace, name, sweep_file(Path(folder), name, case), env, tree)
+                for side, tree in trees.items():
+                    toml = sweep_file(Path(folder), name, case)
+                    profile(spaces[side], name, toml, env, tree)
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
