@@ -335,3 +335,37 @@ def test_a_failing_trial_records_its_error_and_the_sweep_goes_on(workspace: Work
     complete = repo.list_runs(workspace.db, sweep_id=sweep.id, status="complete")
     assert failed and complete  # both choices were tried; the bad one failed, the rest went on
     assert all("max_features" in (run.error or "") for run in failed)
+
+
+def test_without_a_pruner_the_study_gets_no_reports_and_the_runs_keep_them(
+    workspace: Workspace,
+) -> None:
+    """Each report is a journal record: with no pruner to read them nothing is sent to
+    Optuna, and every run still records the values a pruner would have been given."""
+    import optuna
+
+    from pipelines.sweeps.studies import open_storage
+
+    add_sample(workspace, "wine", "cultivar")
+    created = sweeps.create_sweep(
+        workspace,
+        {
+            "dataset": "wine",
+            "model": "lightgbm",
+            "trials": 2,
+            "folds": 2,
+            "pruner": "none",
+            "keep_top": 0,
+            "params": {"n_estimators": 12},
+        },
+    )
+    run_worker(workspace, created.sweep.id)
+    sweep = repo.get_sweep(workspace.db, created.sweep.id)
+    study = optuna.load_study(
+        study_name=sweep.study_name, storage=open_storage(workspace, sweep.optuna_storage)
+    )
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert all(t.intermediate_values == {} for t in study.trials)
+    for run in repo.list_runs(workspace.db, sweep_id=sweep.id):
+        reported = repo.metric_points(workspace.db, run.id)["intermediate"]
+        assert [step for step, _ in reported] == list(range(12))

@@ -6,7 +6,12 @@ glued to it, so every later read fails with a JSONDecodeError, for every study o
 workspace. Here a failed append is cut back off the file before the error is raised, a
 cut-off tail left by a killed process is cut before the next append, and a journal damaged
 by an older Workbench is repaired (under the journal's lock) the first time it fails to read:
-the cut-off part of a glued line is dropped and the whole record after it is kept."""
+the cut-off part of a glued line is dropped and the whole record after it is kept.
+
+Appends are not fsynced (nor are Optuna's own): a killed process loses nothing written,
+and a power cut can lose the last records but never tears the file, the durability the
+workspace's SQLite has in WAL mode with synchronous=NORMAL. An fsync per record cost
+5-30 ms here, several per trial."""
 
 from __future__ import annotations
 
@@ -70,7 +75,6 @@ class SafeJournalFileBackend(JournalFileBackend):
                 written = 0
                 while written < len(data):
                     written += os.pwrite(fd, data[written:], end + written)
-                os.fsync(fd)
             except OSError:
                 os.ftruncate(fd, end)
                 raise

@@ -184,7 +184,7 @@ def fail_stale_trials(ws: Workspace, sweep_id: int) -> int:
 
 
 def wait_for_sweep(
-    ws: Workspace, sweep_id: int, progress: Progress = no_progress, poll_s: float = 0.5
+    ws: Workspace, sweep_id: int, progress: Progress = no_progress, poll_s: float = 0.2
 ) -> SweepRecord:
     """Follow a sweep until it is finished, stopped, failed or stalled (no live worker)."""
     while True:

@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pipelines.sweeps.iteration_metrics import iteration_scorer
+from pipelines.sweeps.boosting import fit_boosted, fit_boosted_model, is_lightgbm
+from pipelines.sweeps.metrics import score
 from pipelines.sweeps.preprocessing import build_pipeline, feature_importances
+from pipelines.sweeps.threads import thread_limit as _thread_limit
 from storage.errors import SweepInputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from pipelines.sweeps.families import ModelFamily
+    from pipelines.sweeps.folds import FoldCache
 
 __all__ = [
     "METRICS",
@@ -171,35 +173,6 @@ def prepare_target(y: pd.Series, task: str) -> pd.Series:
     return y.astype(str).astype(object)
 
 
-def score(metric: str, y_true: Any, y_pred: Any, proba: Any, classes: Any) -> float:
-    """One metric with scikit-learn; `classes` is the fitted model's `classes_` (sorted)."""
-    import numpy as np
-    from sklearn import metrics as skm
-
-    binary = len(classes) == 2
-    if metric == "accuracy":
-        return float(skm.accuracy_score(y_true, y_pred))
-    if metric == "f1":
-        if binary:
-            return float(skm.f1_score(y_true, y_pred, average="binary", pos_label=classes[1]))
-        return float(skm.f1_score(y_true, y_pred, average="macro"))
-    if metric == "roc_auc":
-        if binary:
-            return float(skm.roc_auc_score(np.asarray(y_true) == classes[1], proba[:, 1]))
-        return float(
-            skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes)
-        )
-    if metric == "log_loss":
-        return float(skm.log_loss(y_true, proba, labels=classes))
-    if metric == "rmse":
-        return float(np.sqrt(skm.mean_squared_error(y_true, y_pred)))
-    if metric == "mae":
-        return float(skm.mean_absolute_error(y_true, y_pred))
-    if metric == "r2":
-        return float(skm.r2_score(y_true, y_pred))
-    raise SweepInputError(f"metric: unknown {metric!r} (known: {', '.join(METRICS)})")
-
-
 def evaluate(
     X: pd.DataFrame,
     y: pd.Series,
@@ -213,42 +186,42 @@ def evaluate(
     seed: int = 0,
     report: Report | None = None,
     n_jobs: int = 1,
+    cache: FoldCache | None = None,
 ) -> TrialResult:
     """Cross-validate (or hold out) one parameter set; see the module docstring for what
-    `report` receives. Errors from the model library propagate as they are."""
+    `report` receives. A sweep worker passes one `cache` to every trial, so the folds and
+    their preprocessing are fitted once (pipelines.sweeps.folds). Errors from the model
+    library propagate as they are."""
     import numpy as np
+    from sklearn.pipeline import Pipeline
+
+    from pipelines.sweeps.folds import FoldCache
 
     started = time.perf_counter()
     _check(task, family, metric, folds, holdout)
     if len(X) != len(y):
         raise SweepInputError(f"features: {len(X)} rows but the target has {len(y)}")
-    y = prepare_target(y, task)
+    cache = cache if cache is not None else FoldCache()
+    shared = cache.folds(X, y, task=task, family=family, folds=folds, holdout=holdout, seed=seed)
     fold_scores: list[float] = []
     fold_metrics: list[dict[str, float]] = []
     fold_curves: list[dict[str, list[float]]] = []
     fold_importances: list[dict[str, float]] = []
     held: list[tuple[Any, Any, Any]] = []  # (validation rows, true values, predictions)
-    for index, (train, valid) in enumerate(splits(y, task, folds, holdout, seed)):
-        X_train, X_valid = X.iloc[train], X.iloc[valid]
-        y_train, y_valid = y.iloc[train], y.iloc[valid]
+    for index, fold in enumerate(shared):
         with _thread_limit(n_jobs):
-            pipeline, curves = fit_fold(
-                X_train,
-                y_train,
-                X_valid,
-                y_valid,
-                task=task,
-                family=family,
-                params=params,
-                metric=metric,
-                seed=seed,
-                n_jobs=n_jobs,
-                report=report if index == 0 else None,
-            )
-            values, predictions = _score_all(pipeline, X_valid, y_valid, task, metric)
+            model: Any = family.build(task, params, seed, n_jobs)
+            pipeline = Pipeline([("preprocess", fold.preprocess), ("model", model)])
+            curves: dict[str, list[float]] | None = None
+            if family.has_iterations and is_lightgbm(pipeline):
+                rows = (fold.X_train, fold.y_train, fold.X_valid, fold.y_valid)
+                curves = fit_boosted_model(model, *rows, metric, report if index == 0 else None)
+            else:
+                model.fit(fold.X_train, fold.y_train)
+            values, predictions = _score_all(model, fold.X_valid, fold.y_valid, task, metric)
         if curves is not None:
             fold_curves.append(curves)
-        held.append((valid, y_valid.to_numpy(), predictions))
+        held.append((fold.valid, fold.y_valid.to_numpy(), predictions))
         fold_metrics.append(values)
         fold_scores.append(values[metric])
         fold_importances.append(feature_importances(pipeline))
@@ -287,8 +260,8 @@ def fit_fold(
     the sweep metric per iteration); other families return None for curves and never call
     `report`."""
     pipeline = build_pipeline(X_train, task, family, params, seed, n_jobs)
-    if family.has_iterations and _is_lightgbm(pipeline):
-        return pipeline, _fit_boosted(pipeline, X_train, y_train, X_valid, y_valid, metric, report)
+    if family.has_iterations and is_lightgbm(pipeline):
+        return pipeline, fit_boosted(pipeline, X_train, y_train, X_valid, y_valid, metric, report)
     pipeline.fit(X_train, y_train)
     return pipeline, None
 
@@ -323,14 +296,6 @@ def fit_final(
     with _thread_limit(n_jobs):
         pipeline.fit(X, y)
     return pipeline
-
-
-def _thread_limit(n_jobs: int) -> Any:
-    """OpenMP threads capped at n_jobs while fitting: HistGradientBoosting has no n_jobs of
-    its own, and on small data (or beside other sweep workers) extra threads only slow it."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=n_jobs if n_jobs > 0 else None, user_api="openmp")
 
 
 def _check(task: str, family: ModelFamily, metric: str, folds: int, holdout: float | None) -> None:
@@ -368,11 +333,12 @@ def splits(
 
 
 def _score_all(
-    pipeline: Any, X_valid: Any, y_valid: Any, task: str, metric: str
+    model: Any, X_valid: Any, y_valid: Any, task: str, metric: str
 ) -> tuple[dict[str, float], Any]:
-    """Every metric of the task, and the predictions they came from; the sweep's own metric
-    must compute, the others may not (e.g. roc_auc on a fold that lacks a class)."""
-    predictions, proba, classes = predict(pipeline, X_valid, task)
+    """Every metric of the task (numpy, pipelines.sweeps.metrics), and the predictions they
+    came from; the sweep's own metric must compute, the others may not (e.g. roc_auc on a
+    fold that lacks a class). `model` is a fitted pipeline or a model on preprocessed rows."""
+    predictions, proba, classes = predict(model, X_valid, task)
     values = {metric: score(metric, y_valid, predictions, proba, classes)}
     for name in metrics_for(task):
         if name == metric:
@@ -398,52 +364,6 @@ def _held_out(per_fold: list[tuple[Any, Any, Any]]) -> HeldOutPredictions | None
         y_true=np.concatenate([np.asarray(true) for _, true, _ in per_fold]),
         y_pred=np.concatenate([np.asarray(pred) for _, _, pred in per_fold]),
     )
-
-
-def _is_lightgbm(pipeline: Any) -> bool:
-    return type(pipeline.named_steps["model"]).__module__.startswith("lightgbm")
-
-
-def _fit_boosted(
-    pipeline: Any,
-    X_train: Any,
-    y_train: Any,
-    X_valid: Any,
-    y_valid: Any,
-    metric: str,
-    report: Report | None,
-) -> dict[str, list[float]]:
-    """Fit the pipeline's steps with a validation set so LightGBM records, per iteration,
-    its own eval metric and the sweep metric; the sweep metric goes to `report`."""
-    import inspect
-
-    preprocess, model = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
-    train = preprocess.fit_transform(X_train, y_train)
-    valid = preprocess.transform(X_valid)
-    callbacks = []
-    if report is not None:
-
-        def reporter(env: Any) -> None:
-            for _data, name, value, _higher in env.evaluation_result_list:
-                if name == metric and math.isfinite(value):
-                    report(env.iteration, float(value))
-
-        callbacks.append(reporter)
-    fit_args: dict[str, Any] = {
-        "eval_names": ["valid"],
-        "eval_metric": iteration_scorer(metric, METRICS[metric].direction == "maximize"),
-        "callbacks": callbacks,
-    }
-    with warnings.catch_warnings():
-        # LightGBM 4.7 deprecates eval_set for eval_X/eval_y, but LGBMClassifier encodes
-        # the labels of eval_set only: string (or non 0..k-1) labels need eval_set.
-        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
-        if "eval_set" in inspect.signature(model.fit).parameters:
-            model.fit(train, y_train, eval_set=[(valid, y_valid)], **fit_args)
-        else:
-            model.fit(train, y_train, eval_X=(valid,), eval_y=(y_valid,), **fit_args)
-    recorded = getattr(model, "evals_result_", {}).get("valid", {})
-    return {f"valid_{name}": [float(v) for v in values] for name, values in recorded.items()}
 
 
 def _mean_curves(per_fold: list[dict[str, list[float]]]) -> dict[str, list[float]]:

@@ -67,6 +67,7 @@ class SweepWorker:
         self._slot: repo.TrialSlot | None = None
         self._stopped = threading.Event()
         self._store = ws.artifacts
+        self._folds: Any = None  # pipelines.sweeps.folds.FoldCache, made with the first trial
 
     def run(self) -> None:
         from pipelines.datasets.versions import browsable_path
@@ -157,9 +158,12 @@ class SweepWorker:
     def _objective(self, trial: Any, X: Any, y: Any, family: Any) -> float:
         import optuna
 
+        from pipelines.sweeps.folds import FoldCache
         from pipelines.sweeps.training import evaluate
 
         spec = self.spec
+        if self._folds is None:
+            self._folds = FoldCache()  # every trial of this worker: the same folds
         params = suggest_params(trial, spec.search_space)
         seed = spec.seed
         fields = {
@@ -175,9 +179,14 @@ class SweepWorker:
         run_id = slot.start_run(**fields) if slot else repo.start_run(self.ws.db, **fields)
         trial.set_user_attr("workbench_run_id", run_id)
         reported: list[tuple[str, int, float]] = []
+        # Every report is a journal record: with no pruner to read them (a LightGBM trial
+        # reports each iteration) they are kept in the run's points only.
+        prunes = spec.pruner != "none"
 
         def report(step: int, value: float) -> None:
             reported.append((PRUNER_REPORTS, step, float(value)))
+            if not prunes:
+                return
             trial.report(float(value), step)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step}")
@@ -194,6 +203,7 @@ class SweepWorker:
                 holdout=spec.holdout,
                 seed=seed,
                 report=report,
+                cache=self._folds,
             )
         except optuna.TrialPruned:
             repo.finish_run(self.ws.db, run_id, status="pruned", points=reported)
