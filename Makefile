@@ -34,6 +34,7 @@ bench: $(STAMP)          ## print the performance figures
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/drift.py
 	$(BIN)/python benchmarks/predict_batch.py
+	$(BIN)/python benchmarks/data_add.py
 
 screenshot: $(STAMP)     ## re-export the README picture from the app itself
 	$(BIN)/python scripts/readme_screenshot.py
