@@ -74,6 +74,6 @@ def fit_boosted_model(
 
 
 def _maximize(metric: str) -> bool:
-    from pipelines.sweeps.training import METRICS
+    from pipelines.sweeps.metrics import METRICS
 
     return METRICS[metric].direction == "maximize"

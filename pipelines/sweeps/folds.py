@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from storage.errors import SweepInputError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -53,7 +55,6 @@ class FoldCache:
 
     def target(self, X: pd.DataFrame, y: pd.Series, task: str) -> Any:
         """`prepare_target(y, task)`, once."""
-        from pipelines.sweeps.training import prepare_target
 
         self._hold(X, y)
         if task not in self._targets:
@@ -73,7 +74,6 @@ class FoldCache:
     ) -> list[Fold]:
         """The folds `splits` gives, each with its fitted preprocessing (first use fits)."""
         from pipelines.sweeps.preprocessing import build_preprocessor
-        from pipelines.sweeps.training import splits
 
         prepared = self.target(X, y, task)
         split_key = (task, folds, holdout, seed)
@@ -100,3 +100,48 @@ class FoldCache:
                 self._folds[key] = fold
             result.append(fold)
         return result
+
+
+def prepare_target(y: pd.Series, task: str) -> pd.Series:
+    """The target in a form every family accepts: floats for regression; bools, integers
+    or plain strings for classification. Predictions come back in these labels."""
+    import pandas as pd
+
+    name = y.name if y.name is not None else "target"
+    missing = int(y.isna().sum())
+    if missing:
+        raise SweepInputError(f"target: {name!r} is missing in {missing} rows; drop them first")
+    numeric = pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
+    if task == "regression":
+        if not numeric:
+            raise SweepInputError(
+                f"target: {name!r} is {y.dtype}; regression needs a numeric target"
+            )
+        return y.astype(float)
+    if y.nunique() < 2:
+        raise SweepInputError(f"target: {name!r} has a single class; nothing to learn")
+    if pd.api.types.is_bool_dtype(y.dtype):
+        return y.astype(bool)
+    if numeric:
+        numbers = y.astype(float)
+        whole = bool((numbers == numbers.round()).all())
+        return numbers.astype("int64") if whole else numbers
+    return y.astype(str).astype(object)
+
+
+def splits(
+    y: pd.Series, task: str, folds: int, holdout: float | None, seed: int
+) -> list[tuple[Any, Any]]:
+    """Stratified for classification; shuffled with the seed so a run can be repeated."""
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    rows = np.arange(len(y))
+    if holdout:
+        stratify = y if task == "classification" else None
+        train, valid = train_test_split(
+            rows, test_size=holdout, random_state=seed, shuffle=True, stratify=stratify
+        )
+        return [(train, valid)]
+    kind = StratifiedKFold if task == "classification" else KFold
+    return list(kind(n_splits=folds, shuffle=True, random_state=seed).split(rows, y))

@@ -13,7 +13,33 @@ Labels: `classes` is the fitted model's sorted `classes_`; `y_pred` holds values
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric the sweeps can optimise, and which way is better."""
+
+    name: str
+    task: str
+    direction: Literal["maximize", "minimize"]
+    needs_proba: bool
+
+
+METRICS: dict[str, MetricSpec] = {
+    m.name: m
+    for m in (
+        MetricSpec("accuracy", "classification", "maximize", False),
+        MetricSpec("f1", "classification", "maximize", False),
+        MetricSpec("roc_auc", "classification", "maximize", True),
+        MetricSpec("log_loss", "classification", "minimize", True),
+        MetricSpec("rmse", "regression", "minimize", False),
+        MetricSpec("mae", "regression", "minimize", False),
+        MetricSpec("r2", "regression", "maximize", False),
+    )
+}
+
 
 CLASSIFICATION = ("accuracy", "f1", "roc_auc", "log_loss")
 REGRESSION = ("rmse", "mae", "r2")

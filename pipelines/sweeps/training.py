@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pipelines.sweeps.boosting import fit_boosted, fit_boosted_model, is_lightgbm
-from pipelines.sweeps.metrics import score
+from pipelines.sweeps.folds import prepare_target, splits
+from pipelines.sweeps.metrics import METRICS, MetricSpec, score
 from pipelines.sweeps.preprocessing import build_pipeline, feature_importances
 from pipelines.sweeps.threads import thread_limit as _thread_limit
 from storage.errors import SweepInputError
@@ -53,30 +54,6 @@ __all__ = [
 
 Report = Callable[[int, float], None]
 MAX_CLASSES = 20  # a numeric target with at most this many integer-like values is a label
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """A metric the sweeps can optimise, and which way is better."""
-
-    name: str
-    task: str
-    direction: Literal["maximize", "minimize"]
-    needs_proba: bool
-
-
-METRICS: dict[str, MetricSpec] = {
-    m.name: m
-    for m in (
-        MetricSpec("accuracy", "classification", "maximize", False),
-        MetricSpec("f1", "classification", "maximize", False),
-        MetricSpec("roc_auc", "classification", "maximize", True),
-        MetricSpec("log_loss", "classification", "minimize", True),
-        MetricSpec("rmse", "regression", "minimize", False),
-        MetricSpec("mae", "regression", "minimize", False),
-        MetricSpec("r2", "regression", "maximize", False),
-    )
-}
 
 
 def metrics_for(task: str) -> list[str]:
@@ -144,33 +121,6 @@ def load_frame(
     frame = frame[frame[target].notna()].reset_index(drop=True)
     left_out = [c for c in exclude if c in frame.columns]
     return frame.drop(columns=[target, *left_out]), frame[target]
-
-
-def prepare_target(y: pd.Series, task: str) -> pd.Series:
-    """The target in a form every family accepts: floats for regression; bools, integers
-    or plain strings for classification. Predictions come back in these labels."""
-    import pandas as pd
-
-    name = y.name if y.name is not None else "target"
-    missing = int(y.isna().sum())
-    if missing:
-        raise SweepInputError(f"target: {name!r} is missing in {missing} rows; drop them first")
-    numeric = pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
-    if task == "regression":
-        if not numeric:
-            raise SweepInputError(
-                f"target: {name!r} is {y.dtype}; regression needs a numeric target"
-            )
-        return y.astype(float)
-    if y.nunique() < 2:
-        raise SweepInputError(f"target: {name!r} has a single class; nothing to learn")
-    if pd.api.types.is_bool_dtype(y.dtype):
-        return y.astype(bool)
-    if numeric:
-        numbers = y.astype(float)
-        whole = bool((numbers == numbers.round()).all())
-        return numbers.astype("int64") if whole else numbers
-    return y.astype(str).astype(object)
 
 
 def evaluate(
@@ -312,24 +262,6 @@ def _check(task: str, family: ModelFamily, metric: str, folds: int, holdout: flo
             raise SweepInputError(f"holdout: must be a fraction between 0 and 1, got {holdout}")
     elif not isinstance(folds, int) or folds < 2:
         raise SweepInputError(f"folds: must be a whole number of at least 2, got {folds!r}")
-
-
-def splits(
-    y: pd.Series, task: str, folds: int, holdout: float | None, seed: int
-) -> list[tuple[Any, Any]]:
-    """Stratified for classification; shuffled with the seed so a run can be repeated."""
-    import numpy as np
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-
-    rows = np.arange(len(y))
-    if holdout:
-        stratify = y if task == "classification" else None
-        train, valid = train_test_split(
-            rows, test_size=holdout, random_state=seed, shuffle=True, stratify=stratify
-        )
-        return [(train, valid)]
-    kind = StratifiedKFold if task == "classification" else KFold
-    return list(kind(n_splits=folds, shuffle=True, random_state=seed).split(rows, y))
 
 
 def _score_all(
