@@ -145,14 +145,11 @@ def timed(label: str, action: Callable[[], T]) -> T:
 # --- the timed children (fresh interpreters) ---------------------------------------------
 
 
-def paint_clock(app: Any, seen: Callable[[str], bool]) -> dict[str, float]:
+def paint_clock(app: Any, seen: Callable[[str], bool]) -> dict[str, Any]:
     """Wrap the app's frame output: ``result["t"]`` is when the first frame whose screen
-    text satisfies ``seen`` was handed to the terminal (stamped before reading it)."""
-    import io
-
-    from rich.console import Console
-
-    result: dict[str, float] = {}
+    text satisfies ``seen`` was handed to the terminal (stamped before reading it), and
+    ``result["modules"]`` the modules imported by then."""
+    result: dict[str, Any] = {}
     display = app._display
 
     def hooked(screen: Any, renderable: Any) -> None:
@@ -160,13 +157,11 @@ def paint_clock(app: Any, seen: Callable[[str], bool]) -> dict[str, float]:
         display(screen, renderable)
         if "t" in result or renderable is None or "armed" not in result:
             return
-        width, height = app.size
-        console = Console(
-            width=width, height=height, file=io.StringIO(), record=True, color_system=None
-        )
-        console.print(screen._compositor.render_update(full=True))
-        if seen(console.export_text()):
-            result["t"] = stamp
+        modules = set(sys.modules)
+        update = screen._compositor.render_update(full=True)  # the screen as just painted
+        lines = ("".join(strip.text for strip in line) for line in update.strips)
+        if seen("\n".join(lines)):
+            result["t"], result["modules"] = stamp, modules
 
     app._display = hooked
     return result
@@ -196,7 +191,7 @@ async def child_screen(root: Path, first_id: int, sweep_id: int) -> dict[str, An
             await pilot.pause(0.005)
             if time.perf_counter() - start > 60:
                 raise SystemExit("no runs painted after 60 s")
-        new = set(sys.modules) - before
+        new = clock["modules"] - before
         await app.workers.wait_for_complete()  # a page read in flight must not meet the exit
     return {
         "s": clock["t"] - start,
