@@ -253,7 +253,9 @@ def run_child(*args: str, script: Path = Path(__file__)) -> dict[str, Any]:
 
 
 def spread(values: list[float]) -> str:
-    return f"median {statistics.median(values):.3f} s (range {min(values):.3f}–{max(values):.3f})"
+    each = " ".join(f"{v:.2f}" for v in values)
+    low, high = min(values), max(values)
+    return f"median {statistics.median(values):.3f} s (range {low:.3f}–{high:.3f}: {each})"
 
 
 def import_seconds() -> float:

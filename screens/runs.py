@@ -9,6 +9,7 @@ flattened by the same rules, and waits for it to be painted before it makes the 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -225,9 +226,14 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     @staticmethod
     def forget_snapshot(source: RowSource | None, path: Path | None) -> None:
-        """Close a snapshot no view uses any more and delete its file."""
+        """Close a snapshot no view uses any more and delete its file. A page read still
+        running (the screen closed mid-scroll) keeps DuckDB busy: the connection then
+        closes when that read lets go of it, and the file goes now all the same."""
         if source is not None:
-            source.close()
+            import duckdb  # loaded already: a source exists
+
+            with contextlib.suppress(duckdb.Error):
+                source.close()
         if path is not None:
             path.unlink(missing_ok=True)
 

@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.runs.details import list_runs, run_summaries
 from storage import sweeps as repo
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
@@ -46,7 +45,7 @@ def write_runs_parquet(ws: Workspace, path: Path, sweep_id: int | None = None) -
     The file appears whole or not at all (written beside it, then renamed)."""
     import pyarrow.parquet as pq
 
-    table = runs_table(run_summaries(ws, sweep_id))
+    table = runs_table(repo.run_summaries(ws.db, sweep_id=sweep_id))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
@@ -218,7 +217,9 @@ def sweep_timing(ws: Workspace, sweep: SweepRecord) -> SweepTiming:
     indexed rows, so it can run every second while a sweep is running)."""
     from pipelines.sweeps.lifecycle import live_worker_count
 
-    recent = list_runs(ws, sweep_id=sweep.id, order_by="id", descending=True, limit=TIMING_SAMPLE)
+    recent = repo.list_runs(
+        ws.db, sweep_id=sweep.id, order_by="id", descending=True, limit=TIMING_SAMPLE
+    )
     durations = [r.duration_s for r in recent if r.duration_s is not None and r.status != "running"]
     mean = sum(durations) / len(durations) if durations else None
     return SweepTiming(mean, live_worker_count(ws, sweep.id))
