@@ -200,8 +200,8 @@ async def child_screen(root: Path, first_id: int, sweep_id: int) -> dict[str, An
     }
 
 
-async def child_floor(columns: int) -> dict[str, Any]:
-    """A minimal app: ``r`` shows RUNS rows of precomputed strings in a LazyTable."""
+async def child_floor(columns: int, count: int = RUNS) -> dict[str, Any]:
+    """A minimal app: ``r`` shows ``count`` rows of precomputed strings in a LazyTable."""
     from textual.app import App, ComposeResult
     from textual.widgets import Static
 
@@ -211,7 +211,7 @@ async def child_floor(columns: int) -> dict[str, Any]:
     names = ["run", "sweep", "trial", "status", *(f"c{i}" for i in range(columns - 4))]
     rows = [
         (str(i + 1), "1", str(i), "complete", *(f"{0.5 + i / 1e5:.6f}",) * (columns - 4))
-        for i in range(RUNS)
+        for i in range(count)
     ]
 
     class Floor(App[None]):
@@ -330,7 +330,7 @@ if __name__ == "__main__":
         if kind == "screen":
             result = asyncio.run(child_screen(Path(rest[0]), int(rest[1]), int(rest[2])))
         else:
-            result = asyncio.run(child_floor(int(rest[0])))
+            result = asyncio.run(child_floor(*map(int, rest)))
         print(json.dumps(result))
     else:
         import argparse
