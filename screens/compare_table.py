@@ -79,7 +79,7 @@ def fill_runs_as_columns(
         cells = [cell_text(row, i, base) for i in range(len(runs))]
         table_rows.append(TableRow(f"row-{position}", cells, field_label(row)))
         shown.append(row)
-    fill_table(table, columns, table_rows)
+    fill_table(table, columns, table_rows, fixed=True)
     return shown
 
 
@@ -109,5 +109,5 @@ def fill_transposed(
             cells.append(Text("│", style="dim") if row is None else cell_text(row, index, base))
         label = run_label(run, index == base, colours.get(run.id))
         table_rows.append(TableRow(f"run-{index}", cells, label))
-    fill_table(table, columns, table_rows)
+    fill_table(table, columns, table_rows, fixed=True)
     return shown

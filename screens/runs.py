@@ -2,10 +2,17 @@
 filtered and sorted by SQL, in a virtualised table that stays instant at 10,000 runs.
 
 The runs are flattened into a Parquet snapshot under ``<workspace>/cache`` by a worker and
-browsed with DuckDB (the row browser's engine); ctrl+r takes a fresh snapshot."""
+browsed with DuckDB (the row browser's engine); ctrl+r takes a fresh snapshot. The first
+time, the worker first hands over the first page of runs, read by two indexed queries and
+flattened by the same rules, and waits for it to be painted before it makes the snapshot
+(its pyarrow and DuckDB imports cost more than the whole first paint)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -15,6 +22,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Header, Input, Static
@@ -25,13 +33,27 @@ from screens.messages import CompareRuns, InBackground, OpenRun
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.footer import KeysFooter
 from screens.widgets.lazy_table import LazyTable
+from screens.widgets.memory_view import MemoryView
 
 if TYPE_CHECKING:
     from pipelines.datasets.browse import RowSource, RowView
+    from pipelines.runs.tables import FirstRuns
     from storage.handle import Workspace
 
 MARK = "●"
 MARK_STYLE = Style(bold=True)
+FIRST_PAINT_WAIT_S = 2.0  # the snapshot waits this long at most for the first rows' frame
+FRAME_OUT_S = 0.05  # then lets the frame reach the terminal before its imports take the GIL
+
+
+@dataclass
+class FirstRunsReady(Message, bubble=False):
+    """The first page of runs, shown until the snapshot is ready; ``painted`` is set once
+    a frame shows them."""
+
+    serial: int
+    first: FirstRuns
+    painted: threading.Event
 
 
 class RunsTable(LazyTable):
@@ -40,6 +62,15 @@ class RunsTable(LazyTable):
     def __init__(self, selected: set[int], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.selected = selected
+        self.on_rows_painted: threading.Event | None = None  # set by the first frame of rows
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        waiting = self.on_rows_painted
+        if waiting is not None and y > 0 and self.cached_row(round(self.scroll_y) + y - 1):
+            self.on_rows_painted = None
+            waiting.set()  # this line is being composed into the frame written next
+        return strip
 
     def run_id_at(self, row: int) -> int | None:
         values = self.cached_row(row)
@@ -82,6 +113,7 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self._source: RowSource | None = None
         self._snapshot: Path | None = None
         self._serial = 0
+        self._first_shown = False  # the first page of runs shows, not yet the snapshot
 
     @property
     def scope(self) -> str:
@@ -121,7 +153,8 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def take_snapshot(self) -> None:
         self._serial += 1
         self.set_title("loading runs…")
-        self.load_snapshot(self._serial, *self.queries())
+        first_time = self._source is None and not self._first_shown
+        self.load_snapshot(self._serial, *self.queries(), first_page=first_time)
 
     @work(
         thread=True,
@@ -130,8 +163,20 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         exit_on_error=False,
         description="loading runs",
     )
-    def load_snapshot(self, serial: int, where: str, order_by: str) -> None:
-        """Flatten the runs to Parquet, open it, and run the current query on it."""
+    def load_snapshot(self, serial: int, where: str, order_by: str, first_page: bool) -> None:
+        """Flatten the runs to Parquet, open it, and run the current query on it; with
+        ``first_page`` (and no query yet) the first runs are handed over and painted first."""
+        from pipelines.runs.tables import first_runs
+
+        if first_page and not where and not order_by:
+            painted = threading.Event()
+            first = first_runs(self.workspace, self.sweep_id)
+            if self.post_message(FirstRunsReady(serial, first, painted)):
+                painted.wait(FIRST_PAINT_WAIT_S)
+                time.sleep(FRAME_OUT_S)
+        self.make_snapshot(serial, where, order_by)
+
+    def make_snapshot(self, serial: int, where: str, order_by: str) -> None:
         from pipelines.datasets.browse import BrowseQueryError, RowSource
         from pipelines.runs.tables import (
             new_snapshot_path,
@@ -151,6 +196,19 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         if not self.post_message(SnapshotReady(serial, source, path, total, view, error)):
             self.forget_snapshot(source, path)  # the screen closed meanwhile
 
+    @on(FirstRunsReady)
+    def first_runs_ready(self, event: FirstRunsReady) -> None:
+        rows = event.first.rows
+        if event.serial == self._serial and self._source is None:
+            self._first_shown = True
+            self.total_runs = event.first.total
+            table = self.query_one(RunsTable)
+            table.on_rows_painted = event.painted if rows.rows else None
+            self.show_view(MemoryView(rows.columns, rows.types, rows.rows))
+            self.set_title("loading the rest…" if event.first.total > len(rows.rows) else "")
+        if not self._first_shown or not rows.rows:
+            event.painted.set()
+
     @on(SnapshotReady)
     def snapshot_ready(self, event: SnapshotReady) -> None:
         serial, source, path, total = event.serial, event.source, event.path, event.total
@@ -160,16 +218,22 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             return
         old_source, old_path = self._source, self._snapshot
         self._source, self._snapshot, self.total_runs = source, path, total
-        self.show_view(view)
+        first = isinstance(self.query_one(RunsTable).view, MemoryView)
+        self.show_view(view, keep_place=first and view.is_plain)
         self.show_error(error)
         self.forget_snapshot(old_source, old_path)
         self.query_one("#runs-columns", Static).update("columns: " + ", ".join(source.columns))
 
     @staticmethod
     def forget_snapshot(source: RowSource | None, path: Path | None) -> None:
-        """Close a snapshot no view uses any more and delete its file."""
+        """Close a snapshot no view uses any more and delete its file. A page read still
+        running (the screen closed mid-scroll) keeps DuckDB busy: the connection then
+        closes when that read lets go of it, and the file goes now all the same."""
         if source is not None:
-            source.close()
+            import duckdb  # loaded already: a source exists
+
+            with contextlib.suppress(duckdb.Error):
+                source.close()
         if path is not None:
             path.unlink(missing_ok=True)
 
@@ -208,9 +272,9 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         if event.view is None:
             self.set_title()
 
-    def show_view(self, view: RowView) -> None:
+    def show_view(self, view: RowView | MemoryView, keep_place: bool = False) -> None:
         table = self.query_one(RunsTable)
-        table.show(view)
+        table.show(view, keep_place)
         table.focus()
         self.set_title()
 
@@ -230,7 +294,8 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         parts = [self.scope]
         if view is not None:
             total = self.total_runs if self.total_runs is not None else view.row_count
-            parts.append(f"{view.row_count:,} of {total:,} runs")
+            first = "the first " if isinstance(view, MemoryView) and total > view.row_count else ""
+            parts.append(f"{first}{view.row_count:,} of {total:,} runs")
         if self.selected_run_ids:
             parts.append(f"{len(self.selected_run_ids)} selected")
         if status:
@@ -288,7 +353,7 @@ class RunsScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         from screens.dialogs import ChoiceScreen
 
         view = self.query_one(RunsTable).view
-        if view is None:
+        if view is None or isinstance(view, MemoryView):  # only the first page is here
             self.notify("the runs are still loading", severity="warning", timeout=3)
             return
         options = [

@@ -3,7 +3,9 @@
 DataTable holds every row in memory, which a 10-million-row file cannot afford. LazyTable
 renders lines itself (Textual's Line API): the virtual height is the row count, rows come
 from a ``RowView`` page by page in thread workers, and rows not loaded yet show a dim
-placeholder until their page arrives as a message.
+placeholder until their page arrives as a message. Rows already in memory (a
+``MemoryView``) are read on the event loop instead, a page at a time, so they are on the
+very frame that follows ``show``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pipelines.inert import inert
+from screens.widgets.memory_view import MemoryView
 
 if TYPE_CHECKING:
     from pipelines.datasets.browse import Page, RowView
@@ -150,7 +153,7 @@ class LazyTable(ScrollView, can_focus=True):
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._view: RowView | None = None
+        self._view: RowView | MemoryView | None = None
         self._generation = 0
         self._columns: list[str] = []
         self._numeric: list[bool] = []
@@ -163,7 +166,7 @@ class LazyTable(ScrollView, can_focus=True):
     # -- public API -------------------------------------------------------------------------
 
     @property
-    def view(self) -> RowView | None:
+    def view(self) -> RowView | MemoryView | None:
         """The rows being shown."""
         return self._view
 
@@ -176,14 +179,19 @@ class LazyTable(ScrollView, can_focus=True):
         """Index of the highlighted row in the view."""
         return self._cursor_row
 
-    def show(self, view: RowView | None) -> None:
-        """Show another view (new filter/order): forget every page, go back to the top."""
+    def show(self, view: RowView | MemoryView | None, keep_place: bool = False) -> None:
+        """Show another view (new filter/order): forget every page, go back to the top.
+
+        ``keep_place``: the same rows in the same order, more of them (the full snapshot
+        after its first page): the cursor and scroll stay, and so do the loaded pages when
+        the columns are the same, so no loaded row turns back into a placeholder."""
+        old_columns = (self._columns, [*self._numeric])
         self._view = view
         self._generation += 1
-        self._pages.clear()
         self._pending.clear()
         self._failed.clear()
-        self._cursor_row = 0
+        if not keep_place:
+            self._cursor_row = 0
         if view is None:
             self._columns, self._numeric = [], []
         else:
@@ -192,9 +200,15 @@ class LazyTable(ScrollView, can_focus=True):
                 any(word in kind.upper() for word in _NUMERIC_TYPE_WORDS)
                 for kind in view.source.column_types
             ]
-        self._widths = [self._clamp(cell_len(inert(name))) for name in self._columns]
+        same = keep_place and (self._columns, self._numeric) == old_columns
+        if not same:
+            self._pages.clear()
+            self._widths = [self._clamp(cell_len(inert(name))) for name in self._columns]
         self._update_virtual_size()
-        self.scroll_to(0, 0, animate=False, force=True)
+        if keep_place:
+            self._cursor_row = max(0, min(self._cursor_row, self.row_count - 1))
+        else:
+            self.scroll_to(0, 0, animate=False, force=True)
         self.refresh()
         self._request_visible_pages()
 
@@ -297,6 +311,9 @@ class LazyTable(ScrollView, can_focus=True):
 
     def _fetch(self, index: int) -> None:
         assert self._view is not None
+        if isinstance(self._view, MemoryView):  # a slice of a list: no worker needed
+            self._store_page(index, self._view.page(index * PAGE_ROWS, PAGE_ROWS).rows)
+            return
         self._pending.add(index)
         self.run_worker(
             partial(self._load_page, self._view, self._generation, index),
@@ -320,12 +337,15 @@ class LazyTable(ScrollView, can_focus=True):
         if message.generation != self._generation:
             return
         self._pending.discard(message.index)
-        self._pages[message.index] = message.page.rows
+        self._store_page(message.index, message.page.rows)
+        self._request_visible_pages()
+
+    def _store_page(self, index: int, rows: list[tuple[object, ...]]) -> None:
+        self._pages[index] = rows
         while len(self._pages) > MAX_CACHED_PAGES:
             self._pages.popitem(last=False)
-        self._fit_widths(message.page.rows)
+        self._fit_widths(rows)
         self.refresh()
-        self._request_visible_pages()
 
     def on_lazy_table_page_failed(self, message: PageFailed) -> None:
         if message.generation != self._generation:
