@@ -136,3 +136,36 @@ def test_remaining_time_and_best_so_far(workspace: Workspace) -> None:
     curve = best_so_far([(2, 0.7), (0, 0.5), (1, 0.9)], "maximize")
     assert curve == [(0, 0.5), (1, 0.9), (2, 0.9)]
     assert best_so_far([(0, 3.0), (1, 1.0), (2, 2.0)], "minimize")[-1] == (2, 1.0)
+
+
+def test_the_first_page_flattened_in_python_is_what_the_snapshot_shows(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The Runs screen paints `first_runs` before the snapshot exists, then swaps in the
+    snapshot's pages: the two must hold the same columns, types and values."""
+    from pipelines.runs.tables import first_runs
+
+    sweep_id = make_sweep(workspace)
+    other = make_sweep(workspace, "other")
+    for trial in range(12):
+        params = {"learning_rate": 0.01 * (trial + 1), "leaves": 8 + trial, "boosting": "gbdt"}
+        status = ("complete", "pruned", "failed", "running")[trial % 4]
+        done = {"value": 0.5 + trial / 100, "metrics": {"accuracy": 0.5 + trial / 100}}
+        add_run(
+            workspace, sweep_id, trial, params, status, **(done if status == "complete" else {})
+        )
+    add_run(workspace, other, 0, {"value": 3, "choice": 1}, "complete", value=0.5)
+    add_run(workspace, other, 1, {"value": 4, "choice": "auto"}, "running")
+    path = tmp_path / "runs.parquet"
+    for sweep, limit in ((None, 200), (None, 5), (sweep_id, 200), (other, 200)):
+        first = first_runs(workspace, sweep_id=sweep, limit=limit)
+        write_runs_parquet(workspace, path, sweep_id=sweep)
+        source = RowSource(path)
+        page = source.query("", "").page(0, limit).rows
+        assert first.total == source.query("", "").row_count
+        if limit >= first.total:  # the whole table: the same columns and types
+            assert first.rows.columns == source.columns
+            assert first.rows.types == source.column_types
+        at = [source.columns.index(c) for c in first.rows.columns]  # a page may lack some
+        shown = [tuple(row[i] for i in at) for row in page[: len(first.rows.rows)]]
+        assert first.rows.rows == shown and len(shown) == min(limit, first.total)
