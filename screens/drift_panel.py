@@ -145,7 +145,8 @@ class DriftPanelScreen(RestoresFocus, WatchesLive, ForwardsWorkerFailures, Scree
             table.move_cursor(row=min(keep, len(rows) - 1), animate=False)
         self._draw_histogram()
         self._tell_alerts(view)
-        self.query_one("#drift-status", Static).update(_status(view))
+        if not self.query_one("#drift-history").display:  # history has its own status line
+            self.query_one("#drift-status", Static).update(_status(view))
 
     def _tell_alerts(self, view: WatchView) -> None:
         for alert in view.alerts:
