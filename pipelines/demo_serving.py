@@ -15,7 +15,6 @@ from pathlib import Path
 
 from pipelines import supervisor
 from pipelines.progress import Progress, no_progress
-from pipelines.sweeps.lifecycle import DATABASE_URL_ENV
 from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.meta import get_fact, set_fact
@@ -99,7 +98,7 @@ def _ensure_traffic(ws: Workspace, said: list[str]) -> Path:
             return log
     command = [sys.executable, "-m", "workbench", "--workspace", str(ws.root), "simulate"]
     command += [DEPLOYMENT, *TRAFFIC]
-    secrets = {DATABASE_URL_ENV: ws.settings.database_url}
+    secrets = {supervisor.DATABASE_URL_ENV: ws.settings.database_url}
     process = supervisor.spawn(command, log_path=log, secrets=secrets, cwd=Path.cwd())
     fact = {"pid": process.pid, "started_at": process.started_at, "host": process.host}
     set_fact(ws.db, TRAFFIC_FACT, json.dumps(fact | {"log_path": str(log)}))

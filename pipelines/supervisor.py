@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from storage.processes import (
@@ -29,12 +29,16 @@ from storage.processes import (
     wait_gone,
 )
 
+DATABASE_URL_ENV = "WORKBENCH_DATABASE_URL"  # what settings read; keeps a password off argv
+
 __all__ = [
+    "DATABASE_URL_ENV",
     "HOST",
     "Supervised",
     "creation_time",
     "is_alive",
     "kill",
+    "read_new_lines",
     "spawn",
     "stop",
     "this_process",
@@ -98,3 +102,18 @@ def _signal_group(process: Supervised, signum: int) -> None:
             os.kill(process.pid, signum)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def read_new_lines(path: Path, offset: int, on_line: Callable[[str], None]) -> int:
+    """Hand `on_line` each whole line a process's log gained since `offset`; returns the
+    new offset (a half-written last line waits for the next read)."""
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            data = log.read()
+    except OSError:
+        return offset
+    end = data.rfind(b"\n") + 1
+    for line in data[:end].decode("utf-8", "replace").splitlines():
+        on_line(line)
+    return offset + end

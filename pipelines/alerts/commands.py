@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pipelines import supervisor
 from storage import monitoring as repo
 from storage.database import Database
 from storage.records import AlertRecord
@@ -52,7 +53,7 @@ def alert_payload(alert: AlertRecord) -> dict[str, Any]:
 def alert_environment(alert: AlertRecord) -> dict[str, str]:
     """The environment a command gets: ours, less the database URL (it may hold a
     password), plus WORKBENCH_ALERT_* naming the alert."""
-    environment = {k: v for k, v in os.environ.items() if k != "WORKBENCH_DATABASE_URL"}
+    environment = {k: v for k, v in os.environ.items() if k != supervisor.DATABASE_URL_ENV}
     for key, value in alert_payload(alert).items():
         environment[f"WORKBENCH_ALERT_{key.upper()}"] = "" if value is None else str(value)
     return environment

@@ -27,8 +27,6 @@ from storage.errors import WorkbenchError
 from storage.handle import Workspace
 from storage.records import ImageBuildRecord
 
-DATABASE_URL_ENV = "WORKBENCH_DATABASE_URL"
-
 
 def image_source(ws: Workspace, ref: str) -> ImageSource:
     """The version `ref` names, its bytes verified against the registry's sha256."""
@@ -73,7 +71,7 @@ def start_build(
     command += ["build-worker", str(build_id)]
     if wheelhouse is not None:
         command += ["--offline", str(wheelhouse.resolve())]
-    secrets = {DATABASE_URL_ENV: ws.settings.database_url}
+    secrets = {supervisor.DATABASE_URL_ENV: ws.settings.database_url}
     repo.update_build(ws.db, build_id, log_path=str(log))
     try:
         process = supervisor.spawn(command, log_path=log, secrets=secrets, cwd=Path.cwd())
@@ -151,10 +149,10 @@ def follow_build(
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     offset = 0
     while True:
-        offset = _read_new_lines(Path(build.log_path), offset, on_line)
+        offset = supervisor.read_new_lines(Path(build.log_path), offset, on_line)
         build = refresh_build(ws, repo.get_build(ws.db, build_id))
         if build.status != "building":
-            _read_new_lines(Path(build.log_path), offset, on_line)
+            supervisor.read_new_lines(Path(build.log_path), offset, on_line)
             return build
         if deadline is not None and time.monotonic() > deadline:
             return build
@@ -175,19 +173,6 @@ def log_tail(path: Path, lines: int, scan_bytes: int = 64 * 1024) -> list[str]:
 def last_log_line(path: Path) -> str:
     last = log_tail(path, 1, scan_bytes=4096)
     return " ".join(last[0].split())[:200] if last else ""
-
-
-def _read_new_lines(path: Path, offset: int, on_line: Callable[[str], None]) -> int:
-    try:
-        with path.open("rb") as log:
-            log.seek(offset)
-            data = log.read()
-    except OSError:
-        return offset
-    end = data.rfind(b"\n") + 1  # a half-written last line waits for the next read
-    for line in data[:end].decode("utf-8", "replace").splitlines():
-        on_line(line)
-    return offset + end
 
 
 def remove_image(ws: Workspace, tag: str) -> None:

@@ -27,7 +27,6 @@ from storage.records import RetrainJobRecord
 if TYPE_CHECKING:
     import pandas as pd
 
-DATABASE_URL_ENV = "WORKBENCH_DATABASE_URL"
 DEFAULT_MARGIN = 0.01
 
 
@@ -91,7 +90,7 @@ def start_retrain(
         process = supervisor.spawn(
             command,
             log_path=log,
-            secrets={DATABASE_URL_ENV: ws.settings.database_url},
+            secrets={supervisor.DATABASE_URL_ENV: ws.settings.database_url},
             cwd=Path.cwd(),
         )
     except OSError as exc:
@@ -174,23 +173,10 @@ def follow_job(
     offset = 0
     while True:
         job = get_job(ws, job_id)
-        offset = _read_new_lines(Path(job.log_path), offset, on_line)
+        offset = supervisor.read_new_lines(Path(job.log_path), offset, on_line)
         if job.status != "running":
-            _read_new_lines(Path(job.log_path), offset, on_line)
+            supervisor.read_new_lines(Path(job.log_path), offset, on_line)
             return job
         if deadline is not None and time.monotonic() > deadline:
             return job
         time.sleep(poll_s)
-
-
-def _read_new_lines(path: Path, offset: int, on_line: Callable[[str], None]) -> int:
-    try:
-        with path.open("rb") as log:
-            log.seek(offset)
-            data = log.read()
-    except OSError:
-        return offset
-    end = data.rfind(b"\n") + 1  # a half-written last line waits for the next read
-    for line in data[:end].decode("utf-8", "replace").splitlines():
-        on_line(line)
-    return offset + end

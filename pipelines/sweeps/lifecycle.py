@@ -25,7 +25,6 @@ from storage.records import DONE_SWEEP_STATES, SweepRecord
 
 DONE = DONE_SWEEP_STATES
 FULL_DISK_BYTES = 1024 * 1024  # less free than this and a worker cannot record a trial
-DATABASE_URL_ENV = "WORKBENCH_DATABASE_URL"  # what settings read; keeps a password off argv
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:
     count, _ = capped_workers(max(1, workers))
     command = [sys.executable, "-m", "workbench", "--workspace", str(ws.root)]
     command += ["worker", str(sweep_id)]
-    secrets = {DATABASE_URL_ENV: ws.settings.database_url}
+    secrets = {supervisor.DATABASE_URL_ENV: ws.settings.database_url}
     started: list[supervisor.Supervised] = []
     try:
         with workers_repo.launch(ws.db, sweep_id) as launch:
