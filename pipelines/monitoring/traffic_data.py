@@ -36,14 +36,9 @@ class TrafficSource:
 def deployment_traffic(ws: Workspace, name: str) -> TrafficSource:
     """The deployment's URL and token with its model's held-out rows and labels;
     MonitoringError (one line) when the deployment or its data cannot be reached."""
-    from pipelines.datasets.versions import browsable_path
-    from pipelines.registry.versions import resolve
+    from pipelines.monitoring.lineage import deployment_facts, training_frame
     from pipelines.runs.held_out import held_out_predictions
-    from pipelines.sweeps.spec import SweepSpec
-    from pipelines.sweeps.training import load_frame
-    from storage import datasets as datasets_repo
     from storage import deployments as deployments_repo
-    from storage import sweeps as sweeps_repo
 
     record = deployments_repo.get_deployment(ws.db, name)
     if record.status != "running":
@@ -52,19 +47,12 @@ def deployment_traffic(ws: Workspace, name: str) -> TrafficSource:
             f"(`workbench deploy start {name}`)"
         )
     try:
-        version = resolve(ws, record.model_ref)
-        dataset_ref = str(version.lineage.get("dataset_version") or "")
-        if not dataset_ref:
-            raise WorkbenchError(f"{version.ref} records no dataset version in its lineage")
-        dataset = datasets_repo.get_version(ws.db, dataset_ref)
-        run = sweeps_repo.get_run(ws.db, version.run_id)
-        sweep = sweeps_repo.get_sweep(ws.db, run.sweep_id)
-        held = held_out_predictions(ws, version.run_id)
-        exclude = SweepSpec.from_stored(sweep.spec).exclude
-        X, _ = load_frame(browsable_path(ws, dataset), sweep.target, exclude)
+        facts = deployment_facts(ws, name)
+        held = held_out_predictions(ws, facts.run_id)
+        X = training_frame(ws, facts)
     except WorkbenchError as exc:
         raise MonitoringError(f"deployment {name}: no held-out data to send ({exc})") from None
-    features = [str(c["name"]) for c in version.input_schema.get("columns") or []]
+    features, dataset_ref = list(facts.columns), facts.dataset_version
     absent = [c for c in features if c not in X.columns]
     if absent or len(X) <= int(max(held.rows, default=-1)):
         raise MonitoringError(
@@ -75,8 +63,8 @@ def deployment_traffic(ws: Workspace, name: str) -> TrafficSource:
         deployment=name,
         url=record.url,
         token=record.token,
-        model_ref=version.ref,
-        task=sweep.task,
+        model_ref=facts.model_ref,
+        task=facts.task,
         dataset_version=dataset_ref,
         rows=json_records(frame),
         labels=[_plain(v) for v in held.y_true],
