@@ -25,7 +25,7 @@ from pipelines.packaging import builds
 from pipelines.packaging.engine import image_info
 from pipelines.registry.versions import register_model
 from storage.handle import open_workspace
-from tests.docker_helpers import BASE_IMAGE, TrainedModel, docker_client, trained_wine
+from tests.docker_helpers import BASE_IMAGE, REQUIRE, TrainedModel, docker_client, trained_wine
 from tests.sweep_helpers import wait_until
 
 __all__ = ["docker_client", "trained_wine"]  # fixtures
@@ -88,7 +88,8 @@ class Relay:
 def relay(tmp_path: Path, docker_client: Any) -> Iterator[Relay]:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     if not host.startswith("unix://"):
-        pytest.skip(f"the relay needs a unix-socket engine, not {host}")
+        message = f"the relay needs a unix-socket engine, not {host}"
+        pytest.fail(message) if REQUIRE else pytest.skip(message)
     relay = Relay(tmp_path / "engine.sock", host.removeprefix("unix://"))
     docker_client.images.remove(TAG, force=True) if image_info(docker_client, TAG) else None
     yield relay
