@@ -65,6 +65,7 @@ def test_health_metadata_and_the_openapi_document(server: Server, bundle: Path) 
     assert meta["lineage"]["run_id"] == manifest["extra"]["run_id"]
     assert meta["lineage"]["dataset_sha"] == manifest["extra"]["dataset_sha"]
     assert meta["sha256"] == manifest["sha256"] and meta["target"] == "churned"
+    assert meta["scoring"].startswith("compiled, identical on")  # the fast path is in use
 
     status, spec, _ = server.call("GET", "/openapi.json")
     assert status == 200

@@ -8,7 +8,8 @@ missing or mistyped feature 422 naming the fields. A column the model never saw 
 left out of prediction, answered in `unseen` and logged. Every /predict request, answered or
 refused, is logged with its id. Small bodies are checked on the event loop (a thread hop
 costs more than checking one row), large ones in a worker thread; scoring goes through the
-batcher, which scores the requests waiting together in one call."""
+batcher, which scores the requests waiting together in one call, through the compiled
+pipeline when it is identical to the fitted one (pipelines.serving.compiled)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from pipelines.serving.batcher import Batcher
 from pipelines.serving.canary import Lane, Router
-from pipelines.serving.records import check_records, frame_of, is_finite_number
+from pipelines.serving.compiled import checked_scorer
+from pipelines.serving.records import check_records, is_finite_number
 from pipelines.serving.request_log import LoggedRequest, RequestLog
 from pipelines.serving.schema import SchemaError, _shown
-from pipelines.serving.scoring import score
 from pipelines.serving.served import (
     LARGEST_ID,
     ServedModel,
@@ -97,9 +98,9 @@ def create_app(
 
 
 def _lane(served: ServedModel, role: str) -> Lane:
-    manifest, model = served.manifest, served.model
-    batcher = Batcher(lambda parts: score(model, manifest, frame_of(manifest.schema, parts)))
-    return Lane(served, batcher, role)
+    scoring = checked_scorer(served.model, served.manifest)
+    inline = INLINE_ROWS if scoring.compiled else 0  # a compiled batch is cheaper than a hop
+    return Lane(served, Batcher(scoring.score_parts, inline_rows=inline), role, scoring.note)
 
 
 def _add_routes(app: FastAPI, router: Router, log: RequestLog, max_body: int) -> None:

@@ -31,12 +31,17 @@ RECENT_S = 0.05  # a batch that ended this recently means the server is under lo
 
 class Batcher:
     """Scores checked parts (anything with a length in rows) through `score_parts`, which
-    scores a list of them as one frame; parts that wait together are scored together."""
+    scores a list of them as one frame; parts that wait together are scored together. A
+    batch of at most `inline_rows` rows is scored on the event loop, larger ones in a
+    worker thread."""
 
     def __init__(
-        self, score_parts: Callable[[list[Any]], Scored], max_rows: int = MAX_BATCH_ROWS
+        self,
+        score_parts: Callable[[list[Any]], Scored],
+        max_rows: int = MAX_BATCH_ROWS,
+        inline_rows: int = 0,
     ) -> None:
-        self.score_parts, self.max_rows = score_parts, max_rows
+        self.score_parts, self.max_rows, self.inline_rows = score_parts, max_rows, inline_rows
         self._waiting: list[tuple[Any, asyncio.Future[Scored]]] = []
         self._draining = False
         self._task: asyncio.Task[None] | None = None
@@ -72,7 +77,11 @@ class Batcher:
                 self.batches += 1
                 self.frames += len(batch)
                 try:
-                    parts = await run_in_threadpool(self._score_together, [f for f, _ in batch])
+                    waiting = [f for f, _ in batch]
+                    if rows <= self.inline_rows:  # cheaper than the hop to a thread
+                        parts = self._score_together(waiting)
+                    else:
+                        parts = await run_in_threadpool(self._score_together, waiting)
                 except Exception as exc:  # each request answers with the failure
                     for _, future in batch:
                         if not future.done():
@@ -83,6 +92,7 @@ class Batcher:
                         future.set_result(part)
                 # The clients just answered will send again; those waiting already did.
                 self._company, self._ended = len(batch) + len(self._waiting), loop.time()
+                await asyncio.sleep(0)  # the answered requests go out, what arrived is read
         finally:
             self._draining = False
 

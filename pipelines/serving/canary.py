@@ -24,6 +24,7 @@ class Lane:
     served: ServedModel
     batcher: Any  # pipelines.serving.batcher.Batcher
     role: str  # primary | challenger
+    scoring: str = ""  # how its requests are scored (pipelines.serving.compiled)
 
 
 class Router:
@@ -51,9 +52,14 @@ class Router:
 
     def describe(self, describe: Callable[[ServedModel], dict[str, Any]]) -> dict[str, Any]:
         """The primary's description, with the challenger's beside it during a canary."""
-        answer = describe(self.primary.served)
+        answer = {**describe(self.primary.served), "scoring": self.primary.scoring}
         if self.challenger is not None:
-            answer["canary"] = {"share": self.share, **describe(self.challenger.served)}
+            challenger = self.challenger
+            answer["canary"] = {
+                "share": self.share,
+                **describe(challenger.served),
+                "scoring": challenger.scoring,
+            }
         return answer
 
 
