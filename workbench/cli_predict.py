@@ -11,6 +11,7 @@ spelling is one resolver in `RESOLVERS`, the first that recognises the reference
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -292,11 +293,13 @@ class _Writer:
             self.parquet.write_table(table.cast(self.parquet.schema))
             return
         if self.handle is None:
-            self.handle = self.path.open("w", encoding="utf-8", newline="")
+            self.handle = self.path.open("wb")
         if self.kind == "csv":
-            frame.to_csv(self.handle, header=self.first, index=False)
+            self.handle.write(_csv_bytes(frame, header=self.first))
         else:
-            _write_json_lines(self.handle, frame)
+            text = io.StringIO()
+            _write_json_lines(text, frame)
+            self.handle.write(text.getvalue().encode("utf-8"))
         self.first = False
 
     def close(self) -> None:
@@ -306,6 +309,38 @@ class _Writer:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+
+def _csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
+    """The chunk as CSV: Arrow's writer (C++, about 5× pandas' and without the GIL, so it
+    runs beside the scoring), with numbers in their shortest exact form; pandas' writer
+    for a chunk Arrow cannot type (a column mixing kinds)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if all(_plain_arrow_type(field.type) for field in table.schema):
+            sink = pa.BufferOutputStream()
+            pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=header))
+            return bytes(sink.getvalue())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    return frame.to_csv(header=header, index=False, lineterminator="\n").encode("utf-8")
+
+
+def _plain_arrow_type(kind: Any) -> bool:
+    """Text and numbers, which both writers spell alike; anything else (booleans, times)
+    keeps pandas' spelling."""
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_null(kind)
+    )
 
 
 def _write_json_lines(handle: Any, frame: pd.DataFrame) -> None:
