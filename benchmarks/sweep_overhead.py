@@ -14,6 +14,7 @@ Repetitions are interleaved (sweep, plain, plain, sweep, ...); each figure is th
 with its range. Both sides' best values are printed: they should agree.
 
     .venv/bin/python benchmarks/sweep_overhead.py [--reps 3] [--profile] [--baseline DIR]
+        [--only lightgbm|linear]
 
 `--profile` also runs each case's sweep worker under cProfile (a process of its own) and
 prints its top functions. `--baseline DIR` times, beside it, the sweep of another source
@@ -185,7 +186,13 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, help="also time the sweep of this source tree (e.g. a git archive)"
     )
+    parser.add_argument(
+        "--only", choices=["lightgbm", "linear"], help="time one case (linear: both trial counts)"
+    )
     args = parser.parse_args()
+    if args.only:
+        for name in [n for n in CASES if not n.startswith(args.only)]:
+            del CASES[name]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     load = os.getloadavg()
     cores = os.cpu_count()
@@ -243,19 +250,21 @@ def main() -> None:
                     f"(pairs {min(per):.1f}–{max(per):.1f}); plain {plain_m / trials * 1000:.1f} "
                     "ms/trial"
                 )
-        long, short = results["linear"][0], results["linear-20"][0]
-        added = CASES["linear"]["trials"] - CASES["linear-20"]["trials"]
-        plain_added = statistics.median(long["plain"]) - statistics.median(short["plain"])
-        print(f"\nlinear, the {added} trials between 20 and {CASES['linear']['trials']}:")
-        for side in trees:
-            sweep_added = statistics.median(long[side]) - statistics.median(short[side])
-            once = statistics.median(short[side]) - statistics.median(short["plain"])
-            once -= (sweep_added - plain_added) / added * CASES["linear-20"]["trials"]
-            label = "workbench" + (" (baseline)" if side != "sweep" else "")
-            print(
-                f"  {label}: bookkeeping {(sweep_added - plain_added) / added * 1000:.1f} ms/trial"
-                f" (target <= 10 ms/trial); paid once per sweep {once:.2f} s"
-            )
+        if "linear" in results:
+            long, short = results["linear"][0], results["linear-20"][0]
+            added = CASES["linear"]["trials"] - CASES["linear-20"]["trials"]
+            plain_added = statistics.median(long["plain"]) - statistics.median(short["plain"])
+            print(f"\nlinear, the {added} trials between 20 and {CASES['linear']['trials']}:")
+            for side in trees:
+                sweep_added = statistics.median(long[side]) - statistics.median(short[side])
+                once = statistics.median(short[side]) - statistics.median(short["plain"])
+                once -= (sweep_added - plain_added) / added * CASES["linear-20"]["trials"]
+                label = "workbench" + (" (baseline)" if side != "sweep" else "")
+                per_trial = (sweep_added - plain_added) / added * 1000
+                print(
+                    f"  {label}: bookkeeping {per_trial:.1f} ms/trial"
+                    f" (target <= 10 ms/trial); paid once per sweep {once:.2f} s"
+                )
         if args.profile:
             for name, case in CASES.items():
                 if name == "linear-20":

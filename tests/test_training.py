@@ -6,6 +6,7 @@ import io
 import math
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,55 @@ def test_lightgbm_reports_the_sweep_metric_every_iteration_of_the_first_fold(
     curve = result.curves[f"valid_{metric}"]
     assert len(curve) == 25 and curve[-1] == pytest.approx(result.value, rel=1e-6)
     assert len(result.curves) == 2  # LightGBM's own eval metric as well
+
+
+@pytest.mark.parametrize(
+    ("data", "metric"),
+    [
+        ("cancer", "accuracy"),
+        ("cancer", "roc_auc"),
+        ("cancer", "log_loss"),
+        ("iris", "log_loss"),
+        ("diabetes", "rmse"),
+        ("diabetes", "mae"),
+    ],
+)
+def test_built_in_iteration_metrics_give_the_numpy_scorers_curve(
+    data: str, metric: str, request: pytest.FixtureRequest
+) -> None:
+    """Where LightGBM computes the sweep metric itself, every point of the curve and every
+    value reported to the pruner is what the numpy scorer gives on the same fit."""
+    import numpy as np
+
+    from pipelines.sweeps.boosting import fit_boosted_model
+    from pipelines.sweeps.iteration_metrics import iteration_scorer
+    from pipelines.sweeps.metrics import METRICS
+
+    X, y = request.getfixturevalue(data)
+    order = np.random.default_rng(0).permutation(len(y))  # iris is sorted by class
+    X, y = np.asarray(X, dtype=float)[order], np.asarray(y)[order]
+    task = "regression" if data == "diabetes" else "classification"
+    train, valid = slice(0, len(y) * 2 // 3), slice(len(y) * 2 // 3, None)
+    family = get_family("lightgbm")
+    reported: list[tuple[int, float]] = []
+    model = family.build(task, {"n_estimators": 30}, 0)
+    curves = fit_boosted_model(
+        model, X[train], y[train], X[valid], y[valid], metric,
+        lambda step, value: reported.append((step, value)),
+    )  # fmt: skip
+    reference = family.build(task, {"n_estimators": 30}, 0)
+    scorer = iteration_scorer(metric, METRICS[metric].direction == "maximize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LightGBM 4.7's eval_set deprecation
+        reference.fit(
+            X[train], y[train], eval_set=[(X[valid], y[valid])], eval_names=["valid"],
+            eval_metric=scorer,
+        )  # fmt: skip
+    expected = reference.evals_result_["valid"][metric]
+    assert curves[f"valid_{metric}"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert [v for _, v in reported] == curves[f"valid_{metric}"]
+    assert [s for s, _ in reported] == list(range(30))
+    assert len(curves) == 2  # LightGBM's own eval metric beside it, as before
 
 
 def test_other_families_report_the_running_mean_after_each_fold(
