@@ -16,6 +16,7 @@ import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from storage.processes import (
     HOST,
@@ -40,6 +41,7 @@ __all__ = [
     "kill",
     "read_new_lines",
     "spawn",
+    "spawn_with_input",
     "stop",
     "this_process",
     "wait_gone",
@@ -72,6 +74,26 @@ def spawn(
         )
     adopt_child(process)
     return Supervised(process.pid, creation_time(process.pid), HOST, str(log_path))
+
+
+def spawn_with_input(
+    argv: Sequence[str], *, log_path: Path, cwd: Path | None = None
+) -> tuple[Supervised, IO[bytes]]:
+    """`spawn`, with a pipe to the process's stdin for what it must learn after it started
+    (a standby worker's sweep and database URL: secrets travel there, not in argv)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cwd,
+        )
+    adopt_child(process)
+    assert process.stdin is not None
+    return Supervised(process.pid, creation_time(process.pid), HOST, str(log_path)), process.stdin
 
 
 def stop(process: Supervised, grace_s: float = 5.0) -> bool:

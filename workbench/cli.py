@@ -7,10 +7,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.datasets.browse import DEFAULT_QUERY_SECONDS
 from pipelines.inert import inert
 from storage.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from pipelines.sweeps.standby import Standby
 
 # What a shell reports for a program ended by SIGPIPE (128 + 13), as `seq 1e9 | head -1` does.
 BROKEN_PIPE_EXIT = 141
@@ -218,7 +222,17 @@ def run(args: argparse.Namespace) -> int:
 
         return run_db(args, resolve_workspace_root(args.workspace))
     if args.command in ("sweep", "runs", "worker"):
-        return run_sweeps(args, resolve_workspace_root(args.workspace))
+        root = resolve_workspace_root(args.workspace)
+        if args.command != "sweep" or args.verb != "start":
+            return run_sweeps(args, root)
+        args.standby = standby = _standby(root)  # its imports overlap opening the workspace
+        try:
+            return run_sweeps(args, root)
+        finally:
+            if standby is not None:
+                from pipelines.sweeps.standby import dismiss
+
+                dismiss(standby)  # handed over already, or it exits and removes its log
     if args.command in ("compare", "export", "report"):
         from workbench.cli_compare import run_compare_command
 
@@ -250,6 +264,14 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli_data import run_data
 
     return run_data(args, resolve_workspace_root(args.workspace))
+
+
+def _standby(root: Path) -> Standby | None:
+    """A standby sweep worker (pipelines.sweeps.standby) for a workspace that exists; a new
+    one is made by opening it, which the worker would race."""
+    from pipelines.sweeps.standby import start_standby
+
+    return start_standby(root) if (root / "logs").is_dir() else None
 
 
 def run_sweeps(args: argparse.Namespace, root: Path) -> int:

@@ -82,7 +82,7 @@ def run_sweep_command(args: argparse.Namespace, ws: Workspace) -> int:
             for line in created.choices:
                 print(f"  {line}")
         _say_cap(SweepSpec.from_stored(sweep.spec).workers)
-        sweeps.start_sweep(ws, sweep.id)
+        sweeps.start_sweep(ws, sweep.id, standby=getattr(args, "standby", None))
         if not args.wait:
             print(
                 f"started in the background: `workbench sweep show {sweep.id}` follows it",
@@ -305,6 +305,7 @@ def run_worker_command(args: argparse.Namespace, ws: Workspace) -> int:
 
     run_worker(ws, args.sweep, args.trials)
     return 0
+
 
 
 def print_sweeps(sweeps: list[SweepRecord]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from pipelines import supervisor
 from pipelines.progress import Progress, no_progress
 from pipelines.sweeps.spec import SweepSpec
+from pipelines.sweeps.standby import Standby, dismiss, hand_over
 from storage import datasets as dataset_repo
 from storage import sweep_workers as workers_repo
 from storage import sweeps as repo
@@ -104,34 +105,56 @@ def logs_folder(ws: Workspace) -> Path:
     return ws.paths.logs
 
 
-def launch_workers(ws: Workspace, sweep_id: int, workers: int = 1) -> list[int]:
+def launch_workers(
+    ws: Workspace, sweep_id: int, workers: int = 1, standby: Standby | None = None
+) -> list[int]:
     """Start N worker processes through the supervisor (each leads its own session, so it
     survives the TUI and the shell). They are registered, pid and creation time, in the
     same transaction that claims the launch: of two clients launching at once exactly one
     does, and a worker counts as live before it has even imported. The database URL
-    reaches them in the environment, never on the command line."""
+    reaches them in the environment, never on the command line. A `standby` worker (already
+    imported, pipelines.sweeps.standby) is the first of them, handed its sweep once the
+    launch is recorded; it is dismissed if the launch fails."""
     count, _ = capped_workers(max(1, workers))
     command = [sys.executable, "-m", "workbench", "--workspace", str(ws.root)]
     command += ["worker", str(sweep_id)]
     secrets = {supervisor.DATABASE_URL_ENV: ws.settings.database_url}
     started: list[supervisor.Supervised] = []
+    first_log = logs_folder(ws) / f"sweep-{sweep_id}-worker-0.log"
     try:
         with workers_repo.launch(ws.db, sweep_id) as launch:
             for index in range(count):
-                log = logs_folder(ws) / f"sweep-{sweep_id}-worker-{index}.log"
-                process = supervisor.spawn(command, log_path=log, secrets=secrets, cwd=Path.cwd())
+                if index == 0 and standby is not None:
+                    process = standby.process
+                else:
+                    log = logs_folder(ws) / f"sweep-{sweep_id}-worker-{index}.log"
+                    process = supervisor.spawn(
+                        command, log_path=log, secrets=secrets, cwd=Path.cwd()
+                    )
                 started.append(process)
                 launch.register(process)
     except BaseException:
+        if standby is not None:
+            dismiss(standby)
         for process in started:  # the launch was not recorded: its workers must not run
             supervisor.kill(process)
         raise
+    handed = standby is None or hand_over(standby, sweep_id, ws.settings.database_url, first_log)
+    if not handed:
+        # It died while importing: its row stays (a dead worker the sweep outlives) and a
+        # worker of our own takes its place.
+        process = supervisor.spawn(command, log_path=first_log, secrets=secrets, cwd=Path.cwd())
+        workers_repo.register_worker(ws.db, sweep_id, process)
+        started[0] = process
     return [process.pid for process in started]
 
 
-def start_sweep(ws: Workspace, sweep_id: int, workers: int | None = None) -> list[int]:
+def start_sweep(
+    ws: Workspace, sweep_id: int, workers: int | None = None, standby: Standby | None = None
+) -> list[int]:
     sweep = repo.get_sweep(ws.db, sweep_id)
-    return launch_workers(ws, sweep_id, workers or SweepSpec.from_stored(sweep.spec).workers)
+    count = workers or SweepSpec.from_stored(sweep.spec).workers
+    return launch_workers(ws, sweep_id, count, standby)
 
 
 def stop_sweep(ws: Workspace, sweep_id: int) -> SweepRecord:
@@ -194,7 +217,8 @@ def wait_for_sweep(
         progress(f"{done}/{total or '?'} trials{best}", done / total if total else None)
         if sweep.status in DONE or sweep.status == "stalled":
             return sweep
-        time.sleep(poll_s)
+        # Every trial done: the refit of the top models is short, and the end is near.
+        time.sleep(poll_s if not total or done < total else min(poll_s, 0.02))
 
 
 def stalled_hint(ws: Workspace, sweep: SweepRecord) -> str:
