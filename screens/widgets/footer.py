@@ -18,6 +18,7 @@ from textual.widgets._footer import FooterKey
 if TYPE_CHECKING:
     from textual import events
     from textual.app import ComposeResult
+    from textual.screen import Screen
     from textual.widget import Widget
 
 HELP_ACTION = "help"  # the App's `?` binding (workbench.app)
@@ -38,6 +39,7 @@ class KeysFooter(Footer):
     """
 
     _widths: list[tuple[Widget, int]] = []  # every child and its natural width
+    _recompose_pending = False
 
     def compose(self) -> ComposeResult:
         right: list[FooterKey] = []
@@ -52,8 +54,23 @@ class KeysFooter(Footer):
             with HorizontalGroup(id="footer-right"):
                 yield from right
 
+    def bindings_changed(self, screen: Screen) -> None:
+        """Recompose once for any number of binding changes before the next refresh.
+
+        Footer schedules a recompose per change, and a screen being mounted changes its
+        bindings a dozen times (each focus move, each tab): each recompose restyles every
+        key, 30–400 ms apiece on a loaded machine, before the screen's first useful frame.
+        The one recompose reads the bindings as they are by then, so it shows them all."""
+        self._bindings_ready = True
+        if not screen.app.app_focus or self._recompose_pending:
+            return
+        if self.is_attached and screen is self.screen:
+            self._recompose_pending = True
+            self.call_after_refresh(self.recompose)
+
     async def recompose(self) -> None:
         """Measure the new keys, then keep those that fit."""
+        self._recompose_pending = False  # a change from here on recomposes again
         await super().recompose()
         self._widths = [(child, natural_width(child)) for child in self.children]
         self._fit()
