@@ -62,11 +62,14 @@ def _style(text: str) -> Style:
     return Style.parse(text) if text else Style()
 
 
-def _fit(text: str, width: int) -> str:
-    """Exactly ``width`` cells: padded, or cut with an ellipsis."""
-    if cell_len(text) > width:
-        return set_cell_size(text, max(0, width - 1)) + "…" if width else ""
-    return set_cell_size(text, width)
+def _cells(text: str, width: int, style: Style, around: Style) -> list[Segment]:
+    """``text`` in ``width`` cells, cut with an ellipsis, padded with a blank one either
+    side and out to the width in ``around`` (as DataTable pads a value)."""
+    size = cell_len(text)
+    if size > width:
+        text, size = (set_cell_size(text, width - 1) + "…" if width else ""), width
+    pad = " " * PADDING
+    return [Segment(pad, around), Segment(text, style), Segment(" " * (width - size) + pad, around)]
 
 
 class GridTable(ScrollView, can_focus=True):
@@ -271,16 +274,11 @@ class GridTable(ScrollView, can_focus=True):
         while column < source.column_count and self._offsets[column] < scroll_x + across:
             if y == 0:
                 text, style = source.header(column)
-                cell_style = header + _style(style)
+                around = header
             else:
                 text, style = source.cell(row, column)
-                cell_style = (
-                    base
-                    + (cursor if (row, column) == tuple(self._cursor) else Style())
-                    + _style(style)
-                )
-            pad = " " * PADDING
-            segments.append(Segment(f"{pad}{_fit(text, self._widths[column])}{pad}", cell_style))
+                around = base + cursor if (row, column) == tuple(self._cursor) else base
+            segments += _cells(text, self._widths[column], around + _style(style), around)
             column += 1
         body = Strip(segments).crop_extend(
             scroll_x - self._offsets[first], scroll_x - self._offsets[first] + across, base
@@ -288,5 +286,5 @@ class GridTable(ScrollView, can_focus=True):
         if not self._label:
             return body
         text, style = ("", "") if y == 0 else source.label(row)
-        label = Segment(f" {_fit(text, self._label - 2 * PADDING)} ", header + _style(style))
-        return Strip.join([Strip([label]), body]).crop_extend(0, width, base)
+        label = _cells(text, self._label - 2 * PADDING, header + _style(style), header)
+        return Strip.join([Strip(label), body]).crop_extend(0, width, base)
