@@ -52,7 +52,7 @@ def format_cells(comparison: Comparison) -> FormattedCells:
     """Runs in a worker thread: the text of every cell and the widths (O(cells))."""
     runs, base = comparison.runs, comparison.baseline
     texts = [[cell_plain(row, i, base) for i in range(len(runs))] for row in comparison.rows]
-    widths = [[cell_len(text) for text in row] for row in texts]
+    widths = [[len(text) if text.isascii() else cell_len(text) for text in row] for row in texts]
     return FormattedCells(
         run_index={run.id: i for i, run in enumerate(runs)},
         row_index={(row.section, row.name): i for i, row in enumerate(comparison.rows)},

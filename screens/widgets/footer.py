@@ -40,6 +40,7 @@ class KeysFooter(Footer):
 
     _widths: list[tuple[Widget, int]] = []  # every child and its natural width
     _recompose_pending = False
+    _keys_shown: tuple[object, ...] | None = None  # what the last recompose showed
 
     def compose(self) -> ComposeResult:
         right: list[FooterKey] = []
@@ -69,11 +70,28 @@ class KeysFooter(Footer):
             self.call_after_refresh(self.recompose)
 
     async def recompose(self) -> None:
-        """Measure the new keys, then keep those that fit."""
+        """Measure the new keys, then keep those that fit; nothing to do when the keys are
+        the ones already shown (most binding changes while a screen mounts are focus moves
+        between widgets whose own keys are hidden)."""
         self._recompose_pending = False  # a change from here on recomposes again
+        shown = self._shown_keys()
+        if shown == self._keys_shown and self.children:
+            return
+        self._keys_shown = shown
         await super().recompose()
         self._widths = [(child, natural_width(child)) for child in self.children]
         self._fit()
+
+    def _shown_keys(self) -> tuple[object, ...]:
+        """Everything Footer.compose draws from: the shown bindings and the footer's state."""
+        if not self._bindings_ready:
+            return ()
+        keys = tuple(
+            (b.key, b.key_display, b.description, b.action, b.group, enabled, tooltip, b.show)
+            for (_, b, enabled, tooltip) in self.screen.active_bindings.values()
+            if b.show or b.key == self.app.COMMAND_PALETTE_BINDING
+        )
+        return (self.compact, self.show_command_palette, *keys)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit()
