@@ -174,7 +174,10 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.show(event.comparison, event.cells, event.sort_by)
 
     def table(self) -> DataTable[object] | GridTable:
-        return self.query_one("#compare-table", GridTable if self.grid else DataTable)
+        """The Table tab's table: a GridTable for many runs, else a DataTable."""
+        if self.grid:
+            return self.query_one("#compare-table", GridTable)
+        return self.query_one("#compare-table", DataTable)
 
     def show(
         self,

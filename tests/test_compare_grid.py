@@ -256,3 +256,35 @@ async def test_cursor_keys_and_clicks_move_over_cells(workspace: Path) -> None:
         await pilot.click(table, offset=(14 + 9 + 2, 3))
         assert table.cursor_coordinate == Coordinate(2, 1)
         assert screen.run_at_cursor() == 3 and screen.field_at_cursor().name == "accuracy"  # type: ignore[union-attr]
+
+
+def test_rows_differ_exactly_when_their_values_differ_as_json() -> None:
+    """The fast path (plain scalars by type and repr) agrees with JSON on every edge."""
+    import json
+
+    from pipelines.runs.compare import _differs
+
+    nan, inf = float("nan"), float("inf")
+    cases: list[list[object]] = [
+        [1, 1.0],
+        [1, True],
+        [0, False],
+        [0.0, -0.0],
+        [nan, float("nan")],
+        [inf, inf],
+        [inf, -inf],
+        [None, None],
+        [None, "None"],
+        ["1", 1],
+        ["a", "a", "a"],
+        [0.1 + 0.2, 0.3],
+        [0.5, 0.5],
+        [{"a": 1, "b": 2}, {"b": 2, "a": 1}],
+        [{"a": 1}, {"a": 2}],
+        [[1, 2], [1, 2]],
+        [[1, 2], 1],
+        [7, 7, 7],
+    ]
+    for values in cases:
+        expected = len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1
+        assert _differs(values) is expected, values
