@@ -74,6 +74,8 @@ class KeysFooter(Footer):
         the ones already shown (most binding changes while a screen mounts are focus moves
         between widgets whose own keys are hidden)."""
         self._recompose_pending = False  # a change from here on recomposes again
+        if not self.is_attached or self._pruning:
+            return  # its screen closed before this ran (Widget.recompose returns too)
         shown = self._shown_keys()
         if shown == self._keys_shown and self.children:
             return
