@@ -111,10 +111,9 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.insight_run_id: int | None = None  # None: the first run shown
         self._wanted_baseline: int | None = None  # the latest pin asked for
         self._first_fill = True
+        self._tabs_mounted = False
 
     def compose(self) -> ComposeResult:
-        from textual_plotext import PlotextPlot  # plotext loads when runs are compared
-
         yield Header()
         yield Static(f"Comparing {len(self.run_ids)} runs — loading…", id="compare-title")
         yield Input(placeholder="filter fields, e.g. learning or lineage", id="compare-filter")
@@ -124,19 +123,32 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
                     yield GridTable(id="compare-table")
                 else:
                     yield DataTable(id="compare-table", cursor_type="cell")
-            with TabPane("2 Curves", id="curves"):
-                yield PlotextPlot(id="compare-curves")
-                yield Static("loading …", id="curves-note", classes="plot-note", markup=False)
-            with TabPane("3 Folds", id="folds"):
-                yield PlotextPlot(id="compare-folds")
-                with VerticalScroll(id="folds-scroll"):
-                    yield Static("", id="folds-table")
-            with TabPane("4 Slice", id="slice"):
-                yield PlotextPlot(id="compare-slice")
-                yield Static("loading trials …", id="slice-note", classes="plot-note", markup=False)
-            with TabPane("5 Insight", id="insight"), VerticalScroll(id="insight-scroll"):
-                yield Static("", id="insight-body")
+            for number, tab in enumerate(TABS[1:], start=2):  # filled by mount_tabs
+                yield TabPane(f"{number} {tab.title()}", id=tab)
         yield KeysFooter()
+
+    def mount_tabs(self) -> None:
+        """Put the plots and panels in the other tabs, once: after the table's first frame,
+        or when a tab is drawn first (plotext is imported here, not before the table)."""
+        if self._tabs_mounted:
+            return
+        self._tabs_mounted = True
+        from textual_plotext import PlotextPlot  # plotext loads when runs are compared
+
+        def note(text: str, id: str) -> Static:
+            return Static(text, id=id, classes="plot-note", markup=False)
+
+        panes = {
+            "curves": [PlotextPlot(id="compare-curves"), note("loading …", "curves-note")],
+            "folds": [
+                PlotextPlot(id="compare-folds"),
+                VerticalScroll(Static("", id="folds-table"), id="folds-scroll"),
+            ],
+            "slice": [PlotextPlot(id="compare-slice"), note("loading trials …", "slice-note")],
+            "insight": [VerticalScroll(Static("", id="insight-body"), id="insight-scroll")],
+        }
+        for tab, widgets in panes.items():
+            self.query_one(f"#{tab}", TabPane).mount(*widgets)
 
     def on_mount(self) -> None:
         self.title = f"Compare {len(self.run_ids)} runs"
@@ -298,9 +310,14 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     @on(TabbedContent.TabActivated)
     def redraw_tab(self) -> None:
         """Draw the active tab; data for a tab loads the first time it is shown."""
+        tab = self.active_tab()
+        if tab == "table":
+            if self.comparison is not None:  # the other tabs, once the table is painted
+                self.call_after_refresh(self.mount_tabs)
+            return
+        self.mount_tabs()
         if self.comparison is None:
             return
-        tab = self.active_tab()
         if tab == "curves":
             self.load_curves() if self.curves is None else self.draw_curves()
         elif tab == "folds":
