@@ -3,7 +3,10 @@ environment: 31 rows × 34 columns at 31 runs), 200 and 1,000 runs, timed from t
 seat: a fresh interpreter per repetition, the screen pushed, the clock stopped at the first
 frame painted with the table's first run on it. The floor, interleaved in the same run: a
 minimal app showing as many rows of plain strings in the project's LazyTable. Also times
-the comparison model alone. Target: 1,000 runs ≤ 0.5 s to the painted table."""
+the comparison model alone. Target: 1,000 runs ≤ 0.5 s to the painted table.
+
+``--baseline TREE`` also runs TREE's copy of this script (another checkout, e.g. main) as a
+third child in each repetition, so before and after are measured in the same run."""
 
 from __future__ import annotations
 
@@ -58,11 +61,11 @@ async def child_compare(root: Path, count: int) -> dict[str, Any]:
     return timings
 
 
-def main() -> None:
+def main(keep: Path | None, baseline: Path | None) -> None:
     from pipelines.runs.compare import compare_runs
     from storage.handle import open_workspace
 
-    keep = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    other = baseline / "benchmarks" / HERE.name if baseline else None
     with tempfile.TemporaryDirectory() as scratch:
         root, _ = workspace_with_runs(keep or Path(scratch))
         ws = open_workspace(root)
@@ -77,10 +80,13 @@ def main() -> None:
         ws.close()
         results: dict[int, list[dict[str, Any]]] = {n: [] for n in COUNTS}
         floors: dict[int, list[dict[str, Any]]] = {n: [] for n in COUNTS}
+        before: dict[int, list[dict[str, Any]]] = {n: [] for n in COUNTS}
         for _ in range(REPETITIONS):
             for count in COUNTS:
                 results[count].append(run_child("compare", str(root), str(count), script=HERE))
                 floors[count].append(run_child("floor", str(fields), str(count)))
+                if other is not None:
+                    before[count].append(run_child("compare", str(root), str(count), script=other))
         load = Path("/proc/loadavg").read_text().split()[:3]
         print(f"load average {' '.join(load)}; {REPETITIONS} interleaved repetitions")
         for count in COUNTS:
@@ -95,6 +101,10 @@ def main() -> None:
                 f"  floor, {count:,} rows of plain strings in a LazyTable: "
                 f"{spread([f['s'] for f in floors[count]])}"
             )
+            if before[count]:
+                print(f"  baseline {baseline}: {spread([r['s'] for r in before[count]])}")
+                for label in ("differences only", "transpose"):
+                    print(f"    {label}: {spread([r[label] for r in before[count]])}")
         print(f"target: 1,000 runs ≤ {TARGET_S} s")
 
 
@@ -106,4 +116,10 @@ if __name__ == "__main__":
 
         print(json.dumps(asyncio.run(child_compare(Path(sys.argv[3]), int(sys.argv[4])))))
     else:
-        main()
+        import argparse
+
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("keep", nargs="?", type=Path, help="keep the workspace here")
+        parser.add_argument("--baseline", type=Path, help="another checkout to time alongside")
+        options = parser.parse_args()
+        main(options.keep, options.baseline)

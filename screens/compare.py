@@ -16,21 +16,25 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
 from screens import compare_panels as panels
+from screens.compare_grid import CompareGrid, ComparisonFormatted, format_cells
 from screens.compare_table import fill_runs_as_columns, fill_transposed
 from screens.focus import RestoresFocus
 from screens.loaded import ComparisonLoaded, CurvesLoaded, InsightLoaded, SliceLoaded
 from screens.routing import ForwardsWorkerFailures
 from screens.widgets.colours import run_colour
 from screens.widgets.footer import KeysFooter
+from screens.widgets.grid_table import GridTable
 
 if TYPE_CHECKING:
     from pipelines.runs.compare import CompareRow, Comparison
     from pipelines.runs.compare_views import SweepSlice
+    from screens.compare_grid import FormattedCells
     from storage.handle import Workspace
     from storage.records import RunRecord
 
 TABS = ("table", "curves", "folds", "slice", "insight")
-RUNS_AS_ROWS_FROM = 16  # DataTable paints whole rows: hundreds of runs read (and draw) as rows
+RUNS_AS_ROWS_FROM = 16  # hundreds of runs read better as rows
+GRID_FROM = 16  # from here the table is a GridTable: DataTable renders every cell up front
 
 
 class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
@@ -95,6 +99,8 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.comparison: Comparison | None = None
         self.differences_only = False
         self.transposed = len(self.run_ids) >= RUNS_AS_ROWS_FROM
+        self.grid = len(self.run_ids) >= GRID_FROM
+        self.cells: FormattedCells | None = None  # the grid's texts, for this baseline
         self.filter_text = ""
         self.sort_by: tuple[str, str, bool] | None = None  # (section, field, descending)
         self.shown: list[CompareRow | None] = []  # table row (or column) → field
@@ -105,34 +111,49 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         self.insight_run_id: int | None = None  # None: the first run shown
         self._wanted_baseline: int | None = None  # the latest pin asked for
         self._first_fill = True
+        self._tabs_mounted = False
 
     def compose(self) -> ComposeResult:
-        from textual_plotext import PlotextPlot  # plotext loads when runs are compared
-
         yield Header()
         yield Static(f"Comparing {len(self.run_ids)} runs — loading…", id="compare-title")
         yield Input(placeholder="filter fields, e.g. learning or lineage", id="compare-filter")
         with TabbedContent(id="compare-tabs"):
             with TabPane("1 Table", id="table"):
-                yield DataTable(id="compare-table", cursor_type="cell")
-            with TabPane("2 Curves", id="curves"):
-                yield PlotextPlot(id="compare-curves")
-                yield Static("loading …", id="curves-note", classes="plot-note", markup=False)
-            with TabPane("3 Folds", id="folds"):
-                yield PlotextPlot(id="compare-folds")
-                with VerticalScroll(id="folds-scroll"):
-                    yield Static("", id="folds-table")
-            with TabPane("4 Slice", id="slice"):
-                yield PlotextPlot(id="compare-slice")
-                yield Static("loading trials …", id="slice-note", classes="plot-note", markup=False)
-            with TabPane("5 Insight", id="insight"), VerticalScroll(id="insight-scroll"):
-                yield Static("", id="insight-body")
+                if self.grid:
+                    yield GridTable(id="compare-table")
+                else:
+                    yield DataTable(id="compare-table", cursor_type="cell")
+            for number, tab in enumerate(TABS[1:], start=2):  # filled by mount_tabs
+                yield TabPane(f"{number} {tab.title()}", id=tab)
         yield KeysFooter()
+
+    def mount_tabs(self) -> None:
+        """Put the plots and panels in the other tabs, once: after the table's first frame,
+        or when a tab is drawn first (plotext is imported here, not before the table)."""
+        if self._tabs_mounted:
+            return
+        self._tabs_mounted = True
+        from textual_plotext import PlotextPlot  # plotext loads when runs are compared
+
+        def note(text: str, id: str) -> Static:
+            return Static(text, id=id, classes="plot-note", markup=False)
+
+        panes = {
+            "curves": [PlotextPlot(id="compare-curves"), note("loading …", "curves-note")],
+            "folds": [
+                PlotextPlot(id="compare-folds"),
+                VerticalScroll(Static("", id="folds-table"), id="folds-scroll"),
+            ],
+            "slice": [PlotextPlot(id="compare-slice"), note("loading trials …", "slice-note")],
+            "insight": [VerticalScroll(Static("", id="insight-body"), id="insight-scroll")],
+        }
+        for tab, widgets in panes.items():
+            self.query_one(f"#{tab}", TabPane).mount(*widgets)
 
     def on_mount(self) -> None:
         self.title = f"Compare {len(self.run_ids)} runs"
         self.query_one("#compare-filter").display = False
-        self.query_one(DataTable).focus()
+        self.table().focus()
         self.load(self.baseline_id)
 
     # --- data in -----------------------------------------------------------------------
@@ -149,17 +170,40 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         from pipelines.runs.compare import compare_runs
 
         comparison = compare_runs(self.workspace, self.run_ids, baseline=baseline)
-        self.post_message(ComparisonLoaded(comparison))
+        if not self.grid:
+            self.post_message(ComparisonLoaded(comparison))
+            return
+        sort_by = self.sort_by  # every cell is formatted and ordered here, off the event loop
+        ordered = self.ordered(comparison, sort_by)
+        self.post_message(ComparisonFormatted(ordered, format_cells(comparison), sort_by))
 
     @on(ComparisonLoaded)
     def comparison_loaded(self, event: ComparisonLoaded) -> None:
         self.show(event.comparison)
 
-    def show(self, comparison: Comparison) -> None:
+    @on(ComparisonFormatted)
+    def comparison_formatted(self, event: ComparisonFormatted) -> None:
+        self.show(event.comparison, event.cells, event.sort_by)
+
+    def table(self) -> DataTable[object] | GridTable:
+        """The Table tab's table: a GridTable for many runs, else a DataTable."""
+        if self.grid:
+            return self.query_one("#compare-table", GridTable)
+        return self.query_one("#compare-table", DataTable)
+
+    def show(
+        self,
+        comparison: Comparison,
+        cells: FormattedCells | None = None,
+        sorted_by: tuple[str, str, bool] | None = None,
+    ) -> None:
+        """Show a loaded comparison (``sorted_by``: the order it is already in)."""
         wanted = self._wanted_baseline or self.run_ids[0]
         if comparison.runs[comparison.baseline].id != wanted:
             return  # an earlier pin finishing late: thread workers cannot be cancelled
-        self.comparison = self.ordered(comparison)
+        self.cells = cells
+        same = cells is not None and sorted_by == self.sort_by
+        self.comparison = comparison if same else self.ordered(comparison, self.sort_by)
         self.baseline_id = comparison.runs[comparison.baseline].id
         if self._first_fill:
             self._first_fill = False
@@ -169,13 +213,14 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
             self.render_table()
         self.redraw_tab()
 
-    def ordered(self, comparison: Comparison) -> Comparison:
+    @staticmethod
+    def ordered(comparison: Comparison, sort_by: tuple[str, str, bool] | None) -> Comparison:
         """Apply the chosen sort (if any) to a freshly loaded comparison."""
-        if self.sort_by is None:
+        if sort_by is None:
             return comparison
         from pipelines.runs.compare_views import sort_runs
 
-        section, name, descending = self.sort_by
+        section, name, descending = sort_by
         row = next((r for r in comparison.rows if (r.section, r.name) == (section, name)), None)
         return comparison if row is None else sort_runs(comparison, row, descending)
 
@@ -231,13 +276,19 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         """Rebuild the table for the current comparison, order, filter and orientation."""
         if self.comparison is None:
             return
-        table = self.query_one(DataTable)
+        table = self.table()
         cursor = cursor or table.cursor_coordinate
         rows = self.visible_rows()
-        fill = fill_transposed if self.transposed else fill_runs_as_columns
-        self.shown = fill(table, self.comparison, rows, self.colours)
-        if table.row_count and table.columns:
-            table.cursor_coordinate = cursor  # DataTable clamps it to the new shape
+        if isinstance(table, GridTable):  # many runs: O(runs + fields), cells drawn on demand
+            assert self.cells is not None
+            grid = CompareGrid(self.cells, self.comparison, rows, self.colours, self.transposed)
+            self.shown = grid.shown
+            table.show(grid, cursor)  # the cursor clamped to the new shape
+        else:
+            fill = fill_transposed if self.transposed else fill_runs_as_columns
+            self.shown = fill(table, self.comparison, rows, self.colours)
+            if table.row_count and table.columns:
+                table.cursor_coordinate = cursor  # DataTable clamps it to the new shape
         self.update_title(len(rows), len(self.comparison.rows))
 
     def update_title(self, shown: int, total: int, status: str = "") -> None:
@@ -259,9 +310,14 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     @on(TabbedContent.TabActivated)
     def redraw_tab(self) -> None:
         """Draw the active tab; data for a tab loads the first time it is shown."""
+        tab = self.active_tab()
+        if tab == "table":
+            if self.comparison is not None:  # the other tabs, once the table is painted
+                self.call_after_refresh(self.mount_tabs)
+            return
+        self.mount_tabs()
         if self.comparison is None:
             return
-        tab = self.active_tab()
         if tab == "curves":
             self.load_curves() if self.curves is None else self.draw_curves()
         elif tab == "folds":
@@ -372,8 +428,8 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     # --- actions -----------------------------------------------------------------------
 
     def field_at_cursor(self) -> CompareRow | None:
-        table = self.query_one(DataTable)
-        if not table.row_count or not table.columns:
+        table = self.table()
+        if not has_cells(table):
             return None
         row, column = table.cursor_coordinate
         index = column if self.transposed else row
@@ -388,8 +444,8 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         """The id of the run under the cursor (its column, or its row when transposed)."""
         if self.comparison is None:
             return None
-        table = self.query_one(DataTable)
-        if not table.row_count or not table.columns:
+        table = self.table()
+        if not has_cells(table):
             return None
         coordinate = table.cursor_coordinate
         index = coordinate.row if self.transposed else coordinate.column
@@ -464,7 +520,7 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
 
     @on(Input.Submitted, "#compare-filter")
     def filter_done(self) -> None:
-        self.query_one(DataTable).focus()
+        self.table().focus()
 
     def action_pin_baseline(self) -> None:
         """Make the run under the cursor the baseline and recompute the deltas."""
@@ -482,7 +538,7 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
     def action_transpose(self) -> None:
         """Swap runs between columns and rows (rows suit hundreds of runs)."""
         self.transposed = not self.transposed
-        row, column = self.query_one(DataTable).cursor_coordinate
+        row, column = self.table().cursor_coordinate
         self.render_table(Coordinate(column, row))  # the same run stays under the cursor
 
     def action_export(self) -> None:
@@ -501,6 +557,12 @@ class CompareScreen(RestoresFocus, ForwardsWorkerFailures, Screen[None]):
         field = self.query_one("#compare-filter", Input)
         if field.has_focus:  # escape leaves the filter first, keeping what it holds
             field.display = bool(self.filter_text)
-            self.query_one(DataTable).focus()
+            self.table().focus()
             return
         self.app.pop_screen()
+
+
+def has_cells(table: DataTable[object] | GridTable) -> bool:
+    """Whether the table shows at least one cell (a cursor means something)."""
+    columns = table.column_count if isinstance(table, GridTable) else len(table.columns)
+    return bool(table.row_count and columns)

@@ -32,6 +32,11 @@ def run_label(run: RunRecord, is_baseline: bool, colour: tuple[int, int, int] | 
 
 
 def cell_text(row: CompareRow, index: int, baseline: int) -> Text:
+    """One run's value in a row, dim where every run agrees."""
+    return Text(cell_plain(row, index, baseline), style="" if row.differs else SAME_STYLE)
+
+
+def cell_plain(row: CompareRow, index: int, baseline: int) -> str:
     """One run's value in a row: the value, its delta against the baseline (two significant
     digits), ★ on every run that holds the best value."""
     value = row.values[index]
@@ -43,7 +48,7 @@ def cell_text(row: CompareRow, index: int, baseline: int) -> Text:
         text += f" ({delta(change)})"
     if row.is_best(index):
         text += f" {BEST}"
-    return Text(text, style="" if row.differs else SAME_STYLE)
+    return text
 
 
 def field_label(row: CompareRow) -> Text:

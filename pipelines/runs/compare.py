@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,6 +18,7 @@ from storage.records import RunRecord, SweepRecord
 MAXIMIZE = frozenset({"accuracy", "f1", "roc_auc", "r2"})
 MINIMIZE = frozenset({"log_loss", "rmse", "mae"})
 SECTIONS = ("metric", "param", "lineage")
+_SCALARS = (str, int, float, bool, type(None))
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def compare_runs(ws: Workspace, run_ids: list[int], baseline: int | None = None)
     """Load the runs and build every row; ``baseline`` is a run id (default: the first)."""
     if len(run_ids) < 2:
         raise WorkbenchError(f"compare needs at least 2 runs, got {len(run_ids)}")
-    repeated = sorted({i for i in run_ids if run_ids.count(i) > 1})
+    repeated = sorted(i for i, n in Counter(run_ids).items() if n > 1)
     if repeated:
         raise WorkbenchError(f"run {repeated[0]} is given more than once")
     if baseline is not None and baseline not in run_ids:
@@ -171,8 +173,13 @@ def _best(values: list[Any], direction: str | None) -> int | None:
 
 
 def _differs(values: list[Any]) -> bool:
-    """Not all equal; dicts and lists compare by content (they are not hashable)."""
-    keys = {json.dumps(v, sort_keys=True, default=str) for v in values}
+    """Not all equal as JSON: dicts and lists by content, 1 and 1.0 and True apart. Plain
+    scalars (nearly every row) are told apart by type and repr, which is the same equality
+    (a float's repr is what JSON writes, NaN included) without encoding every value."""
+    if all(type(v) in _SCALARS for v in values):
+        keys: set[object] = {(type(v), repr(v) if type(v) is float else v) for v in values}
+    else:
+        keys = {json.dumps(v, sort_keys=True, default=str) for v in values}
     return len(keys) > 1
 
 
