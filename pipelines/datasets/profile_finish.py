@@ -14,7 +14,13 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.datasets.profile_stream import StreamProfile, _Stats, merged_text, numpy_view, sketch_estimate
+from pipelines.datasets.profile_stream import (
+    StreamProfile,
+    _Stats,
+    merged_text,
+    numpy_view,
+    sketch_estimate,
+)
 from pipelines.datasets.profiling import (
     COLUMNS_PER_QUERY,
     QUANTILES,

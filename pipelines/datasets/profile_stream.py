@@ -267,11 +267,9 @@ def _merge_moments(stats: _Stats, values: np.ndarray) -> None:
 
 def _count_integers(stats: _Stats, values: np.ndarray, limit: int) -> None:
     """Exact value counts while at most `limit` values were seen (a bincount over a short
-    range, Arrow's hash counting otherwise); past that, the values seen seed the distinct
+    range, a sort otherwise); past that, the values seen seed the distinct
     count."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     assert stats.counts is not None
     low, high = int(values.min()), int(values.max())
@@ -280,13 +278,10 @@ def _count_integers(stats: _Stats, values: np.ndarray, limit: int) -> None:
         keys = np.flatnonzero(found)
         pairs = zip((keys + low).tolist(), found[keys].tolist(), strict=True)
     else:
-        counted = pc.value_counts(pa.array(values))
-        if len(counted) > limit:
-            keys = None
-        else:
-            pairs = zip(counted.field(0).to_pylist(), counted.field(1).to_pylist(), strict=True)
+        keys, found = np.unique(values, return_counts=True)
+        pairs = zip(keys.tolist(), found.tolist(), strict=True)
     counts = stats.counts
-    if keys is not None and len(keys) <= limit:
+    if len(keys) <= limit:
         for key, number in pairs:
             counts[key] = counts.get(key, 0) + number
         if len(counts) <= limit:
@@ -331,7 +326,9 @@ def merged_text(parts: list[pa.Table]) -> pa.Table:
     sums = np.bincount(
         numpy_view(encoded.indices), weights=numbers, minlength=len(encoded.dictionary)
     )
-    return pa.table({"v": encoded.dictionary, "n": pa.array(sums.astype(np.int64))})
+    data = pa.py_buffer(sums.astype(np.int64))  # pa.array(ndarray) would import pandas
+    added = pa.Array.from_buffers(pa.int64(), len(sums), [None, data])
+    return pa.table({"v": encoded.dictionary, "n": added})
 
 
 def _sketch(registers: np.ndarray, values: np.ndarray) -> None:
