@@ -42,13 +42,14 @@ class _Retry(Exception):
 
 
 def convert_csv(
-    path: Path, tmp: Path, options: dict[str, Any], block_bytes: int = BLOCK_BYTES
+    path: Path, tmp: Path, options: dict[str, Any]
 ) -> tuple[dict[str, Any], int, list[str], StreamProfile]:
     """Stream CSV into Parquet, profiling the batches as they go (the profile is finished
     by `pipelines.datasets.profile_finish.finish_profile` on the file written); on a late
-    type or encoding surprise, widen and start over. `block_bytes` is pyarrow's block (tests
-    use small ones to cross many blocks)."""
+    type or encoding surprise, widen and start over. pyarrow's block is BLOCK_BYTES as this
+    module sees it when called (tests make it small to cross many blocks)."""
     _fast_allocator()
+    block_bytes = BLOCK_BYTES
     options = dict(options)
     column_types: dict[str, pa.DataType] = {}
     for _ in range(200):
