@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pipelines.datasets.profile_stream import (
     StreamProfile,
     _Stats,
-    merged_text,
+    finish_text,
     numpy_view,
     sketch_estimate,
 )
@@ -101,7 +101,7 @@ def _distinct(stats: _Stats) -> int:
 
 def _finish_text(stats: _Stats, limit: int) -> None:
     col = stats.col
-    counts = merged_text(stats.text) if stats.text else None
+    counts = finish_text(stats)
     if counts is None or not counts.num_rows:
         return
     col.distinct = counts.num_rows

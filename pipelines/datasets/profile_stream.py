@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 TEXT_VALUES = 100_000  # distinct text values counted exactly per column (about 4 MB of text)
+TEXT_ROWS = 500_000  # text rows counted at a time
+PENDING_TEXT = 1_000_000  # batch counts kept before adding them up (each merge costs a pass)
 _HLL_BITS = 14  # 16,384 registers: about 0.8% standard error
 _NUMPY = {
     "int8": "i1",
@@ -71,6 +73,7 @@ class _Stats:
     m2: float = 0.0
     counts: dict[Any, int] | None = field(default_factory=dict)  # ints and booleans
     text: list[Any] | None = None  # pa.Tables of (v, n) to add up: exact text counts
+    waiting: list[Any] = field(default_factory=list)  # text arrays not counted yet
     uniques: Any = None  # np.ndarray: exact distinct values while few rows were seen
     hll: Any = None  # np.ndarray of registers
 
@@ -254,7 +257,7 @@ def _merge_moments(stats: _Stats, values: np.ndarray) -> None:
     with np.errstate(all="ignore"):
         count = len(values)
         mean = float(np.mean(values))
-        m2 = float(np.sum(np.square(values - mean)))
+        m2 = float(np.sum(np.square(values - mean)))  # not np.dot: BLAS threads cost more
         seen = stats.non_null
         if seen == 0:
             stats.mean, stats.m2 = mean, m2
@@ -291,24 +294,41 @@ def _count_integers(stats: _Stats, values: np.ndarray, limit: int) -> None:
     stats.uniques = np.unique(np.concatenate([seen, values]))
 
 
-def _count_text(stats: _Stats, array: pa.Array) -> None:
-    """Exact counts of every text value: each batch's counts (Arrow's hash counting) are
-    kept and merged (`merged_text`) once they add up to 4 * TEXT_VALUES rows; past
-    TEXT_VALUES distinct values the column goes to DuckDB."""
+def _count_text(stats: _Stats, array: pa.Array | None) -> None:
+    """Exact counts of every text value: Arrow's hash counting over about TEXT_ROWS rows at a
+    time (fewer, larger counts to add up), those counts kept and added up (`merged_text`)
+    once they reach PENDING_TEXT rows; past TEXT_VALUES distinct values the column goes to
+    DuckDB. `array` None: count what is waiting (the end of the file)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.value_counts(array)
+    waiting = stats.waiting
+    if array is not None:
+        waiting.append(array)
+        if sum(len(a) for a in waiting) < TEXT_ROWS:
+            return
+    if not waiting:
+        return
+    found = pc.value_counts(pa.chunked_array(waiting))
+    stats.waiting = []
     values, numbers = found.field("values"), found.field("counts")
     if values.null_count:
         keep = values.is_valid()
         values, numbers = values.filter(keep), numbers.filter(keep)
     parts = [*(stats.text or []), pa.table({"v": values.cast(pa.string()), "n": numbers})]
-    if sum(p.num_rows for p in parts) > 4 * TEXT_VALUES:
+    if sum(p.num_rows for p in parts) > PENDING_TEXT or parts[-1].num_rows > TEXT_VALUES:
         parts = [merged_text(parts)]
         if parts[0].num_rows > TEXT_VALUES:
             stats.kind, parts = "duckdb", []
     stats.text = parts
+
+
+def finish_text(stats: _Stats) -> pa.Table | None:
+    """The exact counts of a text column, once every batch was added."""
+    _count_text(stats, None)
+    if stats.kind != "text" or not stats.text:
+        return None
+    return merged_text(stats.text)
 
 
 def merged_text(parts: list[pa.Table]) -> pa.Table:
