@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from pipelines.datasets.profile_stream import (
 )
 from pipelines.datasets.profiling import (
     COLUMNS_PER_QUERY,
+    EXACT_ROWS,
     QUANTILES,
     SAMPLE_ROWS,
     TOP_VALUES,
@@ -40,6 +42,8 @@ from storage.records import ColumnSchema, DatasetProfile
 if TYPE_CHECKING:
     import numpy as np
 
+_Plan = tuple[str, list[Any], list[float]]  # profiling._binning's: SQL, parameters, edges
+
 
 def finish_profile(
     stream: StreamProfile, path: Path, *, histogram_bins: int = 20, category_limit: int = 50
@@ -51,7 +55,7 @@ def finish_profile(
     limit = stream.low_card_limit
     for stats, stored in zip(stream.columns, pq.read_schema(path), strict=True):
         stats.col.physical_type = str(stored.type)  # as read back (seconds become ms)
-    read_back: list[tuple[_Stats, tuple[str, list[Any], list[float]]]] = []
+    read_back: list[tuple[_Stats, _Plan]] = []
     for stats in stream.columns:
         col = stats.col
         if stats.kind == "duckdb":
@@ -65,7 +69,11 @@ def finish_profile(
             col.distinct = len(stats.counts or {})
             continue
         col.distinct = _distinct(stats)
-        if stats.kind == "datetime" or not col.non_null:
+        if not col.non_null:
+            continue
+        if stats.kind == "datetime":
+            if rows <= EXACT_ROWS:  # exact distinct counts from the file
+                read_back.append((stats, ("", [], [])))
             continue
         if stats.kind == "integer":
             col.mean = stats.int_total / col.non_null
@@ -92,10 +100,10 @@ def finish_profile(
 
 
 def _distinct(stats: _Stats) -> int:
+    """Exact from value counts, else the sketch's estimate (replaced by the exact count
+    read back on files of at most EXACT_ROWS rows)."""
     if stats.counts is not None:
         return len(stats.counts)
-    if stats.uniques is not None:
-        return len(stats.uniques)
     return sketch_estimate(stats.hll) if stats.hll is not None else 0
 
 
@@ -164,43 +172,54 @@ def _counted_histogram(
     return [int(n) for n in found]
 
 
-def _read_back(
-    path: Path, columns: list[tuple[_Stats, tuple[str, list[Any], list[float]]]], rows: int
-) -> None:
-    """Histograms and (sampled) quantiles of `columns`, reading only them, a row group and
-    at most COLUMNS_PER_QUERY columns at a time."""
+def _read_back(path: Path, columns: list[tuple[_Stats, _Plan]], rows: int) -> None:
+    """Histograms and (sampled) quantiles of `columns` and, on a file of at most EXACT_ROWS
+    rows, their exact distinct counts, reading only them, at most COLUMNS_PER_QUERY
+    columns and one row group at a time (so memory stays within a group's samples)."""
     import numpy as np
     import pyarrow.parquet as pq
 
     fraction = 1.0 if rows <= SAMPLE_ROWS else SAMPLE_ROWS / rows
-    rng = np.random.default_rng(0)
-    counts = {s.col.name: np.zeros(max(len(p[2]) - 1, 0), dtype=np.int64) for s, p in columns}
-    samples: dict[str, list[np.ndarray]] = {s.col.name: [] for s, _ in columns}
+    exact = rows <= EXACT_ROWS
     with pq.ParquetFile(str(path)) as parquet:
-        for group in range(parquet.num_row_groups):
-            size = parquet.metadata.row_group(group).num_rows
-            sampled = None if fraction >= 1.0 else rng.random(size) < fraction
-            for start in range(0, len(columns), COLUMNS_PER_QUERY):
-                part = columns[start : start + COLUMNS_PER_QUERY]
-                names = [s.col.name for s, _ in part]
+        sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)]
+        for start in range(0, len(columns), COLUMNS_PER_QUERY):
+            part = columns[start : start + COLUMNS_PER_QUERY]
+            names = [s.col.name for s, _ in part]
+            found = [_Found(np.zeros(max(len(p[2]) - 1, 0), dtype=np.int64)) for _, p in part]
+            for group, size in enumerate(sizes):
+                rng = np.random.default_rng(group)  # one sample of rows for every column
+                sampled = None if fraction >= 1.0 else rng.random(size) < fraction
                 table = parquet.read_row_group(group, columns=names)
-                for (stats, plan), column in zip(part, table.columns, strict=True):
-                    _bin_and_sample(stats, plan, column, sampled, counts, samples)
-    for stats, plan in columns:
-        name, col = stats.col.name, stats.col
-        if plan[2]:
-            col.histogram, col.histogram_edges = [int(n) for n in counts[name]], plan[2]
-        taken = np.sort(np.concatenate(samples[name])) if samples[name] else None
-        col.quantiles = _interpolated(taken) if taken is not None and len(taken) else {}
+                for (stats, plan), column, into in zip(part, table.columns, found, strict=True):
+                    _bin_and_sample(stats, plan, column, sampled, into, exact)
+            for (stats, plan), into in zip(part, found, strict=True):
+                col = stats.col
+                if plan[2]:
+                    col.histogram, col.histogram_edges = [int(n) for n in into.counts], plan[2]
+                if exact:
+                    col.distinct = len(np.unique(np.concatenate(into.values or [np.empty(0)])))
+                if stats.kind != "datetime" and into.samples:
+                    taken = np.sort(np.concatenate(into.samples))
+                    col.quantiles = _interpolated(taken) if len(taken) else {}
+
+
+@dataclass
+class _Found:
+    """What the read-back gathers for one column."""
+
+    counts: Any  # np.ndarray: the histogram
+    samples: list[Any] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)  # distinct values, on small files
 
 
 def _bin_and_sample(
     stats: _Stats,
-    plan: tuple[str, list[Any], list[float]],
+    plan: _Plan,
     column: Any,
     sampled: np.ndarray | None,
-    counts: dict[str, np.ndarray],
-    samples: dict[str, list[np.ndarray]],
+    into: _Found,
+    exact: bool,
 ) -> None:
     import numpy as np
     import pyarrow as pa
@@ -209,19 +228,28 @@ def _bin_and_sample(
     present = np.ones(len(array), dtype=bool)
     if array.null_count:
         present = numpy_view(array.is_valid().cast(pa.uint8())).astype(bool)
+    if pa.types.is_date32(array.type):
+        array = array.cast(pa.int32())
+    elif pa.types.is_timestamp(array.type):
+        array = array.cast(pa.int64())
     values = numpy_view(array)  # what lies under a null is masked out by `present`
     if pa.types.is_floating(array.type):
         values = values.astype(np.float64, copy=False)
         present = present & ~np.isnan(values)
+    if exact:  # -0.0 and 0.0 are one value
+        into.values.append(
+            np.unique(values[present] + 0 if values.dtype.kind == "f" else values[present])
+        )
+    if stats.kind == "datetime":
+        return
     col = stats.col
     if plan[2]:
         keep = present
         if col.logical_type == "float" and (col.min, col.max) != (col.finite_min, col.finite_max):
             keep = present & np.isfinite(values)
-        found = np.bincount(_bins(values[keep], plan), minlength=len(counts[col.name]))
-        counts[col.name] += found
+        into.counts += np.bincount(_bins(values[keep], plan), minlength=len(into.counts))
     chosen = present if sampled is None else present & sampled
-    samples[col.name].append(values[chosen].astype(np.float64))
+    into.samples.append(values[chosen].astype(np.float64))
 
 
 def _with_duckdb(

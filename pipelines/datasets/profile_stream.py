@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipelines.datasets.profiling import EXACT_ROWS, _Column
+from pipelines.datasets.profiling import _Column
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,7 +74,6 @@ class _Stats:
     counts: dict[Any, int] | None = field(default_factory=dict)  # ints and booleans
     text: list[Any] | None = None  # pa.Tables of (v, n) to add up: exact text counts
     waiting: list[Any] = field(default_factory=list)  # text arrays not counted yet
-    uniques: Any = None  # np.ndarray: exact distinct values while few rows were seen
     hll: Any = None  # np.ndarray of registers
 
 
@@ -125,14 +124,13 @@ class StreamProfile:
 
     def add(self, table: pa.Table) -> None:
         self.rows += table.num_rows
-        exact = self.rows <= EXACT_ROWS
         for stats, column in zip(self.columns, table.columns, strict=True):
             if stats.kind != "duckdb" and column.num_chunks:
                 array = column.combine_chunks() if column.num_chunks > 1 else column.chunk(0)
-                _add(stats, array, exact, self.low_card_limit)
+                _add(stats, array, self.low_card_limit)
 
 
-def _add(stats: _Stats, array: pa.Array, exact: bool, limit: int) -> None:
+def _add(stats: _Stats, array: pa.Array, limit: int) -> None:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -153,6 +151,7 @@ def _add(stats: _Stats, array: pa.Array, exact: bool, limit: int) -> None:
         return
     if array.null_count:
         array = array.drop_null()
+    values: np.ndarray
     if kind == "datetime":
         _min_max(stats, array)
         storage = pa.int32() if pa.types.is_date32(array.type) else pa.int64()
@@ -174,21 +173,14 @@ def _add(stats: _Stats, array: pa.Array, exact: bool, limit: int) -> None:
         values = values + 0.0  # -0.0 and 0.0 are one value
     stats.non_null += len(values)
     if stats.counts is None:
-        _distinct_values(stats, values, exact)
+        _distinct_values(stats, values)
 
 
-def _distinct_values(stats: _Stats, values: np.ndarray, exact: bool) -> None:
-    """Exact distinct values while at most EXACT_ROWS rows were seen, then a sketch seeded
-    with them (a sketch takes each value once, so the values seen so far are enough)."""
+def _distinct_values(stats: _Stats, values: np.ndarray) -> None:
     import numpy as np
 
     if stats.hll is None:
-        seen = np.concatenate([stats.uniques, values]) if stats.uniques is not None else values
-        if exact:
-            stats.uniques = np.unique(seen)
-            return
-        stats.uniques, stats.hll = None, np.zeros(1 << _HLL_BITS, dtype=np.uint8)
-        values = seen
+        stats.hll = np.zeros(1 << _HLL_BITS, dtype=np.uint8)
     _sketch(stats.hll, values)
 
 
@@ -289,9 +281,8 @@ def _count_integers(stats: _Stats, values: np.ndarray, limit: int) -> None:
             counts[key] = counts.get(key, 0) + number
         if len(counts) <= limit:
             return
-    stats.counts = None
-    seen = np.array(list(counts), dtype=np.int64)
-    stats.uniques = np.unique(np.concatenate([seen, values]))
+    stats.counts = None  # the values seen so far seed the sketch (it takes each value once)
+    _distinct_values(stats, np.array(list(counts), dtype=np.int64))
 
 
 def _count_text(stats: _Stats, array: pa.Array | None) -> None:
