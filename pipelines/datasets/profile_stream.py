@@ -9,9 +9,11 @@ exact; mean and std are sums merged across batches (to about 1e-15); low-cardina
 histograms and quantiles from those counts. What needs the final min/max, the histograms of
 the other numeric columns and their quantiles, is one narrow read of just those columns
 (`pipelines.datasets.profile_finish`). Text keeps exact counts of up to ``TEXT_VALUES``
-values (exact distinct counts and top values); past that, and for types a CSV never yields,
-the column is profiled by DuckDB as before. Above ``EXACT_ROWS`` rows, distinct counts of
-the other columns are a HyperLogLog sketch (as DuckDB's are).
+values a column (exact distinct counts and top values; memory stays within TEXT_BUDGET
+values for all text columns); past that, and for types a CSV never yields,
+the column is profiled by DuckDB as before. Distinct counts of the other columns are exact
+on files of at most ``EXACT_ROWS`` rows (read back), a HyperLogLog sketch above (as DuckDB's
+were, and no further from the truth).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 TEXT_VALUES = 100_000  # distinct text values counted exactly per column (about 4 MB of text)
-TEXT_ROWS = 500_000  # text rows counted at a time
-PENDING_TEXT = 1_000_000  # batch counts kept before adding them up (each merge costs a pass)
+TEXT_BUDGET = 2_000_000  # ... and in all text columns together (a wide file gets less each)
+TEXT_ROWS = 500_000  # text rows counted at a time (at most TEXT_BLOCKS reader blocks)
+TEXT_BLOCKS = 4
 _HLL_BITS = 14  # 16,384 registers: about 0.8% standard error
 _NUMPY = {
     "int8": "i1",
@@ -74,6 +77,7 @@ class _Stats:
     counts: dict[Any, int] | None = field(default_factory=dict)  # ints and booleans
     text: list[Any] | None = None  # pa.Tables of (v, n) to add up: exact text counts
     waiting: list[Any] = field(default_factory=list)  # text arrays not counted yet
+    text_limit: int = TEXT_VALUES
     hll: Any = None  # np.ndarray of registers
 
 
@@ -119,6 +123,9 @@ class StreamProfile:
 
     def __init__(self, schema: pa.Schema, low_card_limit: int) -> None:
         self.columns = [new_stats(i, f) for i, f in enumerate(schema)]
+        texts = [s for s in self.columns if s.kind == "text"]
+        for stats in texts:
+            stats.text_limit = min(TEXT_VALUES, max(1_000, TEXT_BUDGET // len(texts)))
         self.rows = 0
         self.low_card_limit = low_card_limit
 
@@ -288,15 +295,16 @@ def _count_integers(stats: _Stats, values: np.ndarray, limit: int) -> None:
 def _count_text(stats: _Stats, array: pa.Array | None) -> None:
     """Exact counts of every text value: Arrow's hash counting over about TEXT_ROWS rows at a
     time (fewer, larger counts to add up), those counts kept and added up (`merged_text`)
-    once they reach PENDING_TEXT rows; past TEXT_VALUES distinct values the column goes to
-    DuckDB. `array` None: count what is waiting (the end of the file)."""
+    once they pass twice the column's limit; past the limit (TEXT_VALUES distinct values,
+    fewer when many text columns share TEXT_BUDGET) the column goes to DuckDB. `array`
+    None: count what is waiting (the end of the file)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     waiting = stats.waiting
     if array is not None:
         waiting.append(array)
-        if sum(len(a) for a in waiting) < TEXT_ROWS:
+        if sum(len(a) for a in waiting) < TEXT_ROWS and len(waiting) < TEXT_BLOCKS:
             return
     if not waiting:
         return
@@ -307,9 +315,10 @@ def _count_text(stats: _Stats, array: pa.Array | None) -> None:
         keep = values.is_valid()
         values, numbers = values.filter(keep), numbers.filter(keep)
     parts = [*(stats.text or []), pa.table({"v": values.cast(pa.string()), "n": numbers})]
-    if sum(p.num_rows for p in parts) > PENDING_TEXT or parts[-1].num_rows > TEXT_VALUES:
+    limit = stats.text_limit
+    if sum(p.num_rows for p in parts) > 2 * limit or parts[-1].num_rows > limit:
         parts = [merged_text(parts)]
-        if parts[0].num_rows > TEXT_VALUES:
+        if parts[0].num_rows > limit:
             stats.kind, parts = "duckdb", []
     stats.text = parts
 
