@@ -43,7 +43,9 @@ from pipelines.datasets.ingest_text import (
     too_long,
     write_problem,
 )
+from pipelines.datasets.profile_finish import finish_profile
 from storage.errors import DatasetInputError
+from storage.records import ColumnSchema, DatasetProfile
 from storage.scratch import owner_tag
 
 __all__ = ["IngestResult", "check_file", "convert_to_parquet", "detect_format"]
@@ -69,6 +71,7 @@ class IngestResult:
     read_options: dict[str, Any]  # JSON-serialisable detection results; {} for Parquet
     row_count: int
     columns: list[str]
+    profile: tuple[list[ColumnSchema], DatasetProfile] | None = None  # streamed (CSV/TSV)
 
 
 def detect_format(path: Path) -> str:
@@ -232,8 +235,10 @@ def _convert_text(path: Path, tmp: Path, fmt: str, given: dict[str, Any] | None)
     else:
         preferred = "\t" if fmt == "tsv" else ","
         options = {"compression": compression, "encoding": encoding, **sniff_csv(text, preferred)}
-    options, rows, columns = convert_csv(path, tmp, options)
-    return IngestResult("tsv" if options["delimiter"] == "\t" else "csv", options, rows, columns)
+    options, rows, columns, streamed = convert_csv(path, tmp, options)
+    profile = finish_profile(streamed, tmp)
+    kind = "tsv" if options["delimiter"] == "\t" else "csv"
+    return IngestResult(kind, options, rows, columns, profile)
 
 
 def _convert_jsonl(path: Path, tmp: Path, options: dict[str, Any]) -> tuple[int, list[str]]:

@@ -115,7 +115,7 @@ def register_dataset(
         ingested = convert_to_parquet(path, incoming)
         chosen = _target(path, target, previous, ingested.columns)
         progress("profiling", None)
-        schema, profile = profile_parquet(incoming)
+        schema, profile = ingested.profile or profile_parquet(incoming)
         digest, identity = hashing.result()
         if identity != before:
             raise changed(path)
@@ -227,8 +227,8 @@ def validate_file(ws: Workspace, name: str, path: Path) -> ValidationResult:
     previous = repo.get_version(ws.db, name)
     remove_stale_temporaries(ws)
     with _incoming_file(ws) as converted:
-        convert_to_parquet(path, converted)
-        schema, profile = profile_parquet(converted)
+        ingested = convert_to_parquet(path, converted)
+        schema, profile = ingested.profile or profile_parquet(converted)
     return validate_against((previous.label, previous.schema, previous.profile), (schema, profile))
 
 
