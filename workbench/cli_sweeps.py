@@ -307,7 +307,6 @@ def run_worker_command(args: argparse.Namespace, ws: Workspace) -> int:
     return 0
 
 
-
 def print_sweeps(sweeps: list[SweepRecord]) -> None:
     from rich.table import Table
 
