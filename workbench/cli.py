@@ -270,8 +270,9 @@ def _standby(root: Path) -> Standby | None:
     """A standby sweep worker (pipelines.sweeps.standby) for a workspace that exists; a new
     one is made by opening it, which the worker would race."""
     from pipelines.sweeps.standby import start_standby
+    from storage.workspace import WorkspacePaths
 
-    return start_standby(root) if (root / "logs").is_dir() else None
+    return start_standby(root) if WorkspacePaths(root).logs.is_dir() else None
 
 
 def run_sweeps(args: argparse.Namespace, root: Path) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pipelines import supervisor
+from storage.workspace import WorkspacePaths
 
 STANDBY_LOG_PREFIX = "standby-"
 
@@ -37,8 +38,7 @@ class Standby:
 def start_standby(root: Path) -> Standby | None:
     """A standby worker for the workspace at `root`; None when none can start (the caller
     launches workers as usual)."""
-    logs = root / "logs"
-    log_path = logs / f"{STANDBY_LOG_PREFIX}{secrets.token_hex(4)}.log"
+    log_path = WorkspacePaths(root).logs / f"{STANDBY_LOG_PREFIX}{secrets.token_hex(4)}.log"
     command = [sys.executable, "-m", "pipelines.sweeps.standby", str(root), str(log_path)]
     try:
         process, orders = supervisor.spawn_with_input(command, log_path=log_path, cwd=Path.cwd())
