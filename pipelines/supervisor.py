@@ -60,19 +60,7 @@ def spawn(
     for value in (secrets or {}).values():
         if value and any(value in arg for arg in argv):
             raise ValueError("a secret must travel in the environment, not on the command line")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, **(secrets or {})}
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=cwd,
-            env=environment,
-        )
-    adopt_child(process)
+    process = _start(argv, log_path, cwd, {**os.environ, **(secrets or {})}, subprocess.DEVNULL)
     return Supervised(process.pid, creation_time(process.pid), HOST, str(log_path))
 
 
@@ -81,19 +69,32 @@ def spawn_with_input(
 ) -> tuple[Supervised, IO[bytes]]:
     """`spawn`, with a pipe to the process's stdin for what it must learn after it started
     (a standby worker's sweep and database URL: secrets travel there, not in argv)."""
+    process = _start(argv, log_path, cwd, None, subprocess.PIPE)
+    assert process.stdin is not None
+    return Supervised(process.pid, creation_time(process.pid), HOST, str(log_path)), process.stdin
+
+
+def _start(
+    argv: Sequence[str],
+    log_path: Path,
+    cwd: Path | None,
+    environment: Mapping[str, str] | None,
+    stdin: int,
+) -> subprocess.Popen[bytes]:
+    """The one way a supervised process starts: its own session, output appended to its log."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             list(argv),
-            stdin=subprocess.PIPE,
+            stdin=stdin,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=cwd,
+            env=environment,
         )
     adopt_child(process)
-    assert process.stdin is not None
-    return Supervised(process.pid, creation_time(process.pid), HOST, str(log_path)), process.stdin
+    return process
 
 
 def stop(process: Supervised, grace_s: float = 5.0) -> bool:

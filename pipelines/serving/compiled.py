@@ -163,13 +163,9 @@ def _imputer(step: Any) -> Callable[[Any], Any]:
     fill = step.statistics_
 
     def impute(values: Any) -> Any:
-        if values.dtype == object:
-            mask = np.array([[_missing(v) for v in row] for row in values], dtype=bool)
-            mask = mask.reshape(values.shape)
-            out = values.copy()
-        else:
-            mask = np.isnan(values)
-            out = values.copy()
+        object_values = values.dtype == object
+        mask = np.vectorize(_missing, otypes=[bool])(values) if object_values else np.isnan(values)
+        out = values.copy()
         if mask.any():
             rows, cols = np.nonzero(mask)
             out[rows, cols] = fill.astype(out.dtype, copy=False)[cols]

@@ -53,7 +53,8 @@ def fit_boosted_model(
     iteration, its own eval metric and the sweep metric; the sweep metric goes to `report`."""
     import inspect
 
-    built_in = _built_in(metric, model, y_train)
+    classes = _class_count(model, y_train)
+    built_in = _built_in(metric, classes)
     recorded_as, convert = built_in if built_in else (metric, _same)
     callbacks = []
     if report is not None:
@@ -81,7 +82,7 @@ def fit_boosted_model(
     curves = {f"valid_{name}": [float(v) for v in values] for name, values in recorded.items()}
     if built_in:  # LightGBM's name for the sweep metric, and the sweep's own beside it
         values = recorded.get(recorded_as, [])
-        if recorded_as != _default_metric(model, y_train):
+        if recorded_as != _default_metric(classes):
             del curves[f"valid_{recorded_as}"]
         curves[f"valid_{metric}"] = [convert(float(v)) for v in values]
     return curves
@@ -95,10 +96,9 @@ def _accuracy(error: float) -> float:
     return 1.0 - error
 
 
-def _built_in(metric: str, model: Any, y_train: Any) -> tuple[str, Callable[[float], float]] | None:
+def _built_in(metric: str, classes: int | None) -> tuple[str, Callable[[float], float]] | None:
     """LightGBM's built-in metric that is the sweep metric, with its conversion; None where
     there is none, or where it could differ (multiclass error counts a tie as wrong)."""
-    classes = _class_count(model, y_train)
     if classes is None:
         return {"rmse": ("rmse", _same), "mae": ("l1", _same)}.get(metric)
     if metric == "log_loss":
@@ -108,8 +108,7 @@ def _built_in(metric: str, model: Any, y_train: Any) -> tuple[str, Callable[[flo
     return {"accuracy": ("binary_error", _accuracy), "roc_auc": ("auc", _same)}.get(metric)
 
 
-def _default_metric(model: Any, y_train: Any) -> str:
-    classes = _class_count(model, y_train)
+def _default_metric(classes: int | None) -> str:
     if classes is None:
         return "l2"
     return "binary_logloss" if classes == 2 else "multi_logloss"
