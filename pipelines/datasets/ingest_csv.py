@@ -1,5 +1,6 @@
-"""The streaming CSV-to-Parquet conversion: pyarrow's streaming reader, block by block,
-written in row groups of ROW_GROUP_ROWS while the next block is parsed; a late type or
+"""The CSV-to-Parquet conversion: pyarrow's multi-threaded reader on pieces cut at record
+boundaries (`pipelines.datasets.ingest_pieces`; its streaming reader where a piece cannot be
+cut), written in row groups of ROW_GROUP_ROWS while the next piece is parsed; a late type or
 encoding surprise widens the schema and starts over, and every other problem becomes a
 one-line error naming the physical line (`pipelines.datasets.ingest_text` finds it).
 
@@ -8,10 +9,12 @@ pyarrow is imported inside functions so importing this module stays cheap.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipelines.datasets.ingest_pieces import csv_tables
 from pipelines.datasets.ingest_scan import unclosed_quote_line
 from pipelines.datasets.ingest_text import (
     _CONVERSION,
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 LOW_CARD_LIMIT = 200  # profiling's max(4 * category_limit, 200) at the default limit of 50
+_ASCII_COMPATIBLE = (*UTF8, "cp1252", "latin-1")  # a quote or line break is its own byte
 
 
 class _Retry(Exception):
@@ -83,31 +87,33 @@ def _stream_csv(
     block_bytes: int,
 ) -> tuple[int, list[str], StreamProfile]:
     import pyarrow as pa
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     encoding = options.get("encoding", "utf-8")
-    read = pacsv.ReadOptions(
-        block_size=block_bytes, encoding="utf8" if encoding in UTF8 else py_encoding(encoding)
-    )
-    parse = pacsv.ParseOptions(
-        delimiter=options.get("delimiter", ","),
-        quote_char=options.get("quotechar") or False,
-        newlines_in_values=True,
-    )
-    convert = pacsv.ConvertOptions(
-        strings_can_be_null=True,
-        column_types=column_types,
-        decimal_point=options.get("decimal", "."),
-    )
+    read = {
+        "block_size": block_bytes,
+        "encoding": "utf8" if encoding in UTF8 else py_encoding(encoding),
+    }
+    parse = {
+        "delimiter": options.get("delimiter", ","),
+        "quote_char": options.get("quotechar") or False,
+    }
+    convert = {
+        "strings_can_be_null": True,
+        "column_types": column_types,
+        "decimal_point": options.get("decimal", "."),
+    }
     header: pa.Schema | None = None
     writer = None
     try:
-        with pa.input_stream(str(path), compression=options.get("compression")) as stream:
-            reader = pacsv.open_csv(
-                stream, read_options=read, parse_options=parse, convert_options=convert
-            )
-            header = reader.schema
+        with csv_tables(
+            lambda: pa.input_stream(str(path), compression=options.get("compression")),
+            read,
+            parse,
+            convert,
+            block_bytes,
+            in_pieces=encoding in _ASCII_COMPATIBLE,
+        ) as (header, tables):
             names = clean_names(path, header.names)
             types = header.types
             if encoding in UTF8 and any(pa.types.is_binary(t) for t in types):
@@ -118,7 +124,7 @@ def _stream_csv(
                 str(tmp), target, compression="zstd", use_dictionary=_text_columns(target)
             )
             profile = StreamProfile(target, LOW_CARD_LIMIT)
-            rows, last_value = _write_batches(reader, writer, names, target, profile)
+            rows, last_value = _write_tables(tables, writer, names, target, profile)
     except pa.ArrowInvalid as exc:
         raise _csv_problem(path, exc, options, header, column_types) from exc
     except UnicodeDecodeError as exc:
@@ -152,14 +158,18 @@ def _text_columns(schema: pa.Schema) -> list[str]:
     return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
 
 
-def _write_batches(
-    reader: Any, writer: Any, names: list[str], target: pa.Schema, profile: StreamProfile
+def _write_tables(
+    tables: Iterator[pa.Table],
+    writer: Any,
+    names: list[str],
+    target: pa.Schema,
+    profile: StreamProfile,
 ) -> tuple[int, Any]:
-    """Write in row groups of ROW_GROUP_ROWS whatever the reader's batch sizes are; return
+    """Write in row groups of ROW_GROUP_ROWS whatever the reader's table sizes are; return
     the row count and the last value read (an unclosed quote ends up there). Each write
-    runs on a thread while the next block is parsed (both release the GIL), one at a time
+    runs on a thread while the next piece is parsed (both release the GIL), one at a time
     and in order, so a second core compresses while the first parses; the profile takes
-    each batch on a third thread, also one at a time and in order (numpy and Arrow's
+    each table on a third thread, also one at a time and in order (numpy and Arrow's
     kernels release the GIL too)."""
     import pyarrow as pa
 
@@ -167,15 +177,15 @@ def _write_batches(
     with ThreadPoolExecutor(2, thread_name_prefix="parquet-write") as pool:
         writing: Future[None] | None = None
         profiling: Future[None] | None = None
-        for batch in reader:
-            if batch.num_rows and batch.num_columns:
-                last_value = batch.column(batch.num_columns - 1)[batch.num_rows - 1].as_py()
-            table = pa.Table.from_batches([batch]).rename_columns(names).cast(target)
+        for read in tables:
+            if read.num_rows and read.num_columns:
+                last_value = read.column(read.num_columns - 1)[read.num_rows - 1].as_py()
+            table = read.rename_columns(names).cast(target)
             if profiling is not None:
                 profiling.result()
             profiling = pool.submit(profile.add, table)
             pending = table if pending is None else pa.concat_tables([pending, table])
-            rows += batch.num_rows
+            rows += read.num_rows
             full = pending.num_rows // ROW_GROUP_ROWS * ROW_GROUP_ROWS
             if full:
                 if writing is not None:
