@@ -128,14 +128,18 @@ class WorkbenchApp(App[None]):
         self.datasets_screen = DatasetsScreen()
         self.live = LiveLayer(self)  # polls what is live for the screens showing it
 
-    def on_mount(self) -> None:
+    def get_default_screen(self) -> Screen[None]:
+        """The datasets screen is the bottom of the stack itself: pushed over Textual's blank
+        default screen, that one would be laid out and drawn first, for nothing."""
         from storage.first_look import glance_workspace
 
         # The first frame lists the datasets: a read-only stdlib sqlite3 query of a few
         # milliseconds (None when it cannot be sure), while SQLAlchemy, the schema check and
         # the full listing (most of a second) come in the worker after that frame.
         self.datasets_screen.glances = glance_workspace(self.workspace_root, self.database_url)
-        self.push_screen(self.datasets_screen)
+        return self.datasets_screen
+
+    def on_mount(self) -> None:
         # After the first frame: the worker's imports would compete with it for the GIL.
         self.call_after_refresh(self.open_workspace)
 
@@ -274,7 +278,7 @@ class WorkbenchApp(App[None]):
     # --- global actions ------------------------------------------------------------------
 
     def action_show_datasets(self) -> None:
-        while len(self.screen_stack) > 2 and self.screen is not self.datasets_screen:
+        while len(self.screen_stack) > 1 and self.screen is not self.datasets_screen:
             self.pop_screen()
 
     async def action_show_sweeps(self) -> None:
