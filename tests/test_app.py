@@ -263,3 +263,26 @@ async def test_the_first_enter_opens_details_after_launch_and_after_an_add(
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, DatasetDetailScreen) and app.screen.version.ref == "prices@D0"
+
+
+async def test_collection_turned_off_for_start_up_is_back_on_after_the_first_frame(
+    demo_root: Path,
+) -> None:
+    import gc
+
+    app = WorkbenchApp(demo_root)
+    gc.disable()  # as `workbench` (cli.open_tui) does before importing the App
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert gc.isenabled()
+            assert app.screen is app.datasets_screen and len(app.screen_stack) == 1
+            await pilot.press("r")  # runs, then back to the datasets, the bottom screen
+            await settle(pilot)
+            assert app.screen is not app.datasets_screen
+            await pilot.press("d")
+            await settle(pilot)
+            assert app.screen is app.datasets_screen and "churn" in screen_text(pilot)
+    finally:
+        gc.enable()
+        gc.unfreeze()

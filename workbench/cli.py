@@ -298,6 +298,12 @@ def demo_workspace_root() -> Path:
 
 def open_tui(root: Path, database_url: str | None, drift_panel: str | None = None) -> int:
     """The TUI; with `drift_panel`, opened on that deployment's live drift panel."""
+    import gc
+
+    # Until the first frame, nothing is garbage worth a pause: the collector would walk the
+    # whole heap of imported modules again and again (about 30 ms). The App freezes what
+    # start-up made and collects again from there (WorkbenchApp.collect_from_here).
+    gc.disable()
     from workbench.app import WorkbenchApp
 
     WorkbenchApp(root, database_url=database_url, drift_panel=drift_panel).run()
