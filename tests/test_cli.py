@@ -282,3 +282,36 @@ def test_workspace_from_the_environment_and_the_console_script(
         [script, "data", "ls", "--json"], env=env, capture_output=True, text=True
     )
     assert json.loads(listed.stdout)[0]["name"] == "diabetes"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "out", "err"),
+    [
+        (("data", "ls", "--json"), 0, "[]", ""),
+        (("data", "show", "nope"), 1, "", "workbench: error: "),
+        (("--version-of-nothing",), 2, "", "unrecognized arguments"),
+    ],
+)
+def test_the_command_exits_without_teardown_yet_flushes_and_runs_exit_handlers(
+    tmp_path: Path, args: tuple[str, ...], code: int, out: str, err: str
+) -> None:
+    """`workbench` ends with os._exit after `main` (cli.entry): what it printed still
+    reaches a pipe whole, its exit code is the command's, exit handlers still run."""
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('exit handler ran', file=sys.stderr))\n"
+        "from workbench.cli import entry\n"
+        f"sys.argv = ['workbench', '--workspace', {str(tmp_path / 'ws')!r}, *{list(args)!r}]\n"
+        "entry()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stdout.strip() == out
+    assert err in done.stderr
+    assert done.stderr.rstrip().endswith("exit handler ran")
+    buffered = script.replace("entry()", "sys.stdout.write('x' * 2_000_000)\nentry()")
+    whole = subprocess.run([sys.executable, "-c", buffered], capture_output=True, timeout=120)
+    assert whole.returncode == code
+    assert whole.stdout.startswith(b"x" * 2_000_000)  # still in the buffer at os._exit
