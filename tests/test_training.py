@@ -245,6 +245,70 @@ def test_built_in_iteration_metrics_give_the_numpy_scorers_curve(
     assert len(curves) == 2  # LightGBM's own eval metric beside it, as before
 
 
+@pytest.mark.parametrize("data", ["cancer", "iris", "diabetes"])
+def test_a_folds_model_keeping_its_training_booster_predicts_the_same_to_the_bit(
+    data: str, request: pytest.FixtureRequest
+) -> None:
+    """`scored_only` skips LightGBM's model-string round trip after each fold's fit: the
+    trees and the predictions are the ones the round trip gives, and LightGBM's own
+    `train` is back in place afterwards."""
+    import lightgbm.sklearn
+    import numpy as np
+
+    from pipelines.sweeps.boosting import fit_boosted_model
+
+    X, y = request.getfixturevalue(data)
+    order = np.random.default_rng(1).permutation(len(y))
+    X, y = np.asarray(X, dtype=float)[order], np.asarray(y)[order]
+    task = "regression" if data == "diabetes" else "classification"
+    train, valid = slice(0, len(y) * 2 // 3), slice(len(y) * 2 // 3, None)
+    family = get_family("lightgbm")
+    params = {"n_estimators": 40, "num_leaves": 15, "learning_rate": 0.2}
+    library_train = lightgbm.sklearn.train
+    fitted = {}
+    for scored_only in (False, True):
+        model = family.build(task, params, 0)
+        metric = "rmse" if task == "regression" else "accuracy"
+        fit_boosted_model(
+            model, X[train], y[train], X[valid], y[valid], metric, None, scored_only=scored_only
+        )
+        assert lightgbm.sklearn.train is library_train
+        fitted[scored_only] = model
+    kept, round_trip = fitted[True], fitted[False]
+    assert kept.booster_.model_to_string() == round_trip.booster_.model_to_string()
+    answer = "predict_proba" if task == "classification" else "predict"
+    assert np.array_equal(getattr(kept, answer)(X[valid]), getattr(round_trip, answer)(X[valid]))
+
+
+@pytest.mark.parametrize("data", ["cancer", "iris", "diabetes"])
+def test_lightgbm_folds_fitted_at_once_give_the_serial_result_exactly(
+    data: str, request: pytest.FixtureRequest
+) -> None:
+    import numpy as np
+
+    X, y = request.getfixturevalue(data)
+    task = "regression" if data == "diabetes" else "classification"
+    metric = "rmse" if task == "regression" else "log_loss"
+    params = {"n_estimators": 25, "num_leaves": 7}
+    results = []
+    for threads in (1, 3):
+        reported: list[tuple[int, float]] = []
+        result = evaluate(
+            X, y, task=task, family=get_family("lightgbm"), params=params, metric=metric,
+            folds=3, seed=4, report=lambda s, v, r=reported: r.append((s, v)),
+            fold_threads=threads,
+        )  # fmt: skip
+        results.append((result, reported))
+    (serial, serial_reports), (parallel, parallel_reports) = results
+    assert parallel.fold_scores == serial.fold_scores and parallel.value == serial.value
+    assert parallel.metrics == serial.metrics and parallel.curves == serial.curves
+    assert parallel.importances == serial.importances
+    assert parallel_reports == serial_reports and len(serial_reports) == 25
+    assert serial.held_out is not None and parallel.held_out is not None
+    for part in ("rows", "folds", "y_true", "y_pred"):
+        assert np.array_equal(getattr(parallel.held_out, part), getattr(serial.held_out, part))
+
+
 def test_other_families_report_the_running_mean_after_each_fold(
     cancer: tuple[Any, Any],
 ) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,10 +138,13 @@ def evaluate(
     report: Report | None = None,
     n_jobs: int = 1,
     cache: FoldCache | None = None,
+    fold_threads: int = 1,
 ) -> TrialResult:
     """Cross-validate (or hold out) one parameter set; see the module docstring for what
     `report` receives. A sweep worker passes one `cache` to every trial, so the folds and
-    their preprocessing are fitted once (pipelines.sweeps.folds). Errors from the model
+    their preprocessing are fitted once (pipelines.sweeps.folds). `fold_threads` > 1 fits
+    LightGBM's folds that many at once (the same results, in fold order); a caller with a
+    pruner keeps 1, so a pruned trial stops after its first fold. Errors from the model
     library propagate as they are."""
     import numpy as np
     from sklearn.pipeline import Pipeline
@@ -158,25 +162,39 @@ def evaluate(
     fold_curves: list[dict[str, list[float]]] = []
     fold_importances: list[dict[str, float]] = []
     held: list[tuple[Any, Any, Any]] = []  # (validation rows, true values, predictions)
-    for index, fold in enumerate(shared):
-        with _thread_limit(n_jobs):
-            model: Any = family.build(task, params, seed, n_jobs)
-            pipeline = Pipeline([("preprocess", fold.preprocess), ("model", model)])
-            curves: dict[str, list[float]] | None = None
-            if family.has_iterations and is_lightgbm(pipeline):
-                rows = (fold.X_train, fold.y_train, fold.X_valid, fold.y_valid)
-                curves = fit_boosted_model(model, *rows, metric, report if index == 0 else None)
-            else:
-                model.fit(fold.X_train, fold.y_train)
-            values, predictions = _score_all(model, fold.X_valid, fold.y_valid, task, metric)
+
+    def fit_and_score(index: int, fold: Any) -> tuple[Any, Any, Any, Any]:
+        model: Any = family.build(task, params, seed, n_jobs)
+        pipeline = Pipeline([("preprocess", fold.preprocess), ("model", model)])
+        curves: dict[str, list[float]] | None = None
+        if family.has_iterations and is_lightgbm(pipeline):
+            rows = (fold.X_train, fold.y_train, fold.X_valid, fold.y_valid)
+            first = report if index == 0 else None
+            curves = fit_boosted_model(model, *rows, metric, first, scored_only=True)
+        else:
+            model.fit(fold.X_train, fold.y_train)
+        values, predictions = _score_all(model, fold.X_valid, fold.y_valid, task, metric)
+        return curves, values, predictions, feature_importances(pipeline)
+
+    if fold_threads > 1 and len(shared) > 1 and family.name == "lightgbm":
+        # LightGBM fits without the GIL: the folds at once, each on a core, kept in order;
+        # its report (the first fold's iterations) is for a pruner-less caller's record
+        with _thread_limit(n_jobs), ThreadPoolExecutor(min(fold_threads, len(shared))) as pool:
+            fitted = list(pool.map(fit_and_score, range(len(shared)), shared))
+    else:
+        fitted = []
+        for index, fold in enumerate(shared):
+            with _thread_limit(n_jobs):
+                fitted.append(fit_and_score(index, fold))
+            if report is not None and fitted[-1][0] is None:
+                report(index, float(np.mean([f[1][metric] for f in fitted])))
+    for fold, (curves, values, predictions, importances) in zip(shared, fitted, strict=True):
         if curves is not None:
             fold_curves.append(curves)
         held.append((fold.valid, fold.y_valid.to_numpy(), predictions))
         fold_metrics.append(values)
         fold_scores.append(values[metric])
-        fold_importances.append(feature_importances(pipeline))
-        if report is not None and curves is None:
-            report(index, float(np.mean(fold_scores)))
+        fold_importances.append(importances)
     common = [k for k in fold_metrics[0] if all(k in m for m in fold_metrics)]
     return TrialResult(
         value=float(np.mean(fold_scores)),

@@ -204,6 +204,7 @@ class SweepWorker:
                 seed=seed,
                 report=report,
                 cache=self._folds,
+                fold_threads=1 if prunes else self._fold_threads(),
             )
         except optuna.TrialPruned:
             repo.finish_run(self.ws.db, run_id, status="pruned", points=reported)
@@ -234,6 +235,13 @@ class SweepWorker:
             predictions_sha=predictions_sha,
         )
         return result.value
+
+    def _fold_threads(self) -> int:
+        """The cores this worker may use for a trial's folds at once: its share of the
+        machine's (fewer workers than cores leave some idle). Not with a pruner, which
+        would stop a trial after its first fold's iterations."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        return max(1, min(self.spec.folds, cores // max(1, self.spec.workers)))
 
     def _beat(self, worker_id: int) -> None:
         """Runs until the worker is done, refit included: a finalizing sweep is alive."""
