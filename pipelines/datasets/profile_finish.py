@@ -9,7 +9,6 @@ come from a seeded random sample of about that many rows, as DuckDB's came from 
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +28,9 @@ from pipelines.datasets.profiling import (
     SAMPLE_ROWS,
     TOP_VALUES,
     _binning,
-    _Column,
-    _first_scan,
-    _new_column,
-    _quote_literal,
     _records,
-    _second_scan,
+    scan_columns,
 )
-from storage.errors import DatasetInputError
 from storage.records import ColumnSchema, DatasetProfile
 
 if TYPE_CHECKING:
@@ -261,27 +255,9 @@ def _with_duckdb(
     limit: int,
 ) -> None:
     """The old scans (`profiling`) for the columns the stream did not profile."""
-    import duckdb
     import pyarrow.parquet as pq
 
-    arrow_schema = pq.read_schema(path)
-    con = duckdb.connect()
-    with contextlib.suppress(duckdb.Error):
-        con.execute("SET TimeZone = 'UTC'")
-    try:
-        source = f"read_parquet({_quote_literal(str(path))})"
-        described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-        columns: list[_Column] = []
-        for stats in left:
-            index = stream.columns.index(stats)
-            sql_name, duck_type = described[index][0], str(described[index][1])
-            stats.col = _new_column(index, arrow_schema.field(index), sql_name, duck_type)
-            columns.append(stats.col)
-        for start in range(0, len(columns), COLUMNS_PER_QUERY):
-            group = columns[start : start + COLUMNS_PER_QUERY]
-            _first_scan(con, source, group, rows)
-            _second_scan(con, source, group, histogram_bins, limit)
-    except duckdb.Error as exc:
-        raise DatasetInputError(f"{path}: cannot profile ({exc})") from None
-    finally:
-        con.close()
+    indexes = [stream.columns.index(stats) for stats in left]
+    columns, _ = scan_columns(path, pq.read_schema(path), indexes, rows, histogram_bins, limit)
+    for stats, column in zip(left, columns, strict=True):
+        stats.col = column

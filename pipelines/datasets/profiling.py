@@ -103,7 +103,6 @@ def profile_parquet(
     path: Path, *, histogram_bins: int = 20, category_limit: int = 50
 ) -> tuple[list[ColumnSchema], DatasetProfile]:
     """Schema and profile of the Parquet file at `path` (see the module docstring)."""
-    import duckdb
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -111,6 +110,23 @@ def profile_parquet(
         arrow_schema = pq.read_schema(path)
     except (OSError, ValueError) as exc:
         raise DatasetInputError(f"{path}: not a readable Parquet file ({exc})") from None
+    low_card_limit = max(4 * category_limit, 200)
+    columns, rows = scan_columns(path, arrow_schema, None, None, histogram_bins, low_card_limit)
+    return _records(columns, rows, category_limit)
+
+
+def scan_columns(
+    path: Path,
+    arrow_schema: Any,
+    indexes: list[int] | None,
+    rows: int | None,
+    histogram_bins: int,
+    low_card_limit: int,
+) -> tuple[list[_Column], int]:
+    """The two DuckDB scans of the Parquet file at `path`, a group of columns at a time:
+    the columns at `indexes` (every one when None) and the row count (counted when None)."""
+    import duckdb
+
     con = duckdb.connect()
     with contextlib.suppress(duckdb.Error):  # without ICU timestamps keep the session zone
         con.execute("SET TimeZone = 'UTC'")
@@ -118,12 +134,13 @@ def profile_parquet(
     try:
         source = f"read_parquet({_quote_literal(str(path))})"
         described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        chosen = range(len(described)) if indexes is None else indexes
         columns = [
-            _new_column(index, arrow_schema.field(index), row[0], str(row[1]))
-            for index, row in enumerate(described)
+            _new_column(i, arrow_schema.field(i), described[i][0], str(described[i][1]))
+            for i in chosen
         ]
-        [(rows,)] = con.execute(f"SELECT count(*) FROM {source}").fetchall()
-        low_card_limit = max(4 * category_limit, 200)
+        if rows is None:
+            [(rows,)] = con.execute(f"SELECT count(*) FROM {source}").fetchall()
         for start in range(0, len(columns), COLUMNS_PER_QUERY):
             group = columns[start : start + COLUMNS_PER_QUERY]
             _first_scan(con, source, group, rows)
@@ -132,7 +149,7 @@ def profile_parquet(
         raise DatasetInputError(f"{path}: cannot profile ({exc})") from None
     finally:
         con.close()
-    return _records(columns, rows, category_limit)
+    return columns, rows
 
 
 def _new_column(index: int, arrow_field: Any, sql_name: str, duck_type: str) -> _Column:

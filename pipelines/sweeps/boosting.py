@@ -14,7 +14,7 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from pipelines.sweeps.iteration_metrics import iteration_scorer
@@ -83,7 +83,7 @@ def fit_boosted_model(
         # LightGBM 4.7 deprecates eval_set for eval_X/eval_y, but LGBMClassifier encodes
         # the labels of eval_set only: string (or non 0..k-1) labels need eval_set.
         warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=Warning)
-        with _keep_training_booster() if scored_only else _as_is():
+        with _keep_training_booster() if scored_only else nullcontext():
             if "eval_set" in inspect.signature(model.fit).parameters:
                 model.fit(train, y_train, eval_set=[(valid, y_valid)], **fit_args)
             else:
@@ -123,11 +123,6 @@ def _keep_training_booster() -> Iterator[None]:
             _keepers -= 1
             if _keepers == 0:
                 lgb_sklearn.train = _library_train
-
-
-@contextmanager
-def _as_is() -> Iterator[None]:
-    yield
 
 
 def _same(value: float) -> float:

@@ -4,7 +4,6 @@ outlive the TUI, follow, stop and resume it. The trial loop itself is in sweep_w
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import sys
 import time
@@ -17,6 +16,7 @@ from pipelines import supervisor
 from pipelines.progress import Progress, no_progress
 from pipelines.sweeps.spec import SweepSpec
 from pipelines.sweeps.standby import Standby, dismiss, hand_over
+from pipelines.sweeps.threads import usable_cores
 from storage import datasets as dataset_repo
 from storage import sweep_workers as workers_repo
 from storage import sweeps as repo
@@ -83,14 +83,6 @@ def read_and_create(
     raw = read_sweep_file(path)
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return create_sweep(ws, raw)
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on (a container's limit, not the host's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def capped_workers(asked: int) -> tuple[int, str | None]:

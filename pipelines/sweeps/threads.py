@@ -1,8 +1,17 @@
-"""The OpenMP thread cap around a fit, found cheaply."""
+"""The cores a process may use, and the OpenMP thread cap around a fit, found cheaply."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (a container's limit, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def thread_limit(n_jobs: int) -> Any:

@@ -240,8 +240,9 @@ class SweepWorker:
         """The cores this worker may use for a trial's folds at once: its share of the
         machine's (fewer workers than cores leave some idle). Not with a pruner, which
         would stop a trial after its first fold's iterations."""
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        return max(1, min(self.spec.folds, cores // max(1, self.spec.workers)))
+        from pipelines.sweeps.threads import usable_cores
+
+        return max(1, min(self.spec.folds, usable_cores() // max(1, self.spec.workers)))
 
     def _beat(self, worker_id: int) -> None:
         """Runs until the worker is done, refit included: a finalizing sweep is alive."""
