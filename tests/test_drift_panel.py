@@ -34,7 +34,9 @@ async def showing(pilot: Pilot[object], *needles: str, timeout_s: float = 30) ->
 
 
 async def open_panel(pilot: Pilot[object]) -> None:
-    await pilot.pause(0.5)
+    deadline = time.monotonic() + 30  # navigation waits for the workspace to be open
+    while getattr(pilot.app, "workspace", None) is None and time.monotonic() < deadline:
+        await pilot.pause(0.1)
     await pilot.press("D")
     await showing(pilot, "wine-watch", "running")
     await pilot.press("w")
